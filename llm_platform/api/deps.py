@@ -1,0 +1,73 @@
+"""Route dependencies: app state, the per-request transaction, the caller, rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llm_platform.core.config import AuthMode, Settings
+from llm_platform.core.errors import Unauthorized
+from llm_platform.core.security import Principal, hash_api_key
+from llm_platform.core.state import AppState
+from llm_platform.db.repositories.users import ApiKeyRepository
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.platform
+    return state
+
+
+def get_settings(request: Request) -> Settings:
+    return get_state(request).settings
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the endpoint returns, before the
+    response is sent (so an acknowledgement always means committed), rolled back on error."""
+    db = get_state(request).db
+    maker = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+State = Annotated[AppState, Depends(get_state)]
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+async def get_current_user(request: Request, state: State, session: DbSession) -> Principal:
+    settings = state.settings
+    if settings.AUTH_MODE is AuthMode.API_KEY:
+        key = _bearer(request)
+        if key is None:
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
+        found = await ApiKeyRepository(session).find_active(hash_api_key(key))
+        if found is None:
+            raise Unauthorized("Invalid or revoked API key")
+        principal = Principal(user_id=found.user_id, is_admin=found.role == "admin",
+                              authenticated=True)
+    else:
+        named = request.headers.get("x-user-id") or None
+        principal = Principal(user_id=named)
+    client_ip = request.client.host if request.client else None
+    await state.rate_limiter.check(user_id=principal.user_id, client_ip=client_ip)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]

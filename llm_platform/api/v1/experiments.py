@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.db.repositories.experiments import ExperimentRepository
+from llm_platform.schemas.experiments import ExperimentCreate, ExperimentOut
+from llm_platform.services import experiments as experiment_service
+from llm_platform.services import export as export_service
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+
+
+@router.post("", response_model=ExperimentOut, status_code=201)
+async def create_experiment(
+    payload: ExperimentCreate, db: DbSession, user: CurrentUser
+) -> ExperimentOut:
+    owner = user.user_id or "anonymous"
+    experiment = await experiment_service.create(db, user, payload, owner)
+    return ExperimentOut.model_validate(experiment)
+
+
+@router.get("", response_model=list[ExperimentOut])
+async def list_experiments(db: DbSession, user: CurrentUser) -> list[ExperimentOut]:
+    rows = await ExperimentRepository(db).list_for(user.user_filter(None))
+    return [ExperimentOut.model_validate(r) for r in rows]
+
+
+@router.get("/{experiment_id}", response_model=ExperimentOut)
+async def get_experiment(experiment_id: str, db: DbSession, user: CurrentUser) -> ExperimentOut:
+    return ExperimentOut.model_validate(
+        await experiment_service.get_visible(db, user, experiment_id)
+    )
+
+
+@router.get("/{experiment_id}/export")
+async def export_experiment(
+    experiment_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    state: State,
+    format: export_service.ExportFormat = export_service.ExportFormat.JSONL,
+) -> StreamingResponse:
+    """All sessions of the experiment with their events and model calls. The owner (or an
+    admin) sees every participant's data; an experiment nobody defined can be exported by
+    unscoped readers only."""
+    repo = ExperimentRepository(db)
+    experiment = await repo.get(experiment_id)
+    if experiment is not None:
+        user.check_owner(experiment.owner_id, "Experiment")
+        participants = None
+    else:
+        user.require_admin()
+        participants = user.user_filter(None)
+    records = export_service.experiment_export_records(state.db, experiment_id, participants)
+    return StreamingResponse(
+        export_service.render(records, format),
+        media_type=export_service.MEDIA_TYPES[format],
+        headers={
+            "Content-Disposition":
+                f'attachment; filename="experiment-{experiment_id}.{format.value}"'
+        },
+    )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from llm_platform import __version__
+from llm_platform.api.deps import State
+from llm_platform.db.migrate import current_revision, head_revision
+from llm_platform.schemas.health import DatabaseStatus, Health, Status
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+async def health() -> Health:
+    """Liveness: answers without touching the database."""
+    return Health(status="ok", version=__version__)
+
+
+@router.get("/status", response_model=Status)
+async def status(state: State) -> Status:
+    db = state.db
+    head = head_revision()
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        revision = await current_revision(db.engine)
+        database = DatabaseStatus(
+            reachable=True,
+            dialect=db.dialect,
+            revision=revision,
+            head=head,
+            migrations_current=revision == head,
+        )
+    except Exception as exc:  # reported, not raised: this endpoint diagnoses
+        database = DatabaseStatus(
+            reachable=False,
+            dialect=db.dialect,
+            revision=None,
+            head=head,
+            migrations_current=False,
+            error=type(exc).__name__,
+        )
+    redis_state = "not configured"
+    if state.redis is not None:
+        try:
+            await state.redis.ping()
+            redis_state = "ok"
+        except Exception:
+            redis_state = "unreachable"
+    healthy = database.reachable and database.migrations_current and redis_state != "unreachable"
+    return Status(
+        status="ok" if healthy else "degraded",
+        version=__version__,
+        uptime_s=round(time.monotonic() - state.started_at, 3),
+        database=database,
+        redis=redis_state,
+        providers=state.settings.provider_keys(),
+        auth_mode=state.settings.AUTH_MODE.value,
+    )

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from llm_platform.api.deps import CurrentUser, DbSession
+from llm_platform.db.repositories.queries import QueryRepository
+from llm_platform.schemas.common import ClientId, Page
+from llm_platform.schemas.queries import GroupBy, QueryLogOut, TokenAnalytics
+from llm_platform.services import analytics
+
+router = APIRouter(tags=["queries"])
+
+
+@router.get("/queries", response_model=Page[QueryLogOut])
+async def list_queries(
+    db: DbSession,
+    user: CurrentUser,
+    user_id: ClientId | None = None,
+    session_id: ClientId | None = None,
+    experiment_id: ClientId | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[QueryLogOut]:
+    rows, next_cursor = await QueryRepository(db).list_page(
+        user_id=user.user_filter(user_id),
+        session_id=session_id,
+        experiment_id=experiment_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[QueryLogOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/analytics/tokens", response_model=TokenAnalytics)
+async def token_analytics(
+    db: DbSession,
+    user: CurrentUser,
+    group_by: GroupBy = "provider",
+    user_id: ClientId | None = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> TokenAnalytics:
+    return await analytics.token_totals(
+        db, user, group_by=group_by, user_id=user_id, start=start, end=end
+    )

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+
+from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.db.repositories.events import EventRepository
+from llm_platform.schemas.common import ClientId, Page
+from llm_platform.schemas.events import EventOut
+from llm_platform.schemas.sessions import SessionDetail, SessionOut, SessionStart, SessionStarted
+from llm_platform.services import events as event_service
+from llm_platform.services import export as export_service
+from llm_platform.services import sessions as session_service
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.post("", response_model=SessionStarted)
+async def start_session(
+    payload: SessionStart, db: DbSession, user: CurrentUser, response: Response
+) -> SessionStarted:
+    record, created = await session_service.start(db, user, payload)
+    response.status_code = 201 if created else 200
+    return SessionStarted.model_validate(
+        {**SessionOut.model_validate(record).model_dump(), "status": "created" if created
+         else "exists"}
+    )
+
+
+@router.get("", response_model=Page[SessionOut])
+async def list_sessions(
+    db: DbSession,
+    user: CurrentUser,
+    user_id: ClientId | None = None,
+    experiment_id: ClientId | None = None,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Page[SessionOut]:
+    rows, next_cursor = await session_service.list_page(
+        db, user, user_id=user_id, experiment_id=experiment_id, limit=limit, cursor=cursor
+    )
+    return Page(items=[SessionOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{session_id}", response_model=SessionDetail)
+async def get_session(
+    session_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    include_events: bool = False,
+    event_limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> SessionDetail:
+    record = await session_service.get_visible(db, user, session_id)
+    detail = SessionDetail.model_validate(record)
+    repo = EventRepository(db)
+    detail.event_count = await repo.count_for_session(record.id)
+    if include_events:
+        events, _ = await repo.list_page(record.id, types=None, limit=event_limit, after=None)
+        detail.events = [EventOut.model_validate(e) for e in events]
+    return detail
+
+
+@router.post("/{session_id}/end", response_model=SessionOut)
+async def end_session(session_id: str, db: DbSession, user: CurrentUser) -> SessionOut:
+    return SessionOut.model_validate(await session_service.end(db, user, session_id))
+
+
+@router.get("/{session_id}/events", response_model=Page[EventOut])
+async def list_events(
+    session_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    type: Annotated[list[str] | None, Query(max_length=50)] = None,
+    limit: Limit = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+) -> Page[EventOut]:
+    rows, next_after = await event_service.list_page(
+        db, user, session_id, types=type, limit=limit,
+        after=int(cursor) if cursor else None,
+    )
+    return Page(
+        items=[EventOut.model_validate(e) for e in rows],
+        next_cursor=str(next_after) if next_after is not None else None,
+    )
+
+
+@router.get("/{session_id}/export")
+async def export_session(
+    session_id: str,
+    db: DbSession,
+    user: CurrentUser,
+    state: State,
+    format: export_service.ExportFormat = export_service.ExportFormat.JSONL,
+) -> StreamingResponse:
+    record = await session_service.get_visible(db, user, session_id)
+    records = export_service.session_export_records(state.db, record)
+    return StreamingResponse(
+        export_service.render(records, format),
+        media_type=export_service.MEDIA_TYPES[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="session-{record.id}.{format.value}"'
+        },
+    )

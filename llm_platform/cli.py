@@ -1,0 +1,195 @@
+"""`llm-platform` command line: serve, db, export, users, version."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from llm_platform import __version__
+from llm_platform.core.config import Settings, SettingsError, load_settings
+from llm_platform.db.engine import Database, create_database
+from llm_platform.db.migrate import upgrade
+
+app = typer.Typer(help="LLM Platform: chat, reasoning, files and research logging.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API keys (AUTH_MODE=api_key).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    db = create_database(settings)
+    try:
+        await upgrade(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+
+
+def _run(factory: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with _database(_settings()) as db:
+            return await factory(db)
+
+    return asyncio.run(main())
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default WORKERS)")] = None,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+) -> None:
+    """Migrate the database, then serve the API (and web UI)."""
+    import uvicorn
+
+    settings = _settings()
+
+    async def migrate() -> None:
+        async with _database(settings):
+            pass
+
+    asyncio.run(migrate())
+    uvicorn.run(
+        "llm_platform.main:create_app",
+        factory=True,
+        host=host or settings.HOST,
+        port=port or settings.PORT,
+        workers=None if reload else (workers or settings.WORKERS),
+        reload=reload,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+
+    async def done(db: Database) -> str:
+        from llm_platform.db.migrate import current_revision
+
+        return str(await current_revision(db.engine))
+
+    typer.echo(f"database at revision {_run(done)}")
+
+
+@app.command()
+def export(
+    experiment: Annotated[str, typer.Option(help="Experiment id")],
+    format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")]
+    = None,
+) -> None:
+    """Stream all sessions, events and model calls of an experiment."""
+    from llm_platform.services.export import ExportFormat, experiment_export_records, render
+
+    try:
+        fmt = ExportFormat(format)
+    except ValueError:
+        typer.echo("--format must be jsonl or csv", err=True)
+        raise typer.Exit(2) from None
+
+    async def write(db: Database) -> int:
+        sink = output.open("wb") if output else sys.stdout.buffer
+        written = 0
+        try:
+            async for chunk in render(experiment_export_records(db, experiment, None), fmt):
+                sink.write(chunk)
+                written += len(chunk)
+        finally:
+            if output:
+                sink.close()
+            else:
+                sink.flush()
+        return written
+
+    _run(write)
+
+
+@users_app.command("create")
+def users_create(
+    user_id: Annotated[str, typer.Argument(help="User id")],
+    role: Annotated[str, typer.Option(help="user or admin")] = "user",
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+) -> None:
+    """Create a user (if new) and print a new API key for it (shown once)."""
+    from llm_platform.core.errors import AppError
+    from llm_platform.services.users import IssuedKey, create_user_with_key
+
+    async def create(db: Database) -> IssuedKey:
+        async with db.write_sessions() as session, session.begin():
+            return await create_user_with_key(session, user_id, role=role, name=name)
+
+    try:
+        issued = _run(create)
+    except AppError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"user={issued.user_id} role={issued.role} key_id={issued.key_id}")
+    typer.echo(issued.key)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users with their keys (prefixes only)."""
+    from llm_platform.db.repositories.users import ApiKeyRepository, UserRepository
+
+    async def rows(db: Database) -> list[str]:
+        lines = []
+        async with db.read_sessions() as session:
+            keys = ApiKeyRepository(session)
+            for user in await UserRepository(session).list_all():
+                for key in await keys.list_for_user(user.id):
+                    state = "revoked" if key.revoked_at else "active"
+                    lines.append(f"{user.id}\t{key.id}\t{key.prefix}…\t{key.role}\t{state}")
+                if not await keys.list_for_user(user.id):
+                    lines.append(f"{user.id}\t-\t-\t-\tno keys")
+        return lines
+
+    for line in _run(rows):
+        typer.echo(line)
+
+
+@users_app.command("revoke-key")
+def users_revoke_key(
+    key: Annotated[str, typer.Argument(help="Key id or key prefix (as `users list` shows)")],
+) -> None:
+    """Revoke an API key."""
+    from llm_platform.db.repositories.users import ApiKeyRepository
+
+    async def revoke(db: Database) -> int:
+        async with db.write_sessions() as session, session.begin():
+            return await ApiKeyRepository(session).revoke(key)
+
+    count = _run(revoke)
+    if count == 0:
+        typer.echo("no active key matches", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {count} key(s)")

@@ -1,0 +1,170 @@
+"""Application settings: `.env` file + environment, validated once at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AuthMode(StrEnum):
+    OPEN = "open"
+    API_KEY = "api_key"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    # Public list prices (USD / 1M tokens). Unknown models are reported with cost null.
+    table = {
+        "openai:gpt-4o": (2.5, 10.0, 1.25),
+        "openai:gpt-4o-mini": (0.15, 0.6, 0.075),
+        "openai:gpt-4.1": (2.0, 8.0, 0.5),
+        "openai:gpt-4.1-mini": (0.4, 1.6, 0.1),
+        "openai:o3-mini": (1.1, 4.4, 0.55),
+        "openai:o4-mini": (1.1, 4.4, 0.275),
+        "openai:gpt-5": (1.25, 10.0, 0.125),
+        "openai:gpt-5-mini": (0.25, 2.0, 0.025),
+        "anthropic:claude-sonnet-4-5": (3.0, 15.0, 0.3),
+        "anthropic:claude-haiku-4-5": (1.0, 5.0, 0.1),
+        "anthropic:claude-opus-4-1": (15.0, 75.0, 1.5),
+        "google:gemini-2.5-flash": (0.3, 2.5, 0.075),
+        "google:gemini-2.5-pro": (1.25, 10.0, 0.31),
+        "deepseek:deepseek-chat": (0.27, 1.1, 0.07),
+        "deepseek:deepseek-reasoner": (0.55, 2.19, 0.14),
+        "local:smollm2-135m-instruct": (0.0, 0.0, 0.0),
+    }
+    return {k: ModelPrice(input=i, output=o, cached_input=c) for k, (i, o, c) in table.items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    APP_NAME: str = "LLM Platform"
+    ENVIRONMENT: str = "development"
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    WORKERS: int = Field(default=1, ge=1, le=64)
+
+    DATA_DIR: Path = Path("data")
+    DATABASE_URL: str | None = None
+    DATABASE_ECHO: bool = False
+    AUTO_MIGRATE: bool = True
+    REDIS_URL: str | None = None
+
+    AUTH_MODE: AuthMode = AuthMode.OPEN
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
+    )
+
+    MAX_REQUEST_BODY_MB: float = Field(default=10.0, gt=0)
+    MAX_FILE_SIZE_MB: float = Field(default=50.0, gt=0)
+    MAX_EVENTS_PER_BATCH: int = Field(default=1000, ge=1, le=100_000)
+    MAX_EVENT_DATA_BYTES: int = Field(default=64 * 1024, ge=256)
+
+    RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=0)
+    RATE_LIMIT_PER_MINUTE_IP: int = Field(default=1200, ge=0)
+
+    LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: LogFormat = LogFormat.CONSOLE
+    ENABLE_METRICS: bool = False
+
+    OPENAI_API_KEY: SecretStr | None = None
+    ANTHROPIC_API_KEY: SecretStr | None = None
+    GOOGLE_API_KEY: SecretStr | None = None
+    OPENROUTER_API_KEY: SecretStr | None = None
+    DEEPSEEK_API_KEY: SecretStr | None = None
+
+    MODEL_PRICES: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _check_db_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @cached_property
+    def database_url(self) -> str:
+        """The async SQLAlchemy URL actually used (default: SQLite file in DATA_DIR)."""
+        url = self.DATABASE_URL
+        if url is None:
+            return f"sqlite+aiosqlite:///{(self.DATA_DIR / 'llm_platform.db').resolve()}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+        if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+            url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def provider_keys(self) -> dict[str, bool]:
+        return {
+            "openai": self.OPENAI_API_KEY is not None,
+            "anthropic": self.ANTHROPIC_API_KEY is not None,
+            "google": self.GOOGLE_API_KEY is not None,
+            "openrouter": self.OPENROUTER_API_KEY is not None,
+            "deepseek": self.DEEPSEEK_API_KEY is not None,
+        }
+
+
+class SettingsError(Exception):
+    """Raised with a readable message when the configuration is invalid."""
+
+
+def load_settings() -> Settings:
+    """Read `.env` + environment; a bad value becomes one readable `SettingsError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            lines.append(f"  {name}: {err['msg']}")
+        raise SettingsError("Invalid configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,23 @@
+"""What the app builds in its lifespan and hands to dependencies."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from llm_platform.core.config import Settings
+from llm_platform.db.engine import Database
+from llm_platform.middleware.metrics import Metrics
+from llm_platform.middleware.rate_limit import RateLimiter
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    rate_limiter: RateLimiter
+    metrics: Metrics | None
+    redis: Redis | None = None
+    started_at: float = field(default_factory=time.monotonic)

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+
+from llm_platform.db.models import Query
+from llm_platform.db.repositories.base import Repository
+from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class TokenTotals:
+    key: str
+    queries: int
+    input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cached_tokens: int
+    cost_usd: float | None
+    unpriced_queries: int
+    avg_latency_ms: float | None
+    avg_ttft_ms: float | None
+
+
+class QueryRepository(Repository[Query]):
+    model = Query
+
+    async def list_page(
+        self,
+        *,
+        user_id: str | None,
+        session_id: str | None,
+        experiment_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[Sequence[Query], str | None]:
+        stmt = select(Query)
+        if user_id is not None:
+            stmt = stmt.where(Query.user_id == user_id)
+        if session_id is not None:
+            stmt = stmt.where(Query.session_id == session_id)
+        if experiment_id is not None:
+            stmt = stmt.where(Query.experiment_id == experiment_id)
+        if cursor:
+            at, ident = decode_cursor(cursor)
+            stmt = stmt.where(
+                or_(Query.created_at < at, and_(Query.created_at == at, Query.id < str(ident)))
+            )
+        stmt = stmt.order_by(Query.created_at.desc(), Query.id.desc()).limit(limit + 1)
+        rows = list((await self.session.scalars(stmt)).all())
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+        return rows, next_cursor
+
+    async def token_totals(
+        self,
+        *,
+        group_by: str,
+        user_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[TokenTotals]:
+        key: Any
+        if group_by == "provider":
+            key = Query.provider
+        elif group_by == "model":
+            key = Query.provider + ":" + Query.model
+        elif self.session.bind.dialect.name == "postgresql":
+            key = func.to_char(func.timezone("UTC", Query.created_at), "YYYY-MM-DD")
+        else:
+            key = func.substr(Query.created_at, 1, 10)
+        unpriced = func.sum(case((Query.cost_usd.is_(None), 1), else_=0))
+        stmt = select(
+            key.label("key"),
+            func.count(),
+            func.coalesce(func.sum(Query.input_tokens), 0),
+            func.coalesce(func.sum(Query.output_tokens), 0),
+            func.coalesce(func.sum(Query.reasoning_tokens), 0),
+            func.coalesce(func.sum(Query.cached_tokens), 0),
+            func.sum(Query.cost_usd),
+            unpriced,
+            func.avg(Query.latency_ms),
+            func.avg(Query.ttft_ms),
+        )
+        if user_id is not None:
+            stmt = stmt.where(Query.user_id == user_id)
+        if start is not None:
+            stmt = stmt.where(Query.created_at >= start)
+        if end is not None:
+            stmt = stmt.where(Query.created_at < end)
+        stmt = stmt.group_by(key).order_by(key)
+        out = []
+        for row in (await self.session.execute(stmt)).all():
+            (k, n, inp, outp, reas, cached, cost, unpriced_n, lat, ttft) = row
+            out.append(
+                TokenTotals(
+                    key=str(k),
+                    queries=int(n),
+                    input_tokens=int(inp),
+                    output_tokens=int(outp),
+                    reasoning_tokens=int(reas),
+                    cached_tokens=int(cached),
+                    # A group with any unpriced call has an unknown total: null, never 0.
+                    cost_usd=None if unpriced_n else float(cost or 0.0),
+                    unpriced_queries=int(unpriced_n or 0),
+                    avg_latency_ms=float(lat) if lat is not None else None,
+                    avg_ttft_ms=float(ttft) if ttft is not None else None,
+                )
+            )
+        return out
+
+    async def stream_for_session(self, session_id: str) -> AsyncIterator[Query]:
+        stmt = (
+            select(Query)
+            .where(Query.session_id == session_id)
+            .order_by(Query.created_at, Query.id)
+            .execution_options(yield_per=500)
+        )
+        result = await self.session.stream_scalars(stmt)
+        async for row in result:
+            yield row

@@ -1,0 +1,91 @@
+"""FastAPI application factory. Everything stateful is built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+
+from llm_platform import __version__
+from llm_platform.api.v1.router import api_router
+from llm_platform.core.config import Settings, load_settings
+from llm_platform.core.logging import configure_logging, get_logger
+from llm_platform.core.state import AppState
+from llm_platform.db.engine import create_database
+from llm_platform.db.migrate import upgrade
+from llm_platform.middleware.body_limit import BodyLimitMiddleware
+from llm_platform.middleware.error_handlers import install_error_handlers
+from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
+from llm_platform.middleware.rate_limit import RateLimiter
+from llm_platform.middleware.request_context import RequestContextMiddleware
+
+log = get_logger("llm_platform")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings)
+    metrics = Metrics() if settings.ENABLE_METRICS else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = create_database(settings)
+        if settings.AUTO_MIGRATE:
+            await upgrade(db.engine)
+        redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        app.state.platform = AppState(
+            settings=settings,
+            db=db,
+            rate_limiter=RateLimiter(
+                settings.RATE_LIMIT_PER_MINUTE, settings.RATE_LIMIT_PER_MINUTE_IP,
+                settings.REDIS_URL,
+            ),
+            metrics=metrics,
+            redis=redis,
+        )
+        log.info("started", version=__version__, database=db.dialect,
+                 redis=bool(redis), auth_mode=settings.AUTH_MODE.value)
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await db.dispose()
+
+    app = FastAPI(
+        title=settings.APP_NAME,
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(api_router)
+
+    if metrics is not None:
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics_endpoint() -> Response:
+            return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # Outermost last: request context wraps everything, so every line has the request id.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024),
+        upload_max_bytes=int((settings.MAX_FILE_SIZE_MB + 1) * 1024 * 1024),
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Server-Timing", "Retry-After"],
+    )
+    if metrics is not None:
+        app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,70 @@
+"""UI event ingestion: idempotent on (session, event_id), all-or-nothing per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llm_platform.core.errors import PayloadTooLarge, ValidationFailed
+from llm_platform.core.security import Principal
+from llm_platform.db.models import Event, utcnow
+from llm_platform.db.repositories.events import EventRepository
+from llm_platform.schemas.events import EventIn, EventsAccepted
+from llm_platform.services import sessions as session_service
+
+
+async def ingest(
+    db: AsyncSession,
+    principal: Principal,
+    session_id: str,
+    events: Sequence[EventIn],
+    *,
+    max_batch: int,
+    max_data_bytes: int,
+) -> EventsAccepted:
+    if len(events) > max_batch:
+        raise PayloadTooLarge(f"A batch holds at most {max_batch} events, got {len(events)}")
+    await session_service.get_visible(db, principal, session_id)
+
+    now = utcnow()
+    rows = []
+    seen: set[str] = set()
+    in_batch_duplicates: list[str] = []
+    for index, event in enumerate(events):
+        if event.event_id in seen:
+            in_batch_duplicates.append(event.event_id)
+            continue
+        seen.add(event.event_id)
+        if len(orjson.dumps(event.data)) > max_data_bytes:
+            raise ValidationFailed(
+                f"events.{index}.data: larger than {max_data_bytes} bytes once encoded"
+            )
+        rows.append(
+            {
+                "session_id": session_id,
+                "event_id": event.event_id,
+                "t": event.t,
+                "type": event.type,
+                "data": event.data,
+                "received_at": now,
+            }
+        )
+    inserted = await EventRepository(db).insert_new(rows)
+    accepted = [r["event_id"] for r in rows if r["event_id"] in inserted]
+    duplicates = [r["event_id"] for r in rows if r["event_id"] not in inserted]
+    return EventsAccepted(accepted=accepted, duplicates=duplicates + in_batch_duplicates)
+
+
+async def list_page(
+    db: AsyncSession,
+    principal: Principal,
+    session_id: str,
+    *,
+    types: Sequence[str] | None,
+    limit: int,
+    after: int | None,
+) -> tuple[Sequence[Event], int | None]:
+    await session_service.get_visible(db, principal, session_id)
+    return await EventRepository(db).list_page(session_id, types=types, limit=limit, after=after)

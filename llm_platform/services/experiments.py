@@ -1,0 +1,62 @@
+"""Experiments: arms with weights and settings; deterministic assignment by user."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llm_platform.core.errors import Conflict, NotFound
+from llm_platform.core.security import Principal
+from llm_platform.db.models import Experiment, new_id
+from llm_platform.db.repositories.experiments import ExperimentRepository
+from llm_platform.schemas.experiments import ExperimentCreate, Variant
+
+
+def assign_variant(experiment_id: str, user_id: str, variants: Sequence[Variant]) -> Variant:
+    """The same user always lands in the same arm, in proportion to the arms' weights."""
+    digest = hashlib.sha256(f"{experiment_id}\x00{user_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64
+    total = sum(v.weight for v in variants)
+    cumulative = 0.0
+    for variant in variants:
+        cumulative += variant.weight / total
+        if point < cumulative:
+            return variant
+    return variants[-1]
+
+
+async def create(
+    session: AsyncSession, principal: Principal, payload: ExperimentCreate, owner_id: str
+) -> Experiment:
+    repo = ExperimentRepository(session)
+    exp_id = payload.id or new_id()
+    if await repo.get(exp_id) is not None:
+        raise Conflict(f"Experiment '{exp_id}' already exists")
+    experiment = Experiment(
+        id=exp_id,
+        owner_id=owner_id,
+        name=payload.name,
+        description=payload.description,
+        variants=[v.model_dump() for v in payload.variants],
+    )
+    try:
+        async with session.begin_nested():
+            await repo.add(experiment)
+    except IntegrityError:
+        raise Conflict(f"Experiment '{exp_id}' already exists") from None
+    return experiment
+
+
+async def get_visible(session: AsyncSession, principal: Principal, exp_id: str) -> Experiment:
+    experiment = await ExperimentRepository(session).get(exp_id)
+    if experiment is None:
+        raise NotFound("Experiment not found")
+    principal.check_owner(experiment.owner_id, "Experiment")
+    return experiment
+
+
+def variants_of(experiment: Experiment) -> list[Variant]:
+    return [Variant.model_validate(v) for v in experiment.variants]

@@ -1,0 +1,94 @@
+"""Study sessions: start (idempotent), read, end, list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llm_platform.core.errors import Conflict, NotFound
+from llm_platform.core.security import Principal
+from llm_platform.db.models import Session, new_id, utcnow
+from llm_platform.db.repositories.experiments import ExperimentRepository
+from llm_platform.db.repositories.sessions import SessionRepository
+from llm_platform.schemas.sessions import SessionStart
+from llm_platform.services.experiments import assign_variant, variants_of
+
+
+async def start(
+    db: AsyncSession, principal: Principal, payload: SessionStart
+) -> tuple[Session, bool]:
+    """Returns the session and whether it was created (False: it already existed)."""
+    user_id = principal.acting_user(payload.user_id)
+    repo = SessionRepository(db)
+    session_id = payload.session_id or new_id()
+    existing = await repo.get(session_id)
+    if existing is not None:
+        if existing.user_id != user_id:
+            raise Conflict("Session id already in use")
+        return existing, False
+
+    record = Session(
+        id=session_id,
+        user_id=user_id,
+        environment=payload.environment.model_dump(exclude_none=True),
+        title=payload.title,
+    )
+    if payload.experiment_id:
+        await apply_experiment(db, record, payload.experiment_id)
+    try:
+        async with db.begin_nested():
+            await repo.add(record)
+    except IntegrityError:
+        # Started concurrently by another request: same answer as a repeat.
+        raced = await repo.get(session_id)
+        if raced is None or raced.user_id != user_id:
+            raise Conflict("Session id already in use") from None
+        return raced, False
+    return record, True
+
+
+async def apply_experiment(db: AsyncSession, record: Session, experiment_id: str) -> None:
+    """Store the experiment on the session and, when it is defined, the user's arm."""
+    record.experiment_id = experiment_id
+    experiment = await ExperimentRepository(db).get(experiment_id)
+    if experiment is not None and experiment.variants:
+        record.variant = assign_variant(
+            experiment.id, record.user_id, variants_of(experiment)
+        ).name
+    else:
+        record.variant = None
+
+
+async def get_visible(db: AsyncSession, principal: Principal, session_id: str) -> Session:
+    record = await SessionRepository(db).get(session_id)
+    if record is None:
+        raise NotFound("Session not found")
+    principal.check_owner(record.user_id, "Session")
+    return record
+
+
+async def end(db: AsyncSession, principal: Principal, session_id: str) -> Session:
+    record = await get_visible(db, principal, session_id)
+    if record.ended_at is None:
+        record.ended_at = utcnow()
+        await db.flush()
+    return record
+
+
+async def list_page(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    user_id: str | None,
+    experiment_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[Sequence[Session], str | None]:
+    return await SessionRepository(db).list_page(
+        user_id=principal.user_filter(user_id),
+        experiment_id=experiment_id,
+        limit=limit,
+        cursor=cursor,
+    )
