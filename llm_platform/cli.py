@@ -16,8 +16,9 @@ from llm_platform.core.config import Settings, SettingsError, load_settings
 from llm_platform.db.engine import Database, create_database
 from llm_platform.db.migrate import upgrade
 
-app = typer.Typer(help="LLM Platform: chat, reasoning, files and research logging.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="LLM Platform: chat, reasoning, files and research logging.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and API keys (AUTH_MODE=api_key).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -104,8 +105,9 @@ def db_upgrade() -> None:
 def export(
     experiment: Annotated[str, typer.Option(help="Experiment id")],
     format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")]
-    = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default stdout)")
+    ] = None,
 ) -> None:
     """Stream all sessions, events and model calls of an experiment."""
     from llm_platform.services.export import ExportFormat, experiment_export_records, render

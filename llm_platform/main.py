@@ -41,14 +41,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             db=db,
             rate_limiter=RateLimiter(
-                settings.RATE_LIMIT_PER_MINUTE, settings.RATE_LIMIT_PER_MINUTE_IP,
+                settings.RATE_LIMIT_PER_MINUTE,
+                settings.RATE_LIMIT_PER_MINUTE_IP,
                 settings.REDIS_URL,
             ),
             metrics=metrics,
             redis=redis,
         )
-        log.info("started", version=__version__, database=db.dialect,
-                 redis=bool(redis), auth_mode=settings.AUTH_MODE.value)
+        log.info(
+            "started",
+            version=__version__,
+            database=db.dialect,
+            redis=bool(redis),
+            auth_mode=settings.AUTH_MODE.value,
+        )
         try:
             yield
         finally:
@@ -67,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
 
     if metrics is not None:
+
         @app.get("/metrics", include_in_schema=False)
         async def metrics_endpoint() -> Response:
             return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -60,8 +60,9 @@ async def get_current_user(request: Request, state: State, session: DbSession) -
         found = await ApiKeyRepository(session).find_active(hash_api_key(key))
         if found is None:
             raise Unauthorized("Invalid or revoked API key")
-        principal = Principal(user_id=found.user_id, is_admin=found.role == "admin",
-                              authenticated=True)
+        principal = Principal(
+            user_id=found.user_id, is_admin=found.role == "admin", authenticated=True
+        )
     else:
         named = request.headers.get("x-user-id") or None
         principal = Principal(user_id=named)

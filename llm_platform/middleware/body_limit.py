@@ -38,9 +38,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     declared = 0
                 if declared > limit:
-                    await send_error(
-                        send, PayloadTooLarge(f"Request body exceeds {limit} bytes")
-                    )
+                    await send_error(send, PayloadTooLarge(f"Request body exceeds {limit} bytes"))
                     return
                 break
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_platform.core.errors import AppError, ValidationFailed
@@ -28,8 +28,8 @@ _HTTP_TYPES = {
 }
 
 
-def _render(error: AppError, extra: dict[str, Any] | None = None) -> ORJSONResponse:
-    return ORJSONResponse(
+def _render(error: AppError, extra: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse(
         error_body(error, extra), status_code=error.status_code, headers=error.headers or None
     )
 
@@ -43,6 +43,8 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
 
 
 def _summary(errors: list[dict[str, Any]]) -> str:
+    if any(err["type"] == "json_invalid" for err in errors):
+        return "Malformed JSON body"
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
@@ -53,24 +55,24 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> ORJSONResponse:
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("app_error", type=exc.type, detail=exc.detail)
         return _render(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _clean_errors(exc.errors())
         return _render(ValidationFailed(_summary(errors)), {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         error = AppError(str(exc.detail), headers=dict(exc.headers or {}))
         error.status_code = exc.status_code
         error.type = _HTTP_TYPES.get(exc.status_code, "http_error")
         return _render(error)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error_type=type(exc).__name__)
         return _render(AppError())

@@ -112,10 +112,15 @@ def query_record(q: Query) -> dict[str, Any]:
 def _csv_row(record: dict[str, Any]) -> list[Any]:
     kind = record["kind"]
     if kind == "session":
-        ident, time, text, data = record["session_id"], record["started_at"], record["title"], {
-            "environment": record["environment"],
-            "ended_at": record["ended_at"],
-        }
+        ident, time, text, data = (
+            record["session_id"],
+            record["started_at"],
+            record["title"],
+            {
+                "environment": record["environment"],
+                "ended_at": record["ended_at"],
+            },
+        )
     elif kind == "event":
         ident, time, text, data = record["event_id"], record["received_at"], None, record["data"]
     else:
@@ -131,8 +136,9 @@ def _csv_row(record: dict[str, Any]) -> list[Any]:
     return [row.get(col) for col in CSV_COLUMNS]
 
 
-async def _session_records(db: Database, sessions: Iterable[Session] | AsyncIterator[Session]
-                           ) -> AsyncIterator[dict[str, Any]]:
+async def _session_records(
+    db: Database, sessions: Iterable[Session] | AsyncIterator[Session]
+) -> AsyncIterator[dict[str, Any]]:
     async with db.read_sessions() as inner:
         events = EventRepository(inner)
         queries = QueryRepository(inner)
@@ -169,9 +175,7 @@ async def experiment_export_records(
             yield record
 
 
-async def render(
-    records: AsyncIterator[dict[str, Any]], fmt: ExportFormat
-) -> AsyncIterator[bytes]:
+async def render(records: AsyncIterator[dict[str, Any]], fmt: ExportFormat) -> AsyncIterator[bytes]:
     if fmt is ExportFormat.JSONL:
         async for record in records:
             yield orjson.dumps(record) + b"\n"

@@ -21,8 +21,6 @@ def call_cost(
     cached = min(cached_tokens or 0, input_tokens)
     cached_rate = price.cached_input if price.cached_input is not None else price.input
     total = (
-        (input_tokens - cached) * price.input
-        + cached * cached_rate
-        + output_tokens * price.output
+        (input_tokens - cached) * price.input + cached * cached_rate + output_tokens * price.output
     )
     return round(total / 1_000_000, 8)

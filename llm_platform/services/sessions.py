@@ -54,9 +54,7 @@ async def apply_experiment(db: AsyncSession, record: Session, experiment_id: str
     record.experiment_id = experiment_id
     experiment = await ExperimentRepository(db).get(experiment_id)
     if experiment is not None and experiment.variants:
-        record.variant = assign_variant(
-            experiment.id, record.user_id, variants_of(experiment)
-        ).name
+        record.variant = assign_variant(experiment.id, record.user_id, variants_of(experiment)).name
     else:
         record.variant = None
 

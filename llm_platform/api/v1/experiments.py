@@ -54,11 +54,9 @@ async def export_experiment(
         user.require_admin()
         participants = user.user_filter(None)
     records = export_service.experiment_export_records(state.db, experiment_id, participants)
+    filename = f"experiment-{experiment_id}.{format.value}"
     return StreamingResponse(
         export_service.render(records, format),
         media_type=export_service.MEDIA_TYPES[format],
-        headers={
-            "Content-Disposition":
-                f'attachment; filename="experiment-{experiment_id}.{format.value}"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

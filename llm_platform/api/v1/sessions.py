@@ -26,8 +26,10 @@ async def start_session(
     record, created = await session_service.start(db, user, payload)
     response.status_code = 201 if created else 200
     return SessionStarted.model_validate(
-        {**SessionOut.model_validate(record).model_dump(), "status": "created" if created
-         else "exists"}
+        {
+            **SessionOut.model_validate(record).model_dump(),
+            "status": "created" if created else "exists",
+        }
     )
 
 
@@ -79,7 +81,11 @@ async def list_events(
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
 ) -> Page[EventOut]:
     rows, next_after = await event_service.list_page(
-        db, user, session_id, types=type, limit=limit,
+        db,
+        user,
+        session_id,
+        types=type,
+        limit=limit,
         after=int(cursor) if cursor else None,
     )
     return Page(

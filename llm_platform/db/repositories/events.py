@@ -22,7 +22,7 @@ class EventRepository(Repository[Event]):
         """
         if not rows:
             return set()
-        dialect = self.session.bind.dialect.name
+        dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         stmt = (
             insert(Event)

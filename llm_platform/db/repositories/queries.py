@@ -71,7 +71,7 @@ class QueryRepository(Repository[Query]):
             key = Query.provider
         elif group_by == "model":
             key = Query.provider + ":" + Query.model
-        elif self.session.bind.dialect.name == "postgresql":
+        elif self.session.get_bind().dialect.name == "postgresql":
             key = func.to_char(func.timezone("UTC", Query.created_at), "YYYY-MM-DD")
         else:
             key = func.substr(Query.created_at, 1, 10)

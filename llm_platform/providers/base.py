@@ -1,0 +1,219 @@
+"""The provider interface: one typed stream-event model for every vendor.
+
+A provider turns a `ChatRequest` into an async stream of `StreamEvent`s. Non-streaming
+completion is folded from the same stream (`collect`), never written twice.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+# --------------------------------------------------------------------------- requests
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ImagePart(BaseModel):
+    """An image for a vision model, already validated and base64-encoded."""
+
+    mime: str
+    data_b64: str
+    name: str | None = None
+
+
+class ChatMessage(BaseModel):
+    role: Role
+    content: str
+    images: list[ImagePart] = Field(default_factory=list)
+    # Anthropic extended thinking: a prior assistant turn's thinking block and its
+    # signature, sent back unchanged so a multi-turn conversation stays valid.
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
+
+
+class ChatRequest(BaseModel):
+    model: str
+    messages: list[ChatMessage]
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    web_search: bool = False
+
+
+# --------------------------------------------------------------------------- events
+
+
+class ReasoningDelta(BaseModel):
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+    signature: str | None = None  # Anthropic thinking signature, when the block closes
+
+
+class TextDelta(BaseModel):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class CitationEvent(BaseModel):
+    type: Literal["citation"] = "citation"
+    title: str | None = None
+    url: str | None = None
+    snippet: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    page: int | None = None
+    score: float | None = None
+
+
+class ToolCallEvent(BaseModel):
+    type: Literal["tool_call"] = "tool_call"
+    id: str
+    name: str
+    arguments: str  # JSON text as the model produced it
+
+
+class UsageEvent(BaseModel):
+    type: Literal["usage"] = "usage"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+class DoneEvent(BaseModel):
+    type: Literal["done"] = "done"
+    finish_reason: str | None = None
+
+
+class ErrorEvent(BaseModel):
+    type: Literal["error"] = "error"
+    message: str
+    code: str = "provider_error"
+    retryable: bool = False
+
+
+StreamEvent = Annotated[
+    ReasoningDelta
+    | TextDelta
+    | CitationEvent
+    | ToolCallEvent
+    | UsageEvent
+    | DoneEvent
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+
+
+# --------------------------------------------------------------------------- capabilities
+
+
+class ModelCapabilities(BaseModel):
+    streaming: bool = True
+    reasoning: bool = False
+    vision: bool = False
+    tools: bool = False
+    web_search: bool = False
+    max_output_tokens: int | None = None
+
+
+class ModelInfo(BaseModel):
+    provider: str
+    model: str
+    capabilities: ModelCapabilities
+    default: bool = False
+
+
+# --------------------------------------------------------------------------- completion
+
+
+class Completion(BaseModel):
+    text: str = ""
+    reasoning: str = ""
+    reasoning_signature: str | None = None
+    citations: list[CitationEvent] = Field(default_factory=list)
+    tool_calls: list[ToolCallEvent] = Field(default_factory=list)
+    usage: UsageEvent = Field(default_factory=UsageEvent)
+    finish_reason: str | None = None
+    error: ErrorEvent | None = None
+
+
+async def collect(events: AsyncIterator[StreamEvent]) -> Completion:
+    """Fold a stream into a completion (the one non-streaming code path)."""
+    out = Completion()
+    text: list[str] = []
+    reasoning: list[str] = []
+    async for event in events:
+        match event:
+            case TextDelta():
+                text.append(event.text)
+            case ReasoningDelta():
+                reasoning.append(event.text)
+                if event.signature:
+                    out.reasoning_signature = event.signature
+            case CitationEvent():
+                out.citations.append(event)
+            case ToolCallEvent():
+                out.tool_calls.append(event)
+            case UsageEvent():
+                out.usage = merge_usage(out.usage, event)
+            case DoneEvent():
+                out.finish_reason = event.finish_reason
+            case ErrorEvent():
+                out.error = event
+    out.text = "".join(text)
+    out.reasoning = "".join(reasoning)
+    return out
+
+
+def merge_usage(a: UsageEvent, b: UsageEvent) -> UsageEvent:
+    """Later non-null counts win (vendors report usage cumulatively, sometimes in parts)."""
+    return UsageEvent(
+        input_tokens=b.input_tokens if b.input_tokens is not None else a.input_tokens,
+        output_tokens=b.output_tokens if b.output_tokens is not None else a.output_tokens,
+        reasoning_tokens=(
+            b.reasoning_tokens if b.reasoning_tokens is not None else a.reasoning_tokens
+        ),
+        cached_tokens=b.cached_tokens if b.cached_tokens is not None else a.cached_tokens,
+    )
+
+
+# --------------------------------------------------------------------------- provider
+
+
+class Provider(ABC):
+    """A vendor adapter. Built in the app lifespan with its settings; holds its SDK client.
+
+    `stream` must close the upstream connection when the consumer stops iterating
+    (cancellation or `aclose()`), and raise `ProviderError` subclasses for failures that
+    happen before the first event; failures after it are yielded as `ErrorEvent`.
+    """
+
+    name: str
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        """Yield events for one generation."""
+
+    @abstractmethod
+    def capabilities(self, model: str) -> ModelCapabilities:
+        """What `model` can do (best knowledge; unknown models get conservative defaults)."""
+
+    @property
+    @abstractmethod
+    def default_model(self) -> str:
+        """The model used when a request names none (or names one the vendor lacks)."""
+
+    async def list_models(self) -> list[str]:
+        """Models the vendor offers (its list endpoint where it has one)."""
+        return [self.default_model]
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return await collect(self.stream(request))
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release the SDK client."""
