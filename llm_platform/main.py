@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # --- shutdown of the above, in reverse order ---
+
             if redis is not None:
                 await redis.aclose()
             await db.dispose()
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(api_router)
+    # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
 
     if metrics is not None:
 

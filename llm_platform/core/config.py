@@ -97,6 +97,16 @@ class Settings(BaseSettings):
 
     MODEL_PRICES: dict[str, ModelPrice] = Field(default_factory=_default_prices)
 
+    # --- providers (base URLs, default models, allow-list, local model) ---
+
+    # --- query streaming and gateway resilience (timeouts, retries, stream retention) ---
+
+    # --- files, ingestion and RAG ---
+
+    # --- web UI ---
+
+    # --- legacy client compatibility ---
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:

@@ -20,4 +20,9 @@ class AppState:
     rate_limiter: RateLimiter
     metrics: Metrics | None
     redis: Redis | None = None
+    # --- providers ---
+
+    # --- query streaming ---
+
+    # --- files and RAG ---
     started_at: float = field(default_factory=time.monotonic)

@@ -5,5 +5,13 @@ from fastapi import APIRouter
 from llm_platform.api.v1 import events, experiments, health, queries, sessions
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (health, sessions, events, queries, experiments):
-    api_router.include_router(module.router)
+api_router.include_router(health.router)
+api_router.include_router(sessions.router)
+api_router.include_router(events.router)
+api_router.include_router(queries.router)
+api_router.include_router(experiments.router)
+# --- providers / query / streaming ---
+
+# --- files and RAG ---
+
+# --- legacy compatibility ---
