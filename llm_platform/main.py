@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
+from llm_platform.api.compat.router import compat_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
+    app.include_router(compat_router)
 
     if metrics is not None:
 

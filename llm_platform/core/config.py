@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # --- web UI ---
 
     # --- legacy client compatibility ---
+    # Answer POST /api/v1/query/stream in the original Next.js client's stream format when
+    # the request does not choose one (`?format=platform|legacy` always wins).
+    LEGACY_CLIENT_COMPAT: bool = False
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

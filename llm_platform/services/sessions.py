@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,25 @@ async def start(
             raise Conflict("Session id already in use") from None
         return raced, False
     return record, True
+
+
+async def resume(
+    db: AsyncSession,
+    record: Session,
+    *,
+    environment: dict[str, Any],
+    experiment_id: str | None,
+) -> None:
+    """A client starting a session it already started (a reload, a remount): the session is
+    active again, and what it reports now but did not before (a location that arrived late,
+    an experiment chosen after the first start) is added. Nothing stored is overwritten."""
+    missing = {k: v for k, v in environment.items() if k not in record.environment}
+    if missing:
+        record.environment = {**record.environment, **missing}
+    if experiment_id and record.experiment_id is None:
+        await apply_experiment(db, record, experiment_id)
+    record.ended_at = None
+    await db.flush()
 
 
 async def apply_experiment(db: AsyncSession, record: Session, experiment_id: str) -> None:
