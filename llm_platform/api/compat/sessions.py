@@ -102,7 +102,12 @@ async def end_session(request: Request, db: DbSession, user: CurrentUser) -> Leg
 async def add_event(
     payload: LegacySessionEvent, db: DbSession, user: CurrentUser, state: State
 ) -> LegacyEventAck:
-    """One event per request and no client id: the server assigns one. `data` is stored whole."""
+    """One event per request and no client id: the server assigns one. `data` is stored whole.
+
+    The client's tracker posts events before its session is started (while the experiment
+    modal is open): those open the session unclaimed, and its start claims it; the old
+    backend answered 404 and lost them."""
+    await session_service.open_for_events(db, user, payload.session_id)
     event_id = await _ingest_one(db, user, state, payload.session_id, payload.event)
     return LegacyEventAck(
         session_id=payload.session_id,

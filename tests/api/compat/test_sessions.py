@@ -162,12 +162,37 @@ async def test_burst_of_single_event_posts_all_stored_with_every_field(client: A
     assert no_events["events"] is None and no_events["event_count"] == 50
 
 
+async def test_events_before_start_are_kept_and_the_start_claims_the_session(
+    client: AppClient,
+) -> None:
+    # The tracker runs while the experiment modal is open: the session is not started yet.
+    early = [
+        {"session_id": "s-10", "event": {"t": 100 + i, "type": "key", "data": {"target": "Enter"}}}
+        for i in range(10)
+    ]
+    responses = await asyncio.gather(*[client.post("/api/v1/session/event", json=b) for b in early])
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    # Meanwhile the client looks the session up: no experiment yet, not read-only.
+    got = (await client.get("/api/v1/session/s-10/experiment")).json()
+    assert got["experiment_id"] is None
+    view = (await client.get("/api/v1/session/s-10")).json()
+    assert not view["user_id"]
+
+    r = await client.post("/api/v1/session/start", json=start_body("s-10", "u-1", "exp 1"))
+    assert r.status_code == 200
+    started = r.json()
+    assert started["status"] == "created"
+    assert started["user_id"] == "u-1" and started["experiment_id"] == "exp 1"
+    assert started["environment"] == environment()
+    assert len(await v1_events(client, "s-10")) == 10
+    again = await client.post("/api/v1/session/start", json=start_body("s-10", "u-1", "exp 1"))
+    assert again.json()["status"] == "exists"
+    # Once claimed, it is an ordinary session: another user cannot take it over.
+    r = await client.post("/api/v1/session/start", json=start_body("s-10", "u-2"))
+    assert r.status_code == 409
+
+
 async def test_event_errors(client: AppClient) -> None:
-    r = await client.post(
-        "/api/v1/session/event",
-        json={"session_id": "missing", "event": {"t": 1, "type": "click", "data": {}}},
-    )
-    assert r.status_code == 404
     await client.post("/api/v1/session/start", json=start_body("s-7", "u-1"))
     r = await client.post(
         "/api/v1/session/event", json={"session_id": "s-7", "event": {"data": {}}}
