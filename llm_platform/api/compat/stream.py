@@ -10,8 +10,9 @@ The client reads the body with `fetch`, splits it on newlines, keeps lines start
 - `final`   {options, memory_context, metadata: {model, ...}};
 - `error`   {error}.
 
-`LegacyStreamEncoder` turns one generation's provider events (`providers.base.StreamEvent`)
-into those frames; it holds no logic beyond the format.
+`LegacyStreamEncoder` turns the query service's stream frames (`start`, `thought`, `token`,
+`citation`, `usage`, `done`, `error`: format-agnostic payloads with a `type`) into those
+lines; it holds no logic beyond the format.
 """
 
 from __future__ import annotations
@@ -19,17 +20,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from llm_platform.providers.base import (
-    CitationEvent,
-    DoneEvent,
-    ErrorEvent,
-    ReasoningDelta,
-    StreamEvent,
-    TextDelta,
-    ToolCallEvent,
-    UsageEvent,
-)
 
 MEDIA_TYPE = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
@@ -64,26 +54,6 @@ class CitationsFrame(BaseModel):
     citations: list[LegacyCitation]
 
 
-class ProductCard(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    title: str
-    url: str
-    description: str | None = None
-    price: str | None = None
-    rating: float | None = None
-    reviews_count: int | None = None
-    image: str | None = None
-    seller: str | None = None
-    tag: str | None = None
-    delivery: str | None = None
-
-
-class ProductCardsFrame(BaseModel):
-    type: Literal["node"] = "node"
-    node_type: Literal["product_cards"] = "product_cards"
-    product_cards: list[ProductCard]
-
-
 class FinalMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
@@ -101,21 +71,24 @@ class ErrorFrame(BaseModel):
     error: str
 
 
-Frame = StatusFrame | ChunkFrame | CitationsFrame | ProductCardsFrame | FinalFrame | ErrorFrame
+LegacyFrame = StatusFrame | ChunkFrame | CitationsFrame | FinalFrame | ErrorFrame
 
 
-def encode_frame(frame: Frame) -> bytes:
+def encode_frame(frame: LegacyFrame) -> bytes:
     return b"data: " + frame.model_dump_json(exclude_none=True).encode() + b"\n\n"
 
 
-def legacy_citation(event: CitationEvent) -> LegacyCitation:
-    extra = event.model_dump(exclude={"type", "title", "url"}, exclude_none=True)
-    title = event.title or event.file_name or event.url or "Source"
-    return LegacyCitation(title=title, url=event.url or "", **extra)
+def legacy_citation(citation: dict[str, Any]) -> LegacyCitation:
+    """A platform citation (`title`, `url`, `snippet`, `file_id`, `file_name`, `page`...)."""
+    known = {k: v for k, v in citation.items() if v is not None and k not in ("title", "url")}
+    title = citation.get("title") or citation.get("file_name") or citation.get("url") or "Source"
+    return LegacyCitation(title=str(title), url=str(citation.get("url") or ""), **known)
 
 
 class LegacyStreamEncoder:
-    """One per response. Feed it events in order; it returns the bytes to send (or None)."""
+    """One per response. Feed it the stream's frames in order; it returns the bytes to send
+    (None: nothing for this one). After a terminal frame (`done`, `error`) it has sent
+    `data: [DONE]`."""
 
     def __init__(self) -> None:
         self._line = ""  # the reasoning line being written
@@ -138,37 +111,21 @@ class LegacyStreamEncoder:
             current = "…" + current[-(STATUS_TAIL_CHARS - 1) :].lstrip()
         return self.status(current)
 
-    def chunk(self, text: str) -> bytes | None:
-        return encode_frame(ChunkFrame(content=text)) if text else None
-
-    def citations(self, events: list[CitationEvent]) -> bytes | None:
-        if not events:
-            return None
-        return encode_frame(CitationsFrame(citations=[legacy_citation(e) for e in events]))
-
-    def product_cards(self, cards: list[ProductCard]) -> bytes | None:
-        return encode_frame(ProductCardsFrame(product_cards=cards)) if cards else None
-
-    def final(self, metadata: FinalMetadata, options: list[str] | None = None) -> bytes:
-        return encode_frame(FinalFrame(metadata=metadata, options=options or []))
-
-    def error(self, message: str) -> bytes:
-        return encode_frame(ErrorFrame(error=message))
-
-    def event(self, event: StreamEvent) -> bytes | None:
-        """A provider event as a frame. `done` and `usage` have none: the caller sends
-        `final` (it knows the query's metadata) and then `DONE`."""
-        match event:
-            case ReasoningDelta():
-                return self.reasoning(event.text)
-            case TextDelta():
-                return self.chunk(event.text)
-            case CitationEvent():
-                return self.citations([event])
-            case ToolCallEvent():
-                return self.status(f"Using {event.name}…")
-            case ErrorEvent():
-                return self.error(event.message)
-            case UsageEvent() | DoneEvent():
-                return None
-        return None
+    def frame(self, type_: str, data: dict[str, Any]) -> bytes | None:
+        if type_ == "thought":
+            return self.reasoning(str(data.get("content") or ""))
+        if type_ == "token":
+            content = str(data.get("content") or "")
+            return encode_frame(ChunkFrame(content=content)) if content else None
+        if type_ == "citation":
+            citation = legacy_citation(data.get("citation") or {})
+            return encode_frame(CitationsFrame(citations=[citation]))
+        if type_ == "done":
+            metadata = dict(data.get("metadata") or {})
+            metadata.setdefault("model", "")
+            final = FinalFrame(metadata=FinalMetadata.model_validate(metadata))
+            return encode_frame(final) + DONE
+        if type_ == "error":
+            message = str(data.get("error") or "The model provider failed")
+            return encode_frame(ErrorFrame(error=message)) + DONE
+        return None  # start, usage: nothing the old client shows
