@@ -41,6 +41,7 @@ def _default_prices() -> dict[str, ModelPrice]:
         "openai:gpt-5": (1.25, 10.0, 0.125),
         "openai:gpt-5-mini": (0.25, 2.0, 0.025),
         "anthropic:claude-sonnet-4-5": (3.0, 15.0, 0.3),
+        "anthropic:claude-sonnet-4-6": (3.0, 15.0, 0.3),
         "anthropic:claude-haiku-4-5": (1.0, 5.0, 0.1),
         "anthropic:claude-opus-4-1": (15.0, 75.0, 1.5),
         "google:gemini-2.5-flash": (0.3, 2.5, 0.075),
@@ -116,7 +117,7 @@ class Settings(BaseSettings):
     DEEPSEEK_BASE_URL: str = "https://api.deepseek.com"
     # Model used when a request names none.
     OPENAI_DEFAULT_MODEL: str = "gpt-5-mini"
-    ANTHROPIC_DEFAULT_MODEL: str = "claude-sonnet-4-5"
+    ANTHROPIC_DEFAULT_MODEL: str = "claude-sonnet-4-6"
     GOOGLE_DEFAULT_MODEL: str = "gemini-2.5-flash"
     OPENROUTER_DEFAULT_MODEL: str = "openai/gpt-4o-mini"
     DEEPSEEK_DEFAULT_MODEL: str = "deepseek-chat"

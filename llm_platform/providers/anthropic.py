@@ -6,7 +6,9 @@ Thinking (how a request turns it on):
     `output_config.effort`. These models reject the budget form.
   * Earlier thinking models (3.7, 4, 4.1, 4.5): `thinking={"type": "enabled",
     "budget_tokens": N}` only when the request sets `reasoning_effort`; N by effort.
-With thinking on, `temperature` is not sent (the API requires the default) and
+`temperature` goes out only to models that still take sampling parameters (Claude 4.6 and
+earlier; 4.7+ and unversioned names reject it with a 400) and only with thinking off; the
+SDK no longer has the argument, so it travels in `extra_body`. With thinking on,
 `max_tokens` = the answer allowance (request's `max_tokens`, default 4096) + the thinking
 budget, capped at the model's output limit.
 
@@ -93,6 +95,12 @@ def uses_adaptive_thinking(model: str) -> bool:
     return version is not None and version >= (4, 6)
 
 
+def accepts_sampling_params(model: str) -> bool:
+    """Claude 4.7 and later (and names without a version) reject `temperature`."""
+    version = claude_version(model)
+    return version is not None and version <= (4, 6)
+
+
 class AnthropicProvider(Provider):
     family = "anthropic"
 
@@ -101,7 +109,7 @@ class AnthropicProvider(Provider):
         *,
         api_key: str,
         base_url: str | None = None,
-        default_model: str = "claude-sonnet-4-5",
+        default_model: str = "claude-sonnet-4-6",
         connect_timeout: float = 10.0,
         request_timeout: float = 600.0,
         name: str = "anthropic",
@@ -157,8 +165,12 @@ class AnthropicProvider(Provider):
         if caps.max_output_tokens is not None:
             max_tokens = min(max_tokens, caps.max_output_tokens)
         params["max_tokens"] = max_tokens
-        if request.temperature is not None and not thinking:
-            params["temperature"] = request.temperature
+        if (
+            request.temperature is not None
+            and not thinking
+            and accepts_sampling_params(request.model)
+        ):
+            params["extra_body"] = {"temperature": request.temperature}
         if request.web_search and caps.web_search:
             params["tools"] = [dict(_WEB_SEARCH_TOOL)]
         return params

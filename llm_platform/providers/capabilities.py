@@ -161,7 +161,7 @@ _SUGGESTED: dict[str, list[str]] = {
         "gpt-4o-mini",
         "o4-mini",
     ],
-    "anthropic": ["claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"],
+    "anthropic": ["claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"],
     "google": ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
     "deepseek": ["deepseek-chat", "deepseek-reasoner"],
     "openrouter": [],

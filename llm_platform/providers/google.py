@@ -8,12 +8,17 @@ them apart; other vendors count reasoning inside output), `reasoning_tokens` =
 `thoughts_token_count`, `cached_tokens` = `cached_content_token_count`.
 
 The SDK gets its own httpx client (closed in `aclose`), so its transport does not change
-when aiohttp happens to be installed, and it never retries on its own.
+when aiohttp happens to be installed, and it never retries on its own. The SDK wraps the
+HTTP response in several layers of async generators that are only closed when the garbage
+collector finds them; so a response hook records the responses opened by the current
+stream (a context variable: concurrent streams do not see each other's) and the stream
+closes them itself when its consumer stops.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -45,6 +50,17 @@ _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", 
 _BAD_KEY = re.compile(r"API key not valid|API_KEY_INVALID|API key expired", re.IGNORECASE)
 
 
+_open_responses: contextvars.ContextVar[list[httpx2.Response] | None] = contextvars.ContextVar(
+    "gemini_open_responses", default=None
+)
+
+
+async def _track_response(response: httpx2.Response) -> None:
+    opened = _open_responses.get()
+    if opened is not None:
+        opened.append(response)
+
+
 def gemini_major(model: str) -> int | None:
     match = re.match(r"gemini-(\d+)", model)
     return int(match.group(1)) if match else None
@@ -67,7 +83,8 @@ class GoogleProvider(Provider):
         self._secrets = [api_key]
         self._default_model = default_model
         self._http = httpx2.AsyncClient(
-            timeout=httpx2.Timeout(request_timeout, connect=connect_timeout)
+            timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
+            event_hooks={"response": [_track_response]},
         )
         options = types.HttpOptions(
             base_url=base_url or None,
@@ -133,37 +150,36 @@ class GoogleProvider(Provider):
 
     async def _events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         contents, system = self.contents(request)
-        chunks = await self.client.aio.models.generate_content_stream(
-            model=request.model,
-            contents=contents,
-            config=self.config(request, system),
-        )
-        usage: UsageEvent | None = None
-        finish: str | None = None
-        seen_urls: set[str] = set()
+        opened: list[httpx2.Response] = []
+        # The SDK sends the request on the first `__anext__`: track responses around it.
+        token = _open_responses.set(opened)
         try:
-            async for chunk in chunks:
-                if chunk.usage_metadata is not None:
-                    usage = usage_event(chunk.usage_metadata)
-                feedback = chunk.prompt_feedback
-                if feedback is not None and feedback.block_reason is not None:
-                    finish = "content_filter"
-                for candidate in (chunk.candidates or [])[:1]:
-                    for part in (candidate.content.parts or []) if candidate.content else []:
-                        if part.text:
-                            if part.thought:
-                                yield ReasoningDelta(text=part.text)
-                            else:
-                                yield TextDelta(text=part.text)
-                    for citation in citations(candidate, seen_urls):
-                        yield citation
-                    if candidate.finish_reason is not None:
-                        finish = finish_reason(candidate.finish_reason)
+            chunks = await self.client.aio.models.generate_content_stream(
+                model=request.model,
+                contents=contents,
+                config=self.config(request, system),
+            )
+            iterator = aiter(chunks)
+            first = await anext(iterator, None)
+        except BaseException:
+            await _close_all(opened)
+            raise
         finally:
+            _open_responses.reset(token)
+        folder = _ChunkFolder()
+        try:
+            if first is not None:
+                for event in folder.events(first):
+                    yield event
+                async for chunk in iterator:
+                    for event in folder.events(chunk):
+                        yield event
+        finally:
+            await _close_all(opened)
             await chunks.aclose()  # type: ignore[attr-defined]
-        if usage is not None:
-            yield usage
-        yield DoneEvent(finish_reason=finish)
+        if folder.usage is not None:
+            yield folder.usage
+        yield DoneEvent(finish_reason=folder.finish)
 
     def _error_mapper(self, model: str) -> ErrorMapper:
         name, secrets = self.name, self._secrets
@@ -202,6 +218,38 @@ class GoogleProvider(Provider):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+class _ChunkFolder:
+    """GenerateContentResponse chunks → events; keeps the latest usage and finish reason."""
+
+    def __init__(self) -> None:
+        self.usage: UsageEvent | None = None
+        self.finish: str | None = None
+        self.seen_urls: set[str] = set()
+
+    def events(self, chunk: types.GenerateContentResponse) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        if chunk.usage_metadata is not None:
+            self.usage = usage_event(chunk.usage_metadata)
+        feedback = chunk.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            self.finish = "content_filter"
+        for candidate in (chunk.candidates or [])[:1]:
+            parts = candidate.content.parts if candidate.content else None
+            for part in parts or []:
+                if part.text:
+                    kind = ReasoningDelta if part.thought else TextDelta
+                    out.append(kind(text=part.text))
+            out.extend(citations(candidate, self.seen_urls))
+            if candidate.finish_reason is not None:
+                self.finish = finish_reason(candidate.finish_reason)
+        return out
+
+
+async def _close_all(responses: list[httpx2.Response]) -> None:
+    for response in responses:
+        await response.aclose()
 
 
 def usage_event(meta: types.GenerateContentResponseUsageMetadata) -> UsageEvent:
