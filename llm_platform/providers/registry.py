@@ -75,6 +75,10 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return sorted(self._providers)
 
+    def unconfigured(self) -> dict[str, str]:
+        """Known providers this deployment has not set up, with what would enable them."""
+        return dict(sorted(self._unconfigured.items()))
+
     @property
     def default_provider(self) -> str | None:
         """DEFAULT_PROVIDER if set, else the first keyed vendor, a configured compatible

@@ -1,9 +1,9 @@
-"""Fake vendors (one server per vendor for the session, reset before each test) and
-adapters pointed at them."""
+"""Adapters pointed at the fake vendors (the fakes' fixtures live in
+tests/providers/fakes/fixtures.py, loaded for the whole suite by tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,83 +18,7 @@ from tests.providers.fakes import (
     FakeAnthropic,
     FakeGemini,
     FakeOpenAI,
-    FakeServer,
 )
-
-
-def _serve(fake: FakeServer) -> Iterator[FakeServer]:
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture(scope="session")
-def _openai_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeOpenAI())
-
-
-@pytest.fixture(scope="session")
-def _deepseek_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeOpenAI(flavor="deepseek", models=("deepseek-chat", "deepseek-reasoner")))
-
-
-@pytest.fixture(scope="session")
-def _openrouter_server() -> Iterator[FakeServer]:
-    models = ("deepseek/deepseek-r1", "anthropic/claude-sonnet-4.5", "openai/gpt-4o-mini")
-    yield from _serve(FakeOpenAI(flavor="openrouter", models=models))
-
-
-@pytest.fixture(scope="session")
-def _think_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeOpenAI(flavor="think", api_key=None, models=("qwen3:0.6b", "llama3.2")))
-
-
-@pytest.fixture(scope="session")
-def _anthropic_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeAnthropic())
-
-
-@pytest.fixture(scope="session")
-def _gemini_server() -> Iterator[FakeServer]:
-    yield from _serve(FakeGemini())
-
-
-def _fresh(fake: FakeServer) -> FakeServer:
-    fake.reset()
-    fake.scenario = type(fake.scenario)()  # type: ignore[attr-defined]
-    return fake
-
-
-@pytest.fixture
-def fake_openai(_openai_server: FakeOpenAI) -> FakeOpenAI:
-    return _fresh(_openai_server)  # type: ignore[return-value]
-
-
-@pytest.fixture
-def fake_deepseek(_deepseek_server: FakeOpenAI) -> FakeOpenAI:
-    return _fresh(_deepseek_server)  # type: ignore[return-value]
-
-
-@pytest.fixture
-def fake_openrouter(_openrouter_server: FakeOpenAI) -> FakeOpenAI:
-    return _fresh(_openrouter_server)  # type: ignore[return-value]
-
-
-@pytest.fixture
-def fake_think(_think_server: FakeOpenAI) -> FakeOpenAI:
-    return _fresh(_think_server)  # type: ignore[return-value]
-
-
-@pytest.fixture
-def fake_anthropic(_anthropic_server: FakeAnthropic) -> FakeAnthropic:
-    return _fresh(_anthropic_server)  # type: ignore[return-value]
-
-
-@pytest.fixture
-def fake_gemini(_gemini_server: FakeGemini) -> FakeGemini:
-    return _fresh(_gemini_server)  # type: ignore[return-value]
 
 
 @pytest.fixture
