@@ -7,6 +7,10 @@ Which API serves a model (`OPENAI_API_MODE=auto`, the default):
   * Chat Completions for everything else (gpt-4o, gpt-4.1, unknown names), the most widely
     supported surface.
 `OPENAI_API_MODE=chat` or `=responses` forces one API for every model.
+
+Reasoning summaries need a verified OpenAI organization; an unverified one gets a 400 on
+`reasoning.summary`. The adapter then retries once without summaries and stops asking for
+them (reasoning is still counted in usage), instead of failing every reasoning request.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Literal
 import openai
 from openai import AsyncOpenAI
 
+from llm_platform.core.logging import get_logger
 from llm_platform.providers.base import (
     ChatRequest,
     CitationEvent,
@@ -39,6 +44,8 @@ from llm_platform.providers.openai_chat import (
     stream_error,
 )
 from llm_platform.providers.streaming import guarded_stream
+
+log = get_logger("llm_platform.providers.openai")
 
 ApiMode = Literal["auto", "chat", "responses"]
 ReasoningSummary = Literal["auto", "concise", "detailed", "none"]
@@ -92,6 +99,7 @@ class OpenAIProvider(Provider):
         self._default_model = default_model
         self.api_mode: ApiMode = api_mode
         self.reasoning_summary: ReasoningSummary = reasoning_summary
+        self._summaries_refused = False
         self.client = make_client(
             api_key, base_url, connect_timeout=connect_timeout, request_timeout=request_timeout
         )
@@ -168,7 +176,7 @@ class OpenAIProvider(Provider):
                 if effort == "minimal" and not request.model.startswith("gpt-5"):
                     effort = "low"  # only the gpt-5 family knows "minimal"
                 reasoning["effort"] = effort
-            if self.reasoning_summary != "none":
+            if self.reasoning_summary != "none" and not self._summaries_refused:
                 reasoning["summary"] = self.reasoning_summary
             if reasoning:
                 params["reasoning"] = reasoning
@@ -177,7 +185,17 @@ class OpenAIProvider(Provider):
         return params
 
     async def _responses_events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        stream = await self.client.responses.create(**self.responses_params(request), stream=True)
+        params = self.responses_params(request)
+        try:
+            stream = await self.client.responses.create(**params, stream=True)
+        except openai.BadRequestError as exc:
+            if not _refuses_summaries(exc) or "summary" not in params.get("reasoning", {}):
+                raise
+            self._summaries_refused = True
+            log.warning("openai_reasoning_summaries_refused", provider=self.name)
+            stream = await self.client.responses.create(
+                **self.responses_params(request), stream=True
+            )
         async with stream:
             async for event in stream:
                 for out in responses_event(event):
@@ -191,6 +209,12 @@ class OpenAIProvider(Provider):
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _refuses_summaries(exc: openai.BadRequestError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error", body)
+    return isinstance(inner, dict) and inner.get("param") == "reasoning.summary"
 
 
 def responses_input(request: ChatRequest) -> list[dict[str, Any]]:

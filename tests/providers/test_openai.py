@@ -230,3 +230,15 @@ async def test_list_models_filters_to_chat_models(
     finally:
         fake_openai.models.remove("text-embedding-3-small")
     assert models == sorted(["gpt-4o-mini", "gpt-4.1", "gpt-5-mini", "o4-mini"])
+
+
+async def test_unverified_org_falls_back_to_no_summaries(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.summaries_allowed = False
+    completion = await collect(openai_provider.stream(ask("o4-mini")))
+    assert completion.text == "Hello world!" and completion.error is None
+    assert completion.usage.reasoning_tokens == 20  # reasoning still counted
+    assert [r.json().get("reasoning") for r in fake_openai.requests] == [{"summary": "auto"}, None]
+    await collect(openai_provider.stream(ask("o4-mini")))  # no more summary requests
+    assert fake_openai.requests[-1].json().get("reasoning") is None

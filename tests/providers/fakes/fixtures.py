@@ -60,7 +60,6 @@ def _gemini_server() -> Iterator[FakeServer]:
 
 def _fresh(fake: FakeServer) -> FakeServer:
     fake.reset()
-    fake.scenario = type(fake.scenario)()  # type: ignore[attr-defined]
     return fake
 
 

@@ -75,7 +75,14 @@ class FakeGemini(FakeServer):
         super().__init__()
         self.api_key = api_key
         self.models = list(models)
+        self._initial_models = tuple(models)
         self.scenario = Scenario()
+
+    def reset(self) -> None:
+        """Back to the initial state: default scenario, models, no queued failures."""
+        super().reset()
+        self.scenario = Scenario()
+        self.models = list(self._initial_models)
 
     @property
     def base_url(self) -> str:

@@ -45,6 +45,18 @@ def openai_error(
     return {"error": {"message": message, "type": type, "param": None, "code": code}}
 
 
+_SUMMARY_REFUSED = {
+    "error": {
+        "message": "Your organization must be verified to generate reasoning summaries. "
+        "Please go to: https://platform.openai.com/settings/organization/general and click "
+        "on Verify Organization.",
+        "type": "invalid_request_error",
+        "param": "reasoning.summary",
+        "code": "unsupported_value",
+    }
+}
+
+
 class FakeOpenAI(FakeServer):
     def __init__(
         self,
@@ -56,8 +68,18 @@ class FakeOpenAI(FakeServer):
         super().__init__()
         self.api_key = api_key
         self.models = list(models)
+        self._initial_models = tuple(models)
         self.flavor: Flavor = flavor
         self.scenario = Scenario()
+        # False: like an unverified OpenAI organization, refuse `reasoning.summary`.
+        self.summaries_allowed = True
+
+    def reset(self) -> None:
+        """Back to the initial state: default scenario, models, no queued failures."""
+        super().reset()
+        self.scenario = Scenario()
+        self.models = list(self._initial_models)
+        self.summaries_allowed = True
 
     @property
     def base_url(self) -> str:
@@ -112,6 +134,8 @@ class FakeOpenAI(FakeServer):
             if model not in self.models:
                 return self._unknown_model(model)
             if request.path == "/v1/responses":
+                if (body.get("reasoning") or {}).get("summary") and not self.summaries_allowed:
+                    return Reply.json(_SUMMARY_REFUSED, 400)
                 return self._responses(body)
             return self._chat(body)
         return Reply.json(openai_error(f"Unknown path {request.path}"), 404)
