@@ -202,17 +202,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
     """Providers for this deployment: every vendor with a key, configured compatible
     servers, and the embedded local model (when its runtime and weights are installed).
 
-    SDK modules are imported here, not at module import, so importing the registry stays
-    cheap for code that only resolves names."""
-    from llm_platform.providers.anthropic import AnthropicProvider
-    from llm_platform.providers.google import GoogleProvider
-    from llm_platform.providers.local import (
-        LocalModelProvider,
-        bundled_model_path,
-        runtime_available,
-    )
-    from llm_platform.providers.openai import OpenAIProvider
-    from llm_platform.providers.openai_compat import OpenAICompatProvider
+    Each vendor's SDK is imported only when that vendor is configured (google-genai alone
+    takes about a second), so an offline start with the local model imports none of them."""
 
     connect_timeout = settings.PROVIDER_CONNECT_TIMEOUT_S
     request_timeout = settings.PROVIDER_REQUEST_TIMEOUT_S
@@ -227,6 +218,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
     )
 
     if settings.OPENAI_API_KEY is not None:
+        from llm_platform.providers.openai import OpenAIProvider
+
         registry.register(
             OpenAIProvider(
                 api_key=settings.OPENAI_API_KEY.get_secret_value(),
@@ -241,6 +234,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
     else:
         registry.mark_unconfigured("openai", "set OPENAI_API_KEY")
     if settings.ANTHROPIC_API_KEY is not None:
+        from llm_platform.providers.anthropic import AnthropicProvider
+
         registry.register(
             AnthropicProvider(
                 api_key=settings.ANTHROPIC_API_KEY.get_secret_value(),
@@ -253,6 +248,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
     else:
         registry.mark_unconfigured("anthropic", "set ANTHROPIC_API_KEY")
     if settings.GOOGLE_API_KEY is not None:
+        from llm_platform.providers.google import GoogleProvider
+
         registry.register(
             GoogleProvider(
                 api_key=settings.GOOGLE_API_KEY.get_secret_value(),
@@ -274,6 +271,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
         if key is None:
             registry.mark_unconfigured(name, f"set {name.upper()}_API_KEY")
             continue
+        from llm_platform.providers.openai_compat import OpenAICompatProvider
+
         registry.register(
             OpenAICompatProvider(
                 name=name,
@@ -287,6 +286,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
         )
 
     if settings.OLLAMA_BASE_URL:
+        from llm_platform.providers.openai_compat import OpenAICompatProvider
+
         registry.register(
             OpenAICompatProvider(
                 name="ollama",
@@ -297,6 +298,8 @@ def build_registry(settings: Settings) -> ProviderRegistry:
             )
         )
     for endpoint in settings.OPENAI_COMPAT_ENDPOINTS:
+        from llm_platform.providers.openai_compat import OpenAICompatProvider
+
         if endpoint.name in registry.names() or endpoint.name in DEFAULT_ORDER:
             raise ValueError(
                 f"OPENAI_COMPAT_ENDPOINTS: the name '{endpoint.name}' is taken by a built-in "
@@ -317,6 +320,12 @@ def build_registry(settings: Settings) -> ProviderRegistry:
         registry.configured_models.setdefault(endpoint.name, list(endpoint.models))
 
     if settings.LOCAL_MODEL_ENABLED:
+        from llm_platform.providers.local import (
+            LocalModelProvider,
+            bundled_model_path,
+            runtime_available,
+        )
+
         path = settings.LOCAL_MODEL_PATH or bundled_model_path()
         if path is None or not runtime_available():
             hint = (
