@@ -145,7 +145,7 @@ class OpenAIProvider(Provider):
         if request.temperature is not None and not caps.reasoning:
             params["temperature"] = request.temperature
         if request.reasoning_effort is not None and caps.reasoning:
-            params["reasoning_effort"] = request.reasoning_effort
+            params["reasoning_effort"] = _effort(request.model, request.reasoning_effort)
         return params
 
     async def _chat_events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -172,10 +172,7 @@ class OpenAIProvider(Provider):
         if caps.reasoning:
             reasoning: dict[str, Any] = {}
             if request.reasoning_effort is not None:
-                effort = request.reasoning_effort
-                if effort == "minimal" and not request.model.startswith("gpt-5"):
-                    effort = "low"  # only the gpt-5 family knows "minimal"
-                reasoning["effort"] = effort
+                reasoning["effort"] = _effort(request.model, request.reasoning_effort)
             if self.reasoning_summary != "none" and not self._summaries_refused:
                 reasoning["summary"] = self.reasoning_summary
             if reasoning:
@@ -209,6 +206,11 @@ class OpenAIProvider(Provider):
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _effort(model: str, effort: str) -> str:
+    """Only the gpt-5 family knows "minimal"; o-series models get "low" instead."""
+    return "low" if effort == "minimal" and not model.startswith("gpt-5") else effort
 
 
 def _refuses_summaries(exc: openai.BadRequestError) -> bool:
