@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,9 +54,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_database(settings: Settings) -> Database:
     url = settings.database_url
-    kwargs: dict[str, Any] = {"echo": settings.DATABASE_ECHO}
+    kwargs: dict[str, Any] = {
+        "echo": settings.DATABASE_ECHO,
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":

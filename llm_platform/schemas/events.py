@@ -12,7 +12,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: ClientId = Field(max_length=64)
     t: int = Field(ge=0, le=10**15, description="Client timestamp, ms since the epoch")
-    type: str = Field(min_length=1, max_length=64)
+    type: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
     data: dict[str, Any] = Field(default_factory=dict)
 
 
