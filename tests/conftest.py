@@ -12,6 +12,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,7 @@ async def start_client(settings: Settings) -> AsyncIterator[AppClient]:
 async def client(make_settings: Callable[..., Settings]) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings()):
         yield c
+
+
+# `async with app_client(settings) as client:` for tests that need their own settings.
+app_client = asynccontextmanager(start_client)

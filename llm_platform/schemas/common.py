@@ -18,6 +18,8 @@ def _check_id(value: str) -> str:
 
 # Identifiers chosen by clients (session ids, user ids, experiment ids, event ids).
 ClientId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_check_id)]
+# Event ids are client UUIDs (or similar); the column is narrower.
+EventId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_check_id)]
 
 
 class Schema(BaseModel):

@@ -44,17 +44,8 @@ async def export_experiment(
     state: State,
     format: export_service.ExportFormat = export_service.ExportFormat.JSONL,
 ) -> StreamingResponse:
-    """All sessions of the experiment with their events and model calls. The owner (or an
-    admin) sees every participant's data; an experiment nobody defined can be exported by
-    unscoped readers only."""
-    repo = ExperimentRepository(db)
-    experiment = await repo.get(experiment_id)
-    if experiment is not None:
-        user.check_owner(experiment.owner_id, "Experiment")
-        participants = None
-    else:
-        user.require_admin()
-        participants = user.user_filter(None)
+    """All sessions of the experiment with their events and model calls, streamed."""
+    participants = await experiment_service.export_scope(db, user, experiment_id)
     records = export_service.experiment_export_records(state.db, experiment_id, participants)
     filename = f"experiment-{experiment_id}.{format.value}"
     return StreamingResponse(
