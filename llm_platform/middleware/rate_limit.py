@@ -12,15 +12,24 @@ import time
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
 from llm_platform.core.errors import RateLimited
+from llm_platform.core.logging import get_logger
+
+log = get_logger("llm_platform.rate_limit")
 
 
 class RateLimiter:
     def __init__(self, per_user: int, per_ip: int, redis_url: str | None = None) -> None:
         self.storage: Storage
         if redis_url:
-            self.storage = RedisStorage(_async_redis_uri(redis_url), key_prefix="llmp:rl")
+            self.storage = RedisStorage(
+                _async_redis_uri(redis_url),
+                implementation="redispy",
+                key_prefix="llmp:rl",
+                wrap_exceptions=True,
+            )
         else:
             self.storage = MemoryStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
@@ -37,9 +46,14 @@ class RateLimiter:
             await self._hit(self.user_item, "user", user_id)
 
     async def _hit(self, item: RateLimitItem, kind: str, ident: str) -> None:
-        if await self.strategy.hit(item, kind, ident):
+        try:
+            if await self.strategy.hit(item, kind, ident):
+                return
+            stats = await self.strategy.get_window_stats(item, kind, ident)
+        except StorageError as exc:
+            # A limit is protection, not data: with Redis down, serve rather than fail.
+            log.warning("rate_limit_storage_error", error=type(exc.storage_error).__name__)
             return
-        stats = await self.strategy.get_window_stats(item, kind, ident)
         retry = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
             f"Rate limit of {item.amount} requests per minute per {kind} exceeded",
