@@ -60,26 +60,28 @@ async def test_per_user_limit_in_process(make_settings: Callable[..., Settings])
 
 async def test_per_ip_limit_in_process(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(RATE_LIMIT_PER_MINUTE=0, RATE_LIMIT_PER_MINUTE_IP=4)
-    async with app_client(settings) as client:
-        async with from_ip(client.app, "127.0.0.2") as one, from_ip(client.app, "127.0.0.3") as two:
-            # Changing the claimed user does not escape the IP budget.
-            for n in range(4):
-                r = await one.get("/api/v1/sessions", headers={"X-User-ID": f"u{n}"})
-                assert r.status_code == 200
-            r = await one.get("/api/v1/sessions", headers={"X-User-ID": "fresh"})
-            assert_limited(r)
-            assert "per ip" in r.json()["detail"]
-            assert (await two.get("/api/v1/sessions")).status_code == 200
+    async with (
+        app_client(settings) as client,
+        from_ip(client.app, "127.0.0.2") as one,
+        from_ip(client.app, "127.0.0.3") as two,
+    ):
+        # Changing the claimed user does not escape the IP budget.
+        for n in range(4):
+            r = await one.get("/api/v1/sessions", headers={"X-User-ID": f"u{n}"})
+            assert r.status_code == 200
+        r = await one.get("/api/v1/sessions", headers={"X-User-ID": "fresh"})
+        assert_limited(r)
+        assert "per ip" in r.json()["detail"]
+        assert (await two.get("/api/v1/sessions")).status_code == 200
 
 
 async def test_bad_keys_are_throttled_by_ip(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(AUTH_MODE="api_key", RATE_LIMIT_PER_MINUTE_IP=3)
-    async with app_client(settings) as client:
-        async with from_ip(client.app, "127.0.0.4") as guesser:
-            for n in range(3):
-                r = await guesser.get("/api/v1/sessions", headers={"Authorization": f"Bearer g{n}"})
-                assert r.status_code == 401
-            assert_limited(await guesser.get("/api/v1/sessions"))
+    async with app_client(settings) as client, from_ip(client.app, "127.0.0.4") as guesser:
+        for n in range(3):
+            r = await guesser.get("/api/v1/sessions", headers={"Authorization": f"Bearer g{n}"})
+            assert r.status_code == 401
+        assert_limited(await guesser.get("/api/v1/sessions"))
 
 
 async def test_per_user_limit_follows_the_key(make_settings: Callable[..., Settings]) -> None:
@@ -119,13 +121,17 @@ async def test_ip_budget_shared_through_redis(
 ) -> None:
     settings = make_settings(REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE_IP=4)
     ip = f"127.{uuid.uuid4().int % 250 + 1}.{uuid.uuid4().int % 250 + 1}.9"
-    async with app_client(settings) as first, app_client(settings) as second:
-        async with from_ip(first.app, ip) as a, from_ip(second.app, ip) as b:
-            for _ in range(2):
-                assert (await a.get("/api/v1/sessions")).status_code == 200
-                assert (await b.get("/api/v1/sessions")).status_code == 200
-            assert_limited(await b.get("/api/v1/sessions"))
-            assert_limited(await a.get("/api/v1/sessions"))
+    async with (
+        app_client(settings) as first,
+        app_client(settings) as second,
+        from_ip(first.app, ip) as a,
+        from_ip(second.app, ip) as b,
+    ):
+        for _ in range(2):
+            assert (await a.get("/api/v1/sessions")).status_code == 200
+            assert (await b.get("/api/v1/sessions")).status_code == 200
+        assert_limited(await b.get("/api/v1/sessions"))
+        assert_limited(await a.get("/api/v1/sessions"))
 
 
 async def test_unreachable_redis_is_reported_and_requests_still_served(
