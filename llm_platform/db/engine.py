@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import event, make_url
+from sqlalchemy.util import await_
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from llm_platform.core.config import Settings
+from llm_platform.core.errors import ServiceUnavailable
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class Database:
         await self.engine.dispose()
 
 
+SQLITE_LOCK_TIMEOUT_S = 30.0
+_HOLDS_WRITE_LOCK = "llmp_holds_write_lock"
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -44,14 +51,31 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    # One writer at a time per process, queued in asyncio rather than in SQLite's busy
+    # handler: that one sleeps in growing steps (up to 100 ms) while the lock may already be
+    # free, which under concurrent writes costs both throughput and tail latency. Taken when
+    # a write transaction begins, released when its connection returns to the pool (after
+    # COMMIT or ROLLBACK). busy_timeout still arbitrates between processes (--workers > 1).
+    write_lock = asyncio.Lock()
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front: a deferred transaction that reads first and
         # writes later fails at once (SQLITE_BUSY) when another writer committed between.
         if conn.get_execution_options().get("sqlite_immediate"):
+            try:
+                await_(asyncio.wait_for(write_lock.acquire(), SQLITE_LOCK_TIMEOUT_S))
+            except TimeoutError:
+                raise ServiceUnavailable("The database is busy; try again") from None
+            conn.connection.info[_HOLDS_WRITE_LOCK] = True
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
 
 
 def _json_dumps(value: Any) -> str:

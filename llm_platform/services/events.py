@@ -26,8 +26,9 @@ async def ingest(
 ) -> EventsAccepted:
     if len(events) > max_batch:
         raise PayloadTooLarge(f"A batch holds at most {max_batch} events, got {len(events)}")
-    await session_service.get_visible(db, principal, session_id)
 
+    # Rows are built before the first statement: on SQLite that statement opens the write
+    # transaction, and nothing but the two queries should run while it is open.
     now = utcnow()
     rows = []
     seen: set[str] = set()
@@ -51,6 +52,7 @@ async def ingest(
                 "received_at": now,
             }
         )
+    await session_service.get_visible(db, principal, session_id)
     inserted = await EventRepository(db).insert_new(rows)
     accepted = [r["event_id"] for r in rows if r["event_id"] in inserted]
     duplicates = [r["event_id"] for r in rows if r["event_id"] not in inserted]

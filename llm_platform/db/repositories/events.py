@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,13 +24,17 @@ class EventRepository(Repository[Event]):
             return set()
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # One cached statement executed with many parameter sets: SQLAlchemy batches it into
+        # multi-row INSERT ... RETURNING ("insertmanyvalues") without compiling a new
+        # 100-row VALUES clause per request. Core table, so no ORM bulk bookkeeping.
+        table = Event.__table__
+        assert isinstance(table, Table)
         stmt = (
-            insert(Event)
-            .values(list(rows))
+            insert(table)
             .on_conflict_do_nothing(index_elements=["session_id", "event_id"])
-            .returning(Event.event_id)
+            .returning(table.c.event_id)
         )
-        result = await self.session.execute(stmt)
+        result = await self.session.execute(stmt, list(rows))
         return set(result.scalars().all())
 
     async def list_page(
