@@ -9,13 +9,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event, make_url
-from sqlalchemy.util import await_
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_
 
 from llm_platform.core.config import Settings
 from llm_platform.core.errors import ServiceUnavailable
