@@ -54,7 +54,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     # One writer at a time per process, queued in asyncio rather than in SQLite's busy
     # handler: that one sleeps in growing steps (up to 100 ms) while the lock may already be
     # free, which under concurrent writes costs both throughput and tail latency. Taken when
-    # a write transaction begins, released when its connection returns to the pool (after
+    # a write transaction begins, released when its connection goes back to the pool (after
     # COMMIT or ROLLBACK). busy_timeout still arbitrates between processes (--workers > 1).
     write_lock = asyncio.Lock()
 
@@ -72,10 +72,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         else:
             conn.exec_driver_sql("BEGIN")
 
-    @event.listens_for(engine.sync_engine, "checkin")
-    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+    def _release(record: Any) -> None:
         if record is not None and record.info.pop(_HOLDS_WRITE_LOCK, False):
             write_lock.release()
+
+    # "reset" comes first on the way back to the pool, before its ROLLBACK round trip (after
+    # a COMMIT that ROLLBACK holds no lock); "checkin" covers connections returned without
+    # a reset (invalidated ones).
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(_dbapi_conn: Any, record: Any, _state: Any) -> None:
+        _release(record)
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        _release(record)
 
 
 def _json_dumps(value: Any) -> str:

@@ -395,3 +395,19 @@ async def test_unknown_routes_and_methods(client: AppClient) -> None:
     assert body["detail"]
     assert_error(await client.put("/api/v1/sessions/s1"), 405, "method_not_allowed")
     assert_error(await client.get("/metrics"), 404, "not_found")
+
+
+async def test_events_for_a_session_deleted_behind_the_owner_cache(client: AppClient) -> None:
+    """The ingest path remembers session owners; a vanished session is still a 404."""
+    from sqlalchemy import delete
+
+    from llm_platform.db.models import Session
+
+    await start(client)
+    ok = await client.post("/api/v1/events", json={"session_id": "s1", "event": ev(1)})
+    assert ok.status_code == 200  # the owner of s1 is now remembered
+    async with client.app.state.platform.db.write_sessions() as session, session.begin():
+        await session.execute(delete(Session).where(Session.id == "s1"))
+    for _ in range(2):
+        r = await client.post("/api/v1/events", json={"session_id": "s1", "event": ev(2)})
+        assert_error(r, 404, "not_found")

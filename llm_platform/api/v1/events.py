@@ -22,6 +22,7 @@ async def post_events(
         user,
         batch.session_id,
         batch.items,
+        owners=state.session_owners,
         max_batch=state.settings.MAX_EVENTS_PER_BATCH,
         max_data_bytes=state.settings.MAX_EVENT_DATA_BYTES,
     )
