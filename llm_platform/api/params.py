@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import StringConstraints
 
-ID_PATTERN = r"^[A-Za-z0-9._:@\-]+$"
+from llm_platform.schemas.common import ID_PATTERN
 
 # Ids of stored objects in paths (sessions, experiments): the shape ClientId accepts.
 PathId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]

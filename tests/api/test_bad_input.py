@@ -132,6 +132,8 @@ async def test_huge_integers_in_data(client: AppClient) -> None:
         {"session_id": "s1", "event": ev(1), "events": [ev(2)]},
         {"session_id": 5, "event": ev(1)},
         {"session_id": "s/1", "event": ev(1)},
+        {"session_id": "s1\n", "event": ev(1)},
+        {"session_id": "s1", "event": {**ev(1), "event_id": "e1\n"}},
         {"session_id": "s" * 129, "event": ev(1)},
         ["not", "an", "object"],
         "just a string",

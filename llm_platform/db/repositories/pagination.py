@@ -27,7 +27,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if not isinstance(decoded, list) or len(decoded) != 2:
             raise ValueError("not a cursor")
         at, ident = decoded
-        if not isinstance(at, str) or not isinstance(ident, str) or not _ID.match(ident):
+        if not isinstance(at, str) or not isinstance(ident, str) or not _ID.fullmatch(ident):
             raise ValueError("not a cursor")
         return datetime.fromisoformat(at), ident
     except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
