@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import orjson
 
 HOST = "127.0.0.1"
+JSON = {"content-type": "application/json"}
 
 
 @dataclass
@@ -146,10 +148,9 @@ async def run_load(
                 ]
                 seq += batch
                 sent = time.perf_counter()
+                body = orjson.dumps({"session_id": sid, "events": events})
                 try:
-                    r = await http.post(
-                        "/api/v1/events", json={"session_id": sid, "events": events}
-                    )
+                    r = await http.post("/api/v1/events", content=body, headers=JSON)
                 except httpx.TransportError:
                     result.errors += 1
                     continue
@@ -157,7 +158,7 @@ async def run_load(
                 if r.status_code != 200:
                     result.errors += 1
                     continue
-                accepted = len(r.json()["accepted"])
+                accepted = len(orjson.loads(r.content)["accepted"])
                 acked[sid] += accepted
                 if now >= measure_from:
                     result.latencies_ms.append(took * 1000)
