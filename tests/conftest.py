@@ -101,6 +101,12 @@ def pg_server_url() -> Iterator[str]:
 
     tmp = tempfile.mkdtemp(prefix="llmp-pg-")
     server = pgserver.get_server(tmp, cleanup_mode="delete")
+    # A throw-away server: durability buys nothing here, and every test database is a copy
+    # of the template (written through the WAL), so skip the flushes.
+    server.psql(
+        "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
+        "ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+    )
     uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/tmp/...
     try:
         yield uri.replace("postgresql://", "postgresql+asyncpg://", 1)
