@@ -11,6 +11,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
+from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.services.sessions import SessionOwners
 
 
@@ -23,6 +24,7 @@ class AppState:
     redis: Redis | None = None
     session_owners: SessionOwners = field(default_factory=SessionOwners)
     # --- providers ---
+    providers: ProviderRegistry = field(default_factory=ProviderRegistry)
 
     # --- query streaming ---
 
