@@ -46,6 +46,7 @@ class Result:
     events: int = 0
     errors: int = 0
     verified: str = "not checked"
+    server_cpu_s: float | None = None
 
     def line(self) -> str:
         lat = sorted(self.latencies_ms)
@@ -55,8 +56,23 @@ class Result:
             f"{self.backend:<10} clients={self.clients:<3} batch={self.batch:<4} "
             f"requests={len(lat):<6} events={self.events:<8} "
             f"events/s={self.events / self.seconds:>9.0f}  "
-            f"p50={p50:6.1f} ms  p99={p99:6.1f} ms  errors={self.errors}  {self.verified}"
+            f"p50={p50:6.1f} ms  p99={p99:6.1f} ms  "
+            f"server-cpu/1k-events={self.cpu_per_1k()}  errors={self.errors}  {self.verified}"
         )
+
+    def cpu_per_1k(self) -> str:
+        if self.server_cpu_s is None or not self.events:
+            return "n/a"
+        return f"{1000 * self.server_cpu_s / self.events * 1000:.0f} ms"
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def free_port() -> int:
@@ -74,7 +90,7 @@ def cli_path() -> str:
 
 
 @contextmanager
-def server(workdir: Path, port: int, env: dict[str, str]) -> Iterator[None]:
+def server(workdir: Path, port: int, env: dict[str, str]) -> Iterator[int]:
     settings = {
         "DATA_DIR": str(workdir / "data"),
         "LOG_LEVEL": "WARNING",
@@ -105,7 +121,7 @@ def server(workdir: Path, port: int, env: dict[str, str]) -> Iterator[None]:
             if time.monotonic() > deadline:
                 raise SystemExit("server did not start within 60 s")
             time.sleep(0.1)
-        yield
+        yield proc.pid
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -118,7 +134,14 @@ def server(workdir: Path, port: int, env: dict[str, str]) -> Iterator[None]:
 
 
 async def run_load(
-    base: str, backend: str, *, clients: int, batch: int, duration: float, warmup: float
+    base: str,
+    backend: str,
+    *,
+    clients: int,
+    batch: int,
+    duration: float,
+    warmup: float,
+    server_pid: int | None = None,
 ) -> Result:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
@@ -132,6 +155,12 @@ async def run_load(
         start = time.perf_counter()
         measure_from = start + warmup
         stop_at = measure_from + duration
+        cpu_at_start: float | None = None
+
+        async def cpu_mark() -> None:
+            nonlocal cpu_at_start
+            await asyncio.sleep(warmup)
+            cpu_at_start = process_cpu_s(server_pid) if server_pid else None
 
         async def client(n: int) -> None:
             sid = sessions[n]
@@ -165,9 +194,13 @@ async def run_load(
                     result.events += accepted
 
         await asyncio.wait_for(
-            asyncio.gather(*(client(n) for n in range(clients))), duration + warmup + 60
+            asyncio.gather(cpu_mark(), *(client(n) for n in range(clients))),
+            duration + warmup + 60,
         )
         result.seconds = time.perf_counter() - measure_from
+        cpu_at_end = process_cpu_s(server_pid) if server_pid else None
+        if cpu_at_start is not None and cpu_at_end is not None:
+            result.server_cpu_s = cpu_at_end - cpu_at_start
 
         stored = 0
         for sid in sessions:
@@ -185,20 +218,25 @@ async def run_load(
         return result
 
 
+def bench_backend(args: argparse.Namespace, backend: str, tmp: Path, env: dict[str, str]) -> Result:
+    port = free_port()
+    with server(tmp, port, env) as pid:
+        return asyncio.run(
+            run_load(
+                f"http://{HOST}:{port}",
+                backend,
+                clients=args.clients,
+                batch=args.batch,
+                duration=args.duration,
+                warmup=args.warmup,
+                server_pid=pid,
+            )
+        )
+
+
 def bench_sqlite(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="llmp-bench-") as tmp:
-        port = free_port()
-        with server(Path(tmp), port, {}):
-            return asyncio.run(
-                run_load(
-                    f"http://{HOST}:{port}",
-                    "sqlite",
-                    clients=args.clients,
-                    batch=args.batch,
-                    duration=args.duration,
-                    warmup=args.warmup,
-                )
-            )
+        return bench_backend(args, "sqlite", Path(tmp), {})
 
 
 def bench_postgresql(args: argparse.Namespace) -> Result:
@@ -207,18 +245,7 @@ def bench_postgresql(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="llmp-bench-") as tmp:
         pg = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
         try:
-            port = free_port()
-            with server(Path(tmp), port, {"DATABASE_URL": pg.get_uri()}):
-                return asyncio.run(
-                    run_load(
-                        f"http://{HOST}:{port}",
-                        "postgresql",
-                        clients=args.clients,
-                        batch=args.batch,
-                        duration=args.duration,
-                        warmup=args.warmup,
-                    )
-                )
+            return bench_backend(args, "postgresql", Path(tmp), {"DATABASE_URL": pg.get_uri()})
         finally:
             pg.cleanup()
 
