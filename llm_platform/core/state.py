@@ -12,6 +12,7 @@ from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.services.sessions import SessionOwners
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AppState:
     rate_limiter: RateLimiter
     metrics: Metrics | None
     redis: Redis | None = None
+    session_owners: SessionOwners = field(default_factory=SessionOwners)
     # --- providers ---
     providers: ProviderRegistry = field(default_factory=ProviderRegistry)
 
