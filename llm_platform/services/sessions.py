@@ -150,7 +150,8 @@ async def check_visible(
         owner = await SessionRepository(db).owner_of(session_id)
         if owner is None:
             raise NotFound("Session not found")
-        owners.remember(session_id, owner)
+        if owner != UNCLAIMED_USER:  # the one owner that changes (when claimed)
+            owners.remember(session_id, owner)
     principal.check_owner(owner, "Session")
 
 

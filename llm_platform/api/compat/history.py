@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 
 from llm_platform.api.compat.schemas import LegacyHistory, LegacyHistoryItem, LegacyTokens
 from llm_platform.api.deps import CurrentUser, DbSession
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.db.models import Query as QueryRow
 from llm_platform.db.repositories.queries import QueryRepository
 from llm_platform.schemas.common import ClientId
 
-router = APIRouter(tags=["legacy client"])
+router = APIRouter(tags=["legacy client"], route_class=JSONRoute)
 
 
 @router.get("/query/history/{user_id}", response_model=LegacyHistory)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Body, Request
-from pydantic import ValidationError
+from fastapi import APIRouter, Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.api.compat.schemas import (
@@ -28,7 +26,7 @@ from llm_platform.api.compat.schemas import (
     LegacySessionView,
 )
 from llm_platform.api.deps import CurrentUser, DbSession, State
-from llm_platform.core.errors import ValidationFailed
+from llm_platform.api.json_body import BeaconRoute
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.db.models import Session, new_id
@@ -38,7 +36,9 @@ from llm_platform.schemas.sessions import SessionOut, SessionStart
 from llm_platform.services import events as event_service
 from llm_platform.services import sessions as session_service
 
-router = APIRouter(prefix="/session", tags=["legacy client"])
+# Beacon: the old client ends its session with navigator.sendBeacon (text/plain bodies work
+# too); strict JSON like every API route.
+router = APIRouter(prefix="/session", tags=["legacy client"], route_class=BeaconRoute)
 
 _EVENT_PAGE = 10_000
 
@@ -75,23 +75,10 @@ async def start_session(
     )
 
 
-@router.post(
-    "/end",
-    response_model=LegacyAck,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": LegacySessionEnd.model_json_schema()},
-                "text/plain": {"schema": {"type": "string"}},
-            },
-        }
-    },
-)
-async def end_session(request: Request, db: DbSession, user: CurrentUser) -> LegacyAck:
-    """Sent with `navigator.sendBeacon` on page unload: the body is JSON whatever the declared
-    type (an `application/json` Blob, or a string, which browsers send as `text/plain`)."""
-    payload = _parse_end_body(await request.body())
+@router.post("/end", response_model=LegacyAck)
+async def end_session(payload: LegacySessionEnd, db: DbSession, user: CurrentUser) -> LegacyAck:
+    """Sent with `navigator.sendBeacon` on page unload, as an `application/json` Blob from the
+    frontend's origin (a CORS preflight first) or as a string (`text/plain`)."""
     await session_service.end(db, user, payload.session_id)
     return LegacyAck(
         session_id=payload.session_id, status="ended", message="Session ended successfully"
@@ -190,6 +177,7 @@ async def _ingest_one(
         user,
         session_id,
         [EventIn(event_id=event_id, t=event.t, type=event.type, data=event.data)],
+        owners=state.session_owners,
         max_batch=state.settings.MAX_EVENTS_PER_BATCH,
         max_data_bytes=state.settings.MAX_EVENT_DATA_BYTES,
     )
@@ -208,16 +196,3 @@ def _session_view(
         event_count=event_count,
         events=events,
     )
-
-
-def _parse_end_body(raw: bytes) -> LegacySessionEnd:
-    try:
-        return LegacySessionEnd.model_validate(orjson.loads(raw))
-    except orjson.JSONDecodeError:
-        raise ValidationFailed("Malformed JSON body") from None
-    except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ValidationFailed(fields) from None

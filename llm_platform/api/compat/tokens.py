@@ -20,9 +20,10 @@ from llm_platform.api.compat.schemas import (
     TokenQuery,
 )
 from llm_platform.api.deps import CurrentUser, DbSession
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.db.repositories.queries import QueryRepository, UsageRow
 
-router = APIRouter(tags=["legacy client"])
+router = APIRouter(tags=["legacy client"], route_class=JSONRoute)
 
 Name = Annotated[str | None, Query(max_length=256)]
 
