@@ -187,6 +187,13 @@ async def test_events_before_start_are_kept_and_the_start_claims_the_session(
     assert len(await v1_events(client, "s-10")) == 10
     again = await client.post("/api/v1/session/start", json=start_body("s-10", "u-1", "exp 1"))
     assert again.json()["status"] == "exists"
+    # Its owner is u-1 now for every route, including v1's (no stale owner is remembered).
+    r = await client.post(
+        "/api/v1/events",
+        json={"session_id": "s-10", "event": {"event_id": "v1-e", "t": 1, "type": "click"}},
+        headers={"X-User-ID": "u-1"},
+    )
+    assert r.status_code == 200, r.text
     # Once claimed, it is an ordinary session: another user cannot take it over.
     r = await client.post("/api/v1/session/start", json=start_body("s-10", "u-2"))
     assert r.status_code == 409
