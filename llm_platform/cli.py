@@ -76,6 +76,7 @@ def serve(
             pass
 
     asyncio.run(migrate())
+    _freeze_imports()
     uvicorn.run(
         "llm_platform.main:create_app",
         factory=True,
@@ -87,6 +88,21 @@ def serve(
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
+
+
+def _freeze_imports() -> None:
+    """Keep the ~130,000 objects of the imported code out of the garbage collector's sight.
+
+    They live as long as the process, yet every full collection walks them all: ~200 ms
+    during which no request moves (it was the whole p99 of event ingest). Frozen objects
+    are never collected, which is what they would be anyway.
+    """
+    import gc
+
+    import llm_platform.main  # noqa: F401  (what uvicorn is about to import)
+
+    gc.collect()
+    gc.freeze()
 
 
 @db_app.command("upgrade")

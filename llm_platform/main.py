@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = create_database(settings)
         if settings.AUTO_MIGRATE:
             await upgrade(db.engine)
+        checkpoints = await db.start_checkpoints()  # SQLite only
         redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
         providers = build_registry(settings)
         app.state.platform = AppState(
@@ -67,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             if redis is not None:
                 await redis.aclose()
+            if checkpoints is not None:
+                checkpoints.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checkpoints
             await db.dispose()
 
     app = FastAPI(

@@ -51,14 +51,18 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def get_current_user(request: Request, state: State, session: DbSession) -> Principal:
+async def get_current_user(request: Request, state: State) -> Principal:
     settings = state.settings
     await state.rate_limiter.check_ip(request.client.host if request.client else None)
     if settings.AUTH_MODE is AuthMode.API_KEY:
         key = _bearer(request)
         if key is None:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-        found = await ApiKeyRepository(session).find_active(hash_api_key(key))
+        # A short read of its own, not the request's transaction: on SQLite a write request's
+        # first statement takes the database's write lock, which must not be held while the
+        # body is validated and the endpoint prepares its rows.
+        async with state.db.read_sessions() as session:
+            found = await ApiKeyRepository(session).find_active(hash_api_key(key))
         if found is None:
             raise Unauthorized("Invalid or revoked API key")
         principal = Principal(

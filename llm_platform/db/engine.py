@@ -20,6 +20,16 @@ from sqlalchemy.util import await_
 
 from llm_platform.core.config import Settings
 from llm_platform.core.errors import ServiceUnavailable
+from llm_platform.core.logging import get_logger
+
+log = get_logger("llm_platform.db")
+
+
+@dataclass
+class SqliteTuning:
+    # SQLite's default: a checkpoint (and its fsyncs) inside the COMMIT of whichever write
+    # crosses 1,000 WAL pages. 0 when `Database.run_checkpoints` does them instead.
+    autocheckpoint_pages: int = 1000
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class Database:
     engine: AsyncEngine
     read_sessions: async_sessionmaker[AsyncSession]
     write_sessions: async_sessionmaker[AsyncSession]
+    sqlite: SqliteTuning | None = None
 
     @property
     def dialect(self) -> str:
@@ -35,13 +46,38 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
+    async def start_checkpoints(self, interval_s: float = 1.0) -> asyncio.Task[None] | None:
+        """SQLite only: move WAL checkpoints off the request path (call before serving).
+
+        With `synchronous=NORMAL` a COMMIT does not fsync; only checkpoints do. Left to
+        SQLite, every few hundred batches one unlucky request pays for copying the WAL back
+        and syncing it: the tail of the ingest latency. PASSIVE checkpoints run beside
+        readers and writers and never block them. Cancel the returned task at shutdown.
+        """
+        if self.sqlite is None:
+            return None
+        self.sqlite.autocheckpoint_pages = 0
+        await self.engine.dispose()  # pooled connections were opened with the old setting
+        return asyncio.create_task(self._checkpoint_loop(interval_s))
+
+    async def _checkpoint_loop(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                async with self.engine.connect() as conn:
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    assert driver is not None
+                    await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception as exc:  # next round; a failed checkpoint loses nothing
+                log.warning("sqlite_checkpoint_failed", error=type(exc).__name__)
+
 
 SQLITE_LOCK_TIMEOUT_S = 30.0
 SQLITE_SWITCH_INTERVAL_S = 0.0005
 _HOLDS_WRITE_LOCK = "llmp_holds_write_lock"
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, tuning: SqliteTuning) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions are off).
@@ -51,6 +87,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA wal_autocheckpoint={int(tuning.autocheckpoint_pages)}")
         cur.close()
 
     # One writer at a time per process, queued in asyncio rather than in SQLite's busy
@@ -119,11 +156,14 @@ def create_database(settings: Settings) -> Database:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     write_engine = engine
+    tuning = None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        tuning = SqliteTuning()
+        _configure_sqlite(engine, tuning)
         write_engine = engine.execution_options(sqlite_immediate=True)
     return Database(
         engine=engine,
         read_sessions=async_sessionmaker(engine, expire_on_commit=False),
         write_sessions=async_sessionmaker(write_engine, expire_on_commit=False),
+        sqlite=tuning,
     )

@@ -116,6 +116,11 @@ async def test_send_beacon_with_string_is_text_plain(cors_client: AppClient) -> 
         "/api/v1/events", content=b"bye!", headers={"Content-Type": "text/plain"}
     )
     assert bad.status_code == 422 and bad.json()["type"] == "validation_error"
+    # An untyped Blob or ArrayBuffer beacon has no Content-Type at all.
+    untyped = orjson.dumps({"session_id": "s1", "events": [ev(3)]})
+    r = await cors_client.post("/api/v1/events", content=untyped, headers={"Origin": SITE})
+    assert "content-type" not in r.request.headers
+    assert r.status_code == 200 and r.json()["accepted"] == ["e-3"]
     # Only the beacon endpoint reads text/plain as JSON.
     other = await cors_client.post(
         "/api/v1/sessions",

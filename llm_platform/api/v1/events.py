@@ -8,7 +8,8 @@ from llm_platform.schemas.events import EventBatch, EventsAccepted
 from llm_platform.services import events as event_service
 
 # Browsers flush their last events with navigator.sendBeacon, which sends text/plain.
-router = APIRouter(tags=["events"], route_class=BeaconRoute)
+# strict_content_type=False: a beacon with an untyped Blob or ArrayBuffer sends no Content-Type.
+router = APIRouter(tags=["events"], route_class=BeaconRoute, strict_content_type=False)
 
 
 @router.post("/events", response_model=EventsAccepted)

@@ -40,7 +40,7 @@ async def _insert_new_sqlite(conn: AsyncConnection, rows: Sequence[dict[str, Any
     """
     dialect = conn.dialect
     to_json = EVENTS.c.data.type.dialect_impl(dialect).bind_processor(dialect)
-    to_time = EVENTS.c.received_at.type.bind_processor(dialect)
+    to_time = EVENTS.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
     assert to_json is not None and to_time is not None
     driver = (await conn.get_raw_connection()).driver_connection  # aiosqlite.Connection
     assert driver is not None
