@@ -22,6 +22,7 @@ from llm_platform.middleware.error_handlers import install_error_handlers
 from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
+from llm_platform.rag.lifecycle import start_rag, stop_rag
 
 log = get_logger("llm_platform")
 
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=metrics,
             redis=redis,
         )
+        rag = await start_rag(settings, db)
+        app.state.platform.rag = rag
         log.info(
             "started",
             version=__version__,
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await stop_rag(rag)
 
             if redis is not None:
                 await redis.aclose()

@@ -11,6 +11,14 @@ from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
+from llm_platform.rag.jobs import IngestionQueue
+from llm_platform.rag.runtime import RagRuntime
+
+
+@dataclass
+class RagServices:
+    runtime: RagRuntime
+    queue: IngestionQueue
 
 
 @dataclass
@@ -25,4 +33,5 @@ class AppState:
     # --- query streaming ---
 
     # --- files and RAG ---
+    rag: RagServices | None = None
     started_at: float = field(default_factory=time.monotonic)

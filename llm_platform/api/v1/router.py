@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from llm_platform.api.v1 import events, experiments, health, queries, sessions
+from llm_platform.api.v1 import events, experiments, files, health, queries, rag, sessions
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(health.router)
@@ -13,5 +13,7 @@ api_router.include_router(experiments.router)
 # --- providers / query / streaming ---
 
 # --- files and RAG ---
+api_router.include_router(files.router)
+api_router.include_router(rag.router)
 
 # --- legacy compatibility ---
