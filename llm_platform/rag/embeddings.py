@@ -91,7 +91,6 @@ class LocalEmbedder:
         if self._model is None:
             self._model = load_sentence_transformer(self.path)
             self.max_tokens = int(self._model.max_seq_length)
-            self._tokenizer = self._model.tokenizer
         return self._model
 
     def count_tokens(self, text: str) -> int:
@@ -99,9 +98,7 @@ class LocalEmbedder:
             from tokenizers import Tokenizer
 
             self._tokenizer = _FastCounter(Tokenizer.from_file(str(self.path / "tokenizer.json")))
-        if isinstance(self._tokenizer, _FastCounter):
-            return self._tokenizer.count(text)
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        return int(self._tokenizer.count(text))
 
     def _encode(self, texts: list[str]) -> Vectors:
         model = self._load()
@@ -127,6 +124,7 @@ class LocalEmbedder:
 class _FastCounter:
     def __init__(self, tokenizer: Any) -> None:
         tokenizer.no_truncation()
+        tokenizer.no_padding()
         self.tokenizer = tokenizer
 
     def count(self, text: str) -> int:

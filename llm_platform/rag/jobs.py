@@ -46,7 +46,12 @@ class IngestionQueue:
         self.broker = build_broker(settings.REDIS_URL, settings.INGEST_QUEUE)
         self.distributed = settings.REDIS_URL is not None
         self._limit = asyncio.Semaphore(settings.INGEST_CONCURRENCY)
-        self._task = self.broker.register_task(self._ingest, task_name=TASK_NAME)
+        queue = self
+
+        async def ingest_file(file_id: str, job_id: str) -> str:
+            return await queue._ingest(file_id, job_id)
+
+        self._task = self.broker.register_task(ingest_file, task_name=TASK_NAME)
         self._stop = asyncio.Event()
         self._background: list[asyncio.Task[Any]] = []
         self._receiver: Receiver | None = None

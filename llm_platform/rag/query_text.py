@@ -160,7 +160,7 @@ STOPWORDS = frozenset(
     ]
 )
 
-_WORD = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"\b[QqHh][1-4]\b|[A-Za-z]+|\d+(?:[.,]\d+)*")
 
 
 def strip_boilerplate(query: str) -> str:

@@ -51,13 +51,17 @@ def extract_image(path: Path, limits: Limits) -> ExtractedDocument:
                 pixels = image.width * image.height
                 if pixels > limits.max_image_pixels:
                     raise ExtractionError(
-                        f"Image is {image.width}x{image.height} pixels; the limit is "
-                        f"{limits.max_image_pixels:,} pixels (MAX_IMAGE_PIXELS)"
+                        f"Image too large: {image.width}x{image.height} pixels, over "
+                        f"{limits.max_image_pixels:,} pixels (MAX_IMAGE_PIXELS, "
+                        "decompression bomb guard)"
                     )
                 image.load()
                 text = ocr_image(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ExtractionError("Image too large (decompression bomb guard)") from None
+        raise ExtractionError(
+            f"Image too large: over {limits.max_image_pixels:,} pixels "
+            "(MAX_IMAGE_PIXELS, decompression bomb guard)"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ExtractionError(f"Corrupt or unreadable image ({exc})") from None
     text = CharBudget(limits.max_chars).take(text)
