@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 
@@ -34,11 +35,16 @@ class Outcome(StrEnum):
     READY = "ready"
     FAILED = "failed"
     SKIPPED = "skipped"  # not ours to run (already done, taken, deleted or re-queued)
+    REQUEUED = "requeued"  # handed back on shutdown; the next sweep sends it again
     LOST = "lost"  # our lease was taken over or the file deleted meanwhile
 
 
 class _LeaseLost(Exception):
     pass
+
+
+class _Stopping(Exception):
+    """The process is shutting down: hand the job back instead of being killed mid-write."""
 
 
 class _Heartbeat:
@@ -118,7 +124,32 @@ async def _finish_failed(runtime: RagRuntime, file_id: str, job_id: str, message
         )
 
 
-async def run_ingestion(runtime: RagRuntime, file_id: str, job_id: str) -> Outcome:
+async def _requeue(runtime: RagRuntime, file_id: str, job_id: str) -> None:
+    async with runtime.db.write_sessions() as session, session.begin():
+        await session.execute(
+            update(File)
+            .where(File.id == file_id, File.job_id == job_id, File.status == "processing")
+            .values(
+                status="queued",
+                stage=None,
+                progress=0.0,
+                lease_until=None,
+                attempts=File.attempts - 1,
+                updated_at=utcnow(),
+            )
+        )
+
+
+def _never() -> bool:
+    return False
+
+
+async def run_ingestion(
+    runtime: RagRuntime,
+    file_id: str,
+    job_id: str,
+    stopping: Callable[[], bool] = _never,
+) -> Outcome:
     settings = runtime.settings
     async with runtime.db.write_sessions() as session, session.begin():
         lease = utcnow() + timedelta(seconds=settings.INGEST_LEASE_SECONDS)
@@ -147,6 +178,8 @@ async def run_ingestion(runtime: RagRuntime, file_id: str, job_id: str) -> Outco
                 runtime.limits,
                 lambda f: heartbeat.set(_band(_EXTRACT, f)),
             )
+        if stopping():
+            raise _Stopping
         heartbeat.set(_EXTRACT[1], "chunking")
         chunks = await asyncio.to_thread(runtime.chunker().chunk, doc, name)
         heartbeat.set(_EMBED[0], "embedding")
@@ -159,6 +192,8 @@ async def run_ingestion(runtime: RagRuntime, file_id: str, job_id: str) -> Outco
             heartbeat.set(_band(_EMBED, (i + len(part)) / len(chunks)))
             if heartbeat.lost:
                 raise _LeaseLost
+            if stopping():
+                raise _Stopping
         heartbeat.set(_EMBED[1], "indexing")
         await heartbeat.beat(force=True)
 
@@ -213,6 +248,10 @@ async def run_ingestion(runtime: RagRuntime, file_id: str, job_id: str) -> Outco
             seconds=round(time.perf_counter() - started, 3),
         )
         return Outcome.READY
+    except _Stopping:
+        log.info("ingest_handed_back", file_id=file_id, job_id=job_id)
+        await _requeue(runtime, file_id, job_id)
+        return Outcome.REQUEUED
     except _LeaseLost:
         log.warning("ingest_lease_lost", file_id=file_id, job_id=job_id)
         return Outcome.LOST

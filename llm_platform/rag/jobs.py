@@ -58,7 +58,9 @@ class IngestionQueue:
 
     async def _ingest(self, file_id: str, job_id: str) -> str:
         async with self._limit:
-            outcome = await run_ingestion(self.runtime, file_id, job_id)
+            if self._stop.is_set():
+                return Outcome.SKIPPED.value  # the sweep of the next start sends it again
+            outcome = await run_ingestion(self.runtime, file_id, job_id, self._stop.is_set)
         return outcome.value
 
     async def enqueue(self, file_id: str, job_id: str) -> None:
@@ -82,16 +84,20 @@ class IngestionQueue:
             await self.sweep(startup=True)
             self._background.append(asyncio.create_task(self._sweep_loop()))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 15.0) -> None:
+        """Stop taking jobs; running ones hand their file back at the next stage boundary
+        (an extraction already in a thread is waited for up to `grace` seconds)."""
         self._stop.set()
-        for task in self._background:
-            task.cancel()
-        for task in self._background:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        running: list[asyncio.Task[Any]] = list(self._background)
         if isinstance(self.broker, InMemoryBroker):
-            for running in list(self.broker._running_tasks):
-                running.cancel()
+            running += list(self.broker._running_tasks)
+        if running:
+            _, pending = await asyncio.wait(running, timeout=grace)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         with contextlib.suppress(Exception):
             await self.broker.shutdown()
 

@@ -128,4 +128,4 @@ class ChunkRepository(Repository[FileChunk]):
             .join(File, File.id == FileChunk.file_id)
             .where(FileChunk.id.in_(ids))
         )
-        return {chunk.id: (chunk, name) for chunk, name in rows.tuples()}
+        return {chunk.id: (chunk, name) for chunk, name in rows.all()}
