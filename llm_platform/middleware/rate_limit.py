@@ -20,7 +20,10 @@ class RateLimiter:
     def __init__(self, per_user: int, per_ip: int, redis_url: str | None = None) -> None:
         self.storage: Storage
         if redis_url:
-            self.storage = RedisStorage(_async_redis_uri(redis_url), key_prefix="llmp:rl")
+            # redis-py (a dependency already) rather than limits' default client, coredis.
+            self.storage = RedisStorage(
+                _async_redis_uri(redis_url), key_prefix="llmp:rl", implementation="redispy"
+            )
         else:
             self.storage = MemoryStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
