@@ -9,11 +9,11 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -e .
+	$(PIP) install -e '.[audio,s3]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[audio,s3,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,6 +37,8 @@ format: install-dev
 
 bench: install-dev
 	$(PY) bench/events.py
+	$(PY) bench/rag.py
+	$(PY) bench/rag_quality.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -23,12 +23,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag_corpus import Question, build_library, render_pdf  # noqa: E402
+from rag_corpus import Question, build_library, render_pdf
 
-from llm_platform.core.config import Settings  # noqa: E402
-from llm_platform.main import create_app  # noqa: E402
-from llm_platform.rag.retrieval import RetrievalOptions, Retriever  # noqa: E402
-from llm_platform.rag.runtime import RagRuntime  # noqa: E402
+from llm_platform.core.config import Settings
+from llm_platform.main import create_app
+from llm_platform.rag.retrieval import RetrievalOptions, Retriever
+from llm_platform.rag.runtime import RagRuntime
 
 KS = (1, 5, 10)
 

@@ -19,7 +19,9 @@ async def test_sqlite_connections_load_sqlite_vec_and_map_errors(database: Datab
             version = (await conn.execute(text("SELECT vec_version()"))).scalar()
             assert str(version).startswith("v0.")
         else:
-            ext = await conn.execute(text("SELECT extversion FROM pg_extension WHERE extname='vector'"))
+            ext = await conn.execute(
+                text("SELECT extversion FROM pg_extension WHERE extname='vector'")
+            )
             assert ext.scalar() is not None
         await conn.execute(text("CREATE TABLE t_unique (x INTEGER PRIMARY KEY)"))
         await conn.execute(text("INSERT INTO t_unique VALUES (1)"))

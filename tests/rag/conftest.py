@@ -45,13 +45,15 @@ async def upload(
     )
 
 
-async def wait_done(client: AppClient, file_id: str, user: str = "u1", timeout: float = 120) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_done(
+    client: AppClient, file_id: str, user: str = "u1", max_wait: float = 120
+) -> Any:
+    deadline = asyncio.get_running_loop().time() + max_wait
     while True:
         r = await client.get(f"/api/v1/files/{file_id}", headers={"x-user-id": user})
         body = r.json()
         if body["status"] in ("ready", "failed"):
             return body
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"file still {body['status']} after {timeout}s: {body}")
+            raise AssertionError(f"file still {body['status']} after {max_wait}s: {body}")
         await asyncio.sleep(0.1)

@@ -41,7 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append((self.path, dict(self.headers), payload))
         auth = self.headers.get("Authorization", "")
         if auth != f"Bearer {self.server.key}":
-            self._send(401, {"error": {"message": "Incorrect API key", "type": "invalid_request_error"}})
+            self._send(
+                401, {"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}
+            )
             return
         if self.path == "/v1/embeddings":
             inputs = payload["input"]

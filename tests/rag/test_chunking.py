@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from llm_platform.rag.chunking import Chunker, approx_tokens, document_context
 from llm_platform.rag.extract.base import Block, BlockKind, ExtractedDocument, blocks_from_lines
 from llm_platform.rag.query_text import focus_documents, keyword_terms, strip_boilerplate
@@ -23,7 +25,7 @@ def test_long_text_is_split_within_budget_with_overlap_and_offsets() -> None:
         assert c.page == 3 and c.heading == "Intro"
         assert text[c.char_start : c.char_end] == c.text
     # consecutive chunks share words (overlap)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert set(a.text.split()) & set(b.text.split())
     assert [c.index for c in chunks] == list(range(len(chunks)))
 

@@ -115,7 +115,9 @@ def test_html_drops_scripts_and_styles(tmp_path: Path) -> None:
 
 
 def test_csv_is_one_table(tmp_path: Path) -> None:
-    doc = extract(_write(tmp_path, b"name,qty\napple,3\npear,5\n"), FileKind.TEXT, "text/csv", LIMITS)
+    doc = extract(
+        _write(tmp_path, b"name,qty\napple,3\npear,5\n"), FileKind.TEXT, "text/csv", LIMITS
+    )
     assert len(doc.blocks) == 1 and doc.blocks[0].kind is BlockKind.TABLE
     assert doc.blocks[0].header == "name,qty"
 
@@ -130,7 +132,7 @@ def test_png_ocr(tmp_path: Path) -> None:
 
 def test_image_bomb_refused_before_decoding(tmp_path: Path) -> None:
     path = _write(tmp_path, make_png_header(20_000, 20_000))
-    with pytest.raises(ExtractionError, match="Image too large.*MAX_IMAGE_PIXELS"):
+    with pytest.raises(ExtractionError, match=r"Image too large.*MAX_IMAGE_PIXELS"):
         extract(path, FileKind.IMAGE, "image/png", LIMITS)
     # Below Pillow's own guard but over ours: refused from the header, with the size.
     path = _write(tmp_path, make_png_header(8_000, 8_000), "mid.png")

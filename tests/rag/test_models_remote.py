@@ -29,7 +29,7 @@ async def test_openai_embedder_batches_and_orders_by_index() -> None:
         assert vecs.shape == (4, 1536)
         assert np.allclose(vecs[0], vecs[2]) and not np.allclose(vecs[0], vecs[1])
         assert len(server.requests) == 2  # batched
-        path, headers, payload = server.requests[0]
+        path, _headers, payload = server.requests[0]
         assert path == "/v1/embeddings" and payload["model"] == "text-embedding-3-small"
         assert payload["input"] == ["alpha beta", "gamma"]
         assert emb.model_name == "openai:text-embedding-3-small" and emb.dimension == 1536
@@ -45,7 +45,7 @@ async def test_cohere_reranker_wire_format() -> None:
         rr = CohereReranker("co-key", model="rerank-v3.5", base_url=server.url)
         out = await rr.rerank("solar panels", ["wind farms", "solar panels on roofs", "coal"], 2)
         assert [r.index for r in out] == [1, 0] or out[0].index == 1
-        path, headers, payload = server.requests[0]
+        path, _headers, payload = server.requests[0]
         assert path == "/v2/rerank" and payload["top_n"] == 2 and payload["model"] == "rerank-v3.5"
         await rr.aclose()
         bad = CohereReranker("nope", model="m", base_url=server.url)

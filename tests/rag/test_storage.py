@@ -41,7 +41,9 @@ def s3_storage(endpoint: str, tmp_path: Path) -> S3Storage:
 
 
 @pytest.mark.parametrize("backend", ["local", "s3"])
-async def test_put_read_delete(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+async def test_put_read_delete(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     storage: BlobStorage
     if backend == "local":
         storage = LocalStorage(tmp_path / "uploads")

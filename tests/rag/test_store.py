@@ -27,16 +27,32 @@ async def _seed(db: Database) -> dict[str, list[int]]:
         for user, fid in (("alice", "fa"), ("alice", "fb"), ("bob", "fc")):
             s.add(
                 File(
-                    id=fid, user_id=user, name=f"{fid}.txt", media_type="text/plain",
-                    kind="text", size_bytes=1, sha256=fid, storage_key=fid, status="ready",
-                    progress=1.0, chunk_count=4, attempts=0,
+                    id=fid,
+                    user_id=user,
+                    name=f"{fid}.txt",
+                    media_type="text/plain",
+                    kind="text",
+                    size_bytes=1,
+                    sha256=fid,
+                    storage_key=fid,
+                    status="ready",
+                    progress=1.0,
+                    chunk_count=4,
+                    attempts=0,
                 )
             )
             rows = [
                 FileChunk(
-                    file_id=fid, user_id=user, chunk_index=i, page=i + 1, char_start=0,
-                    char_end=5, text=f"{fid} chunk {i} about {'rivers' if i == 2 else 'hills'}",
-                    token_count=5, embedding_model="m", embedding_dim=DIM,
+                    file_id=fid,
+                    user_id=user,
+                    chunk_index=i,
+                    page=i + 1,
+                    char_start=0,
+                    char_end=5,
+                    text=f"{fid} chunk {i} about {'rivers' if i == 2 else 'hills'}",
+                    token_count=5,
+                    embedding_model="m",
+                    embedding_dim=DIM,
                 )
                 for i in range(4)
             ]
@@ -44,7 +60,9 @@ async def _seed(db: Database) -> dict[str, list[int]]:
             await s.flush()
             ids[fid] = [r.id for r in rows]
             await store.add(
-                s, "m", DIM,
+                s,
+                "m",
+                DIM,
                 [IndexEntry(r.id, user, fid, r.text, vec(i)) for i, r in enumerate(rows)],
             )
     return ids
@@ -69,9 +87,7 @@ async def test_vector_and_keyword_search_filter_inside_the_query(database: Datab
             s, model="other", dimension=DIM, query=vec(2), user_id="alice", file_ids=None, k=5
         )
         assert other_model == []
-        kw = await store.keyword_search(
-            s, terms=["rivers"], user_id="alice", file_ids=None, k=10
-        )
+        kw = await store.keyword_search(s, terms=["rivers"], user_id="alice", file_ids=None, k=10)
         assert {h.chunk_id for h in kw} == {ids["fa"][2], ids["fb"][2]}
         kw_bob = await store.keyword_search(s, terms=["rivers"], user_id="bob", file_ids=None, k=10)
         assert [h.chunk_id for h in kw_bob] == [ids["fc"][2]]

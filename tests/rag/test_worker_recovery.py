@@ -68,7 +68,9 @@ async def test_killed_worker_job_is_picked_up_by_the_next_one(
         first = _spawn_worker(env, log)
         try:
             for _ in range(1200):
-                body = (await client.get(f"/api/v1/files/{fid}", headers={"x-user-id": "u1"})).json()
+                body = (
+                    await client.get(f"/api/v1/files/{fid}", headers={"x-user-id": "u1"})
+                ).json()
                 if body["status"] == "processing" and body["stage"] == "embedding":
                     break
                 assert first.poll() is None, log.read_text()
@@ -85,7 +87,7 @@ async def test_killed_worker_job_is_picked_up_by_the_next_one(
 
         second = _spawn_worker(env, log)
         try:
-            done = await wait_done(client, fid, timeout=240)
+            done = await wait_done(client, fid, max_wait=240)
         finally:
             second.send_signal(signal.SIGTERM)
             try:
