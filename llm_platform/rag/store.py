@@ -167,12 +167,16 @@ class SqliteVecStore:
         return [r[0] for r in rows]
 
     async def delete_file(self, session: AsyncSession, file_id: str) -> None:
-        ids = "SELECT id FROM file_chunks WHERE file_id = :f"
+        rows = await session.execute(
+            text("SELECT id FROM file_chunks WHERE file_id = :f"), {"f": file_id}
+        )
+        ids = [{"id": int(r[0])} for r in rows]
+        if not ids:
+            return
+        # Point deletes: vec0 turns `IN (...)` into a scan of every vector.
         for table in await self._vec_tables(session):
-            await session.execute(
-                text(f"DELETE FROM {table} WHERE chunk_id IN ({ids})"), {"f": file_id}
-            )
-        await session.execute(text(f"DELETE FROM chunk_fts WHERE rowid IN ({ids})"), {"f": file_id})
+            await session.execute(text(f"DELETE FROM {table} WHERE chunk_id = :id"), ids)
+        await session.execute(text("DELETE FROM chunk_fts WHERE rowid = :id"), ids)
 
     async def vector_search(
         self,
@@ -228,13 +232,16 @@ class SqliteVecStore:
     ) -> dict[int, float]:
         if not chunk_ids:
             return {}
-        stmt = text(
-            f"SELECT chunk_id, vec_distance_cosine(embedding, :q) FROM {vec_table(dimension)}"
-            " WHERE chunk_id IN :ids"
-        ).bindparams(bindparam("ids", expanding=True))
-        rows = await session.execute(
-            stmt, {"q": np.asarray(query, dtype=np.float32).tobytes(), "ids": chunk_ids}
-        )
+        # vec0 answers `chunk_id = ?` by lookup but `chunk_id IN (...)` by a full scan.
+        table = vec_table(dimension)
+        parts = [
+            f"SELECT chunk_id, vec_distance_cosine(embedding, :q) FROM {table}"
+            f" WHERE chunk_id = :id{n}"
+            for n in range(len(chunk_ids))
+        ]
+        params: dict[str, object] = {f"id{n}": int(cid) for n, cid in enumerate(chunk_ids)}
+        params["q"] = np.asarray(query, dtype=np.float32).tobytes()
+        rows = await session.execute(text(" UNION ALL ".join(parts)), params)
         return {int(r[0]): 1.0 - float(r[1]) for r in rows}
 
 
@@ -245,7 +252,7 @@ def _pg_vector(vector: Vectors) -> str:
 class PgVectorStore:
     name = "pgvector"
 
-    def __init__(self, ef_search: int = 100) -> None:
+    def __init__(self, ef_search: int = 200) -> None:
         self.ef_search = ef_search
 
     async def ensure(self, engine: AsyncEngine, dimension: int) -> None:
@@ -390,5 +397,5 @@ class PgVectorStore:
         return {int(r[0]): 1.0 - float(r[1]) for r in rows}
 
 
-def build_store(dialect: str) -> VectorStore:
-    return SqliteVecStore() if dialect == "sqlite" else PgVectorStore()
+def build_store(dialect: str, ef_search: int = 200) -> VectorStore:
+    return SqliteVecStore() if dialect == "sqlite" else PgVectorStore(ef_search)
