@@ -1,5 +1,21 @@
 """Retrieval for people and for the query service: `search` (debugging endpoint) and
-`ground` (numbered sources + citations for a grounded answer)."""
+`ground` (numbered sources + citations for a grounded answer).
+
+Wiring `ground` into the query service (a few lines there):
+
+    rag = state.rag
+    grounding = (
+        await rag_service.ground(
+            rag.runtime, user_id=owner_of(user), query=request.prompt,
+            file_ids=request.file_ids, use_rag=request.use_rag,
+        )
+        if rag is not None else None
+    )
+    if grounding and grounding.prompt:
+        system_prompt = f"{system_prompt}\n\n{grounding.prompt}"
+    # emit one `citation` stream event per grounding.citations item before the first token,
+    # and store [c.model_dump() for c in grounding.citations] on the Query row.
+"""
 
 from __future__ import annotations
 

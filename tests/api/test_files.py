@@ -144,6 +144,8 @@ async def test_bad_inputs_get_clear_errors(client: AppClient) -> None:
     assert empty.status_code == 400 and empty.json()["detail"] == "File is empty"
     big = await upload(client, "big.txt", b"a" * (1024 * 1024 + 10))
     assert big.status_code == 413 and big.json()["type"] == "payload_too_large"
+    huge = await upload(client, "huge.txt", b"a" * (3 * 1024 * 1024))  # past the body limit
+    assert huge.status_code == 413 and huge.json()["type"] == "payload_too_large"
     zipped = await upload(client, "report.docx", make_zip_not_docx())
     assert zipped.status_code == 415 and "not a DOCX" in zipped.json()["detail"]
     binary = await upload(client, "x.txt", bytes(range(256)) * 8, content_type="text/plain")
