@@ -113,6 +113,8 @@ async def main() -> None:
             "hybrid, boilerplate stripped": RetrievalOptions(focus=False),
             "vector + document focus": RetrievalOptions(keyword=False),
             "ours: hybrid + stripped + focus": RetrievalOptions(),
+            "  same, focus lists weighted like the rest": RetrievalOptions(global_weight=1.0),
+            "  same, narrow candidate lists (10 each)": RetrievalOptions(candidates=10),
         }
         qvecs = await runtime.embedder.embed_documents([q.text for q in questions])
         results: dict[str, list[float]] = {}

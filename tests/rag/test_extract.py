@@ -154,3 +154,10 @@ def test_corrupt_audio_fails_cleanly(tmp_path: Path) -> None:
     path = _write(tmp_path, b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x01" * 40, "bad.wav")
     with pytest.raises(ExtractionError):
         extract(path, FileKind.AUDIO, "audio/wav", LIMITS)
+
+
+def test_placeholder_pdf_title_falls_back_to_first_line(tmp_path: Path) -> None:
+    # reportlab, like many producers, writes "untitled" when no title is set.
+    path = _write(tmp_path, make_pdf(["Bolt Industries Q2 2024 Report\nBody text here."]))
+    doc = extract(path, FileKind.PDF, "application/pdf", LIMITS)
+    assert doc.title == "Bolt Industries Q2 2024 Report"

@@ -93,7 +93,17 @@ def _metadata_title(pdf: object) -> str | None:
     except Exception:
         return None
     title = str(meta.get("Title", "")).strip()
-    return title[:300] or None
+    # Producers fill the field with placeholders; the first line of page 1 is better then.
+    for prefix in ("Microsoft Word - ", "Microsoft PowerPoint - "):
+        title = title.removeprefix(prefix)
+    if len(title) < 4 or title.lower() in _PLACEHOLDER_TITLES:
+        return None
+    if title.lower().endswith((".doc", ".docx", ".pdf", ".tex", ".indd")):
+        return None
+    return title[:300]
+
+
+_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document", "title", "none"})
 
 
 def _first_line(text: str) -> str | None:
