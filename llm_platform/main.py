@@ -26,6 +26,7 @@ from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
 from llm_platform.providers.registry import build_registry
+from llm_platform.rag.lifecycle import start_rag, stop_rag
 
 log = get_logger("llm_platform")
 
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             providers=providers,
         )
+        rag = await start_rag(settings, db)
+        app.state.platform.rag = rag
         log.info(
             "started",
             version=__version__,
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await stop_rag(rag)
             await providers.aclose()
 
             if redis is not None:

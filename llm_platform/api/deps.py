@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.config import AuthMode, Settings
-from llm_platform.core.errors import Unauthorized
+from llm_platform.core.errors import ServiceUnavailable, Unauthorized
 from llm_platform.core.security import Principal, hash_api_key
-from llm_platform.core.state import AppState
+from llm_platform.core.state import AppState, RagServices
 from llm_platform.db.repositories.users import ApiKeyRepository
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -76,3 +76,13 @@ async def get_current_user(request: Request, state: State) -> Principal:
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def get_rag(request: Request) -> RagServices:
+    rag = get_state(request).rag
+    if rag is None:
+        raise ServiceUnavailable("Files and RAG are not available on this server")
+    return rag
+
+
+RagDep = Annotated[RagServices, Depends(get_rag)]

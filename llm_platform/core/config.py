@@ -21,6 +21,21 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class EmbeddingProvider(StrEnum):
+    LOCAL = "local"
+    OPENAI = "openai"
+
+
+class RerankProvider(StrEnum):
+    NONE = "none"
+    COHERE = "cohere"
+
+
 class ModelPrice(BaseModel):
     """USD per million tokens."""
 
@@ -155,6 +170,40 @@ class Settings(BaseSettings):
     # --- query streaming and gateway resilience (timeouts, retries, stream retention) ---
 
     # --- files, ingestion and RAG ---
+    STORAGE_BACKEND: StorageBackend = StorageBackend.LOCAL
+    S3_BUCKET: str | None = None
+    S3_ENDPOINT_URL: str | None = None
+    S3_REGION: str = "us-east-1"
+    S3_ACCESS_KEY_ID: SecretStr | None = None
+    S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    MAX_FILE_PAGES: int = Field(default=2000, ge=1)
+    MAX_EXTRACTED_CHARS: int = Field(default=20_000_000, ge=1000)
+    MAX_IMAGE_PIXELS: int = Field(default=60_000_000, ge=10_000)
+    MAX_AUDIO_SECONDS: int = Field(default=3 * 3600, ge=1)
+    OCR_ENABLED: bool = True
+    AUDIO_ENABLED: bool = True
+    CHUNK_TOKENS: int = Field(default=512, ge=32, le=8192)
+    CHUNK_OVERLAP_TOKENS: int = Field(default=128, ge=0, le=4096)
+    EMBEDDING_PROVIDER: EmbeddingProvider = EmbeddingProvider.LOCAL
+    EMBEDDING_MODEL: str | None = None  # default: all-MiniLM-L6-v2 / text-embedding-3-small
+    EMBEDDING_BATCH_SIZE: int = Field(default=32, ge=1, le=2048)
+    RERANK_PROVIDER: RerankProvider = RerankProvider.NONE
+    COHERE_API_KEY: SecretStr | None = None
+    COHERE_BASE_URL: str = "https://api.cohere.com"
+    RERANK_MODEL: str = "rerank-v3.5"
+    RAG_TOP_K: int = Field(default=5, ge=1, le=100)
+    RAG_MIN_SCORE: float = Field(default=0.3, ge=0.0, le=1.0)
+    # pgvector HNSW search breadth: higher = better recall, slower (bench/rag.py measures it)
+    RAG_HNSW_EF_SEARCH: int = Field(default=200, ge=10, le=1000)
+    RAG_WAIT_FOR_PROCESSING_S: float = Field(default=20.0, ge=0.0)
+    INGEST_CONCURRENCY: int = Field(default=1, ge=1, le=16)
+    INGEST_LEASE_SECONDS: float = Field(default=120.0, ge=1.0)
+    INGEST_SWEEP_SECONDS: float = Field(default=30.0, ge=0.5)
+    INGEST_MAX_ATTEMPTS: int = Field(default=3, ge=1)
+    INGEST_QUEUE: str = "llm_platform:ingest"
+    # Run ingestion jobs inside the API process too (with REDIS_URL, set false to leave
+    # them to dedicated `llm-platform worker` processes).
+    INGEST_IN_APP: bool = True
 
     # --- web UI ---
 

@@ -12,7 +12,15 @@ from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.rag.jobs import IngestionQueue
+from llm_platform.rag.runtime import RagRuntime
 from llm_platform.services.sessions import SessionOwners
+
+
+@dataclass
+class RagServices:
+    runtime: RagRuntime
+    queue: IngestionQueue
 
 
 @dataclass
@@ -29,4 +37,5 @@ class AppState:
     # --- query streaming ---
 
     # --- files and RAG ---
+    rag: RagServices | None = None
     started_at: float = field(default_factory=time.monotonic)

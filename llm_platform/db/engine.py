@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ def _configure_sqlite(engine: AsyncEngine, tuning: SqliteTuning) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute(f"PRAGMA wal_autocheckpoint={int(tuning.autocheckpoint_pages)}")
+        # Vector scans read every vector of a user: map the file instead of copying pages.
+        cur.execute("PRAGMA mmap_size=1073741824")
         cur.close()
 
     # One writer at a time per process, queued in asyncio rather than in SQLite's busy
@@ -140,6 +143,44 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def sqlean_dbapi() -> Any | None:
+    """The aiosqlite DBAPI re-based on `sqlean` (a sqlite3 that can load extensions) with
+    sqlite-vec loaded into every connection; None when either package is missing.
+
+    Many Pythons (pyenv builds, macOS system Python) ship a `sqlite3` that cannot load
+    extensions. SQLAlchemy takes a replacement DBAPI module (`module=`): connections then come
+    from sqlean and its exception classes map to SQLAlchemy's as usual (a creator function
+    alone would leave sqlean's IntegrityError untranslated)."""
+    try:
+        import aiosqlite
+        import sqlean
+        import sqlite_vec
+        from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+    except ImportError:
+        return None
+
+    def connect(database: str, iter_chunk_size: int = 64, **kwargs: Any) -> aiosqlite.Connection:
+        def connector() -> Any:
+            conn = sqlean.connect(database, **kwargs)
+            conn.enable_load_extension(True)
+            sqlite_vec.load(conn)
+            conn.enable_load_extension(False)
+            return conn
+
+        return aiosqlite.Connection(connector, iter_chunk_size)
+
+    shim = types.ModuleType("aiosqlite_sqlean")
+    shim.__dict__.update(vars(aiosqlite))
+    for name in ("DatabaseError", "Error", "IntegrityError", "NotSupportedError"):
+        setattr(shim, name, getattr(sqlean, name))
+    shim.OperationalError = sqlean.OperationalError  # type: ignore[attr-defined]
+    shim.ProgrammingError = sqlean.ProgrammingError  # type: ignore[attr-defined]
+    shim.sqlite_version = sqlean.sqlite_version  # type: ignore[attr-defined]
+    shim.sqlite_version_info = sqlean.sqlite_version_info  # type: ignore[attr-defined]
+    shim.connect = connect  # type: ignore[attr-defined]
+    return AsyncAdapt_aiosqlite_dbapi(shim, sqlean)
+
+
 def create_database(settings: Settings) -> Database:
     url = settings.database_url
     kwargs: dict[str, Any] = {
@@ -152,6 +193,9 @@ def create_database(settings: Settings) -> Database:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.update(pool_size=8, max_overflow=8, connect_args={"timeout": 30})
+        module = sqlean_dbapi()
+        if module is not None:
+            kwargs["module"] = module
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

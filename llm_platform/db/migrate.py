@@ -12,9 +12,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from llm_platform.db.models import Base
+from llm_platform.db.models import UNMANAGED_TABLE_PREFIXES, Base
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Leave tables the vector store manages (virtual / extension-typed) out of comparisons."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLE_PREFIXES))
 
 
 def alembic_config() -> Config:
@@ -49,7 +54,9 @@ async def schema_drift(engine: AsyncEngine) -> list[object]:
     """Differences between the models and the migrated database (empty when they agree)."""
 
     def _diff(conn: Connection) -> list[object]:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}
+        )
         return list(compare_metadata(ctx, Base.metadata))
 
     async with engine.connect() as conn:

@@ -171,3 +171,70 @@ class Query(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+# ---------------------------------------------------------------- files and RAG
+# Vector and keyword-index tables (`chunk_vec_<dim>`, `chunk_fts*`) are created by the
+# vector store (llm_platform/rag/store_*.py), not by this metadata: their column types are
+# database specific (sqlite-vec / FTS5 virtual tables, pgvector / tsvector).
+UNMANAGED_TABLE_PREFIXES = ("chunk_vec_", "chunk_fts")
+
+
+class File(Base):
+    """An uploaded file and the state of its ingestion job (the job state lives here)."""
+
+    __tablename__ = "files"
+    __table_args__ = (
+        UniqueConstraint("user_id", "sha256", name="uq_files_user_sha256"),
+        Index("ix_files_user_created", "user_id", "created_at"),
+        Index("ix_files_status_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    stage: Mapped[str | None] = mapped_column(String(32))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    char_count: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[str | None] = mapped_column(Text)
+    embedding_model: Mapped[str | None] = mapped_column(String(256))
+    embedding_dim: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column()
+
+
+class FileChunk(Base):
+    """One retrievable piece of a file; its vector and keyword entries share its id."""
+
+    __tablename__ = "file_chunks"
+    __table_args__ = (
+        UniqueConstraint("file_id", "chunk_index", name="uq_file_chunks_file_index"),
+        Index("ix_file_chunks_user_file", "user_id", "file_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int | None] = mapped_column(Integer)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(String(512))
+    context: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)
+    embedding_model: Mapped[str] = mapped_column(String(256))
+    embedding_dim: Mapped[int] = mapped_column(Integer)

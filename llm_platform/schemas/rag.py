@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from llm_platform.schemas.common import Schema
+
+
+class SearchRequest(Schema):
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=5, ge=1, le=50)
+    file_ids: list[str] | None = Field(default=None, max_length=500)
+
+
+class SearchHit(Schema):
+    chunk_id: int
+    file_id: str
+    file_name: str
+    page: int | None
+    chunk_index: int
+    heading: str | None
+    text: str
+    score: float = Field(description="Fused rank score (rerank score when reranked)")
+    similarity: float = Field(description="Cosine similarity of query and chunk")
+    rerank_score: float | None = None
+    matched_by: list[str] = Field(default_factory=list)
+
+
+class SearchResponse(Schema):
+    query: str
+    results: list[SearchHit]
+    focused_file_ids: list[str] = Field(default_factory=list)
+    reranked: bool = False
+
+
+class Citation(Schema):
+    """One numbered source of a grounded answer ([n] in the prompt and the answer)."""
+
+    index: int
+    file_id: str
+    file_name: str
+    page: int | None
+    chunk_id: int
+    snippet: str
+    score: float
+
+
+class Grounding(Schema):
+    """What the query service adds to the prompt, and what it reports back."""
+
+    used: bool = Field(description="Retrieval ran (use_rag on and the user has ready files)")
+    supported: bool = Field(description="At least one source passed the relevance threshold")
+    prompt: str | None = Field(
+        description="System-prompt block: numbered sources or the no-support instruction"
+    )
+    citations: list[Citation] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
