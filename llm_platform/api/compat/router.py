@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from llm_platform.api.compat import history, sessions, tokens
+from llm_platform.api.compat import files, history, sessions, tokens
 
 compat_router = APIRouter()
 compat_router.include_router(sessions.router, prefix="/api/v1")
 compat_router.include_router(history.router, prefix="/api/v1")
+compat_router.include_router(files.router, prefix="/api/v1")
 compat_router.include_router(tokens.router)

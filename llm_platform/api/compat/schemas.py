@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llm_platform.schemas.common import ClientId
+from llm_platform.schemas.files import FileOut
 from llm_platform.schemas.sessions import Environment, SessionOut
 
 # The old client lets a researcher type the experiment id freely ("Pilot study 2"), so it is
@@ -176,3 +177,22 @@ class TokenDashboard(BaseModel):
     queries: list[TokenQuery]
     filters: TokenFilters
     aggregated: TokenAggregates
+
+
+# --------------------------------------------------------------------------- files
+
+
+class LegacyFile(FileOut):
+    """A v1 file with the old backend's names for the same fields."""
+
+    file_id: str
+    filename: str
+    size: int
+    mime_type: str
+    uploaded_at: datetime
+    processed: bool
+
+
+class LegacyFileList(BaseModel):
+    files: list[LegacyFile]
+    count: int
