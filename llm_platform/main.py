@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
+from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
@@ -22,6 +23,9 @@ from llm_platform.middleware.error_handlers import install_error_handlers
 from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
+from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.providers.scripted import with_scripted_provider
+from llm_platform.services.query import build_runtime, close_runtime
 
 log = get_logger("llm_platform")
 
@@ -48,6 +52,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=metrics,
             redis=redis,
         )
+        # --- query streaming (lead: at merge, `ProviderRegistry()` -> build_registry(settings)) ---
+        registry = with_scripted_provider(ProviderRegistry(), settings)
+        app.state.platform.query = await build_runtime(
+            settings,
+            db,
+            registry,
+            redis=redis,
+            metrics_registry=metrics.registry if metrics is not None else None,
+        )
         log.info(
             "started",
             version=__version__,
@@ -59,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await close_runtime(app.state.platform.query)
+            await registry.aclose()
 
             if redis is not None:
                 await redis.aclose()
@@ -74,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
+    app.include_router(openai_router)
 
     if metrics is not None:
 

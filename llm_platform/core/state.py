@@ -11,6 +11,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
+from llm_platform.services.query_generation import QueryRuntime
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppState:
     # --- providers ---
 
     # --- query streaming ---
+    query: QueryRuntime | None = None
 
     # --- files and RAG ---
     started_at: float = field(default_factory=time.monotonic)
