@@ -59,3 +59,47 @@ def parse_sse(body: str) -> list[dict[str, Any]]:
 
 def body(query: str = "hello there", **extra: Any) -> dict[str, Any]:
     return {"user_id": "u1", "query": query, "model_provider": "scripted", **extra}
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
+    """The app served by a real uvicorn on 127.0.0.1 (real streaming, real disconnects)."""
+    import asyncio
+
+    import uvicorn
+
+    from llm_platform.main import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def sse_frames(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """Parse a live httpx streaming response frame by frame."""
+    buffer = ""
+    async for chunk in response.aiter_text():
+        buffer += chunk
+        while "\n\n" in buffer:
+            block, buffer = buffer.split("\n\n", 1)
+            for frame in parse_sse(block + "\n\n"):
+                yield frame

@@ -156,7 +156,10 @@ async def query_websocket(ws: WebSocket) -> None:
     conn = _Connection(ws, runtime, state, user)
     try:
         while True:
-            raw = await ws.receive_text()
+            received = await ws.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            raw = received.get("text") or received.get("bytes") or b""
             try:
                 message = orjson.loads(raw)
                 if not isinstance(message, dict):
