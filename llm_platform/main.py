@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -61,6 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             metrics_registry=metrics.registry if metrics is not None else None,
         )
+        # Everything built so far lives as long as the process: move it out of the
+        # collector's reach, or every full collection rescans it (100+ ms pauses under load).
+        gc.collect()
+        gc.freeze()
         log.info(
             "started",
             version=__version__,

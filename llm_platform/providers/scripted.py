@@ -136,6 +136,8 @@ def demo_script(model: str, request: ChatRequest, delay: float = 0.02) -> Script
             _usage_for(request, answer, reasoning),
             DoneEvent(finish_reason="stop"),
         ]
+    if model == "instant":
+        return [*text_events(answer), _usage_for(request, answer, "")]
     if model == "plain":
         return [*text_events(answer, delay=delay), _usage_for(request, answer, "")]
     if model == "cite":
@@ -160,6 +162,7 @@ DEMO_MODELS: dict[str, ModelCapabilities] = {
     "echo": ModelCapabilities(reasoning=True, vision=True, max_output_tokens=4096),
     "slow": ModelCapabilities(reasoning=True, max_output_tokens=4096),
     "plain": ModelCapabilities(max_output_tokens=4096),
+    "instant": ModelCapabilities(max_output_tokens=4096),
     "cite": ModelCapabilities(web_search=True, max_output_tokens=4096),
     "fail-midstream": ModelCapabilities(max_output_tokens=4096),
     "fail": ModelCapabilities(max_output_tokens=4096),

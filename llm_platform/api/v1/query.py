@@ -28,15 +28,19 @@ async def plan_query(
     caller's API-key lookup) is committed first: on SQLite it would otherwise hold the write
     lock that the query log writer needs while this request waits for its answer."""
     await db.commit()
-    runtime = get_runtime(state)
+    runtime = runtime_of(state)
     async with state.db.read_sessions() as read:
         return await build_plan(read, user, runtime.settings, runtime.registry, payload)
 
 
-def get_runtime(state: State) -> QueryRuntime:
+def runtime_of(state: AppState) -> QueryRuntime:
     if state.query is None:
         raise ServiceUnavailable("The query service is not running")
     return state.query
+
+
+async def get_runtime(state: State) -> QueryRuntime:
+    return runtime_of(state)
 
 
 Runtime = Annotated[QueryRuntime, Depends(get_runtime)]
