@@ -146,7 +146,7 @@ def create_bench_app() -> FastAPI:
                 used = "bench/gateway_app.py minimal adapter over the openai SDK"
             info = os.environ.get("BENCH_INFO_FILE")
             if info:
-                Path(info).write_text(used)
+                Path(info).write_text(used)  # noqa: ASYNC240 - once, at start-up
             yield state
 
     app.router.lifespan_context = lifespan

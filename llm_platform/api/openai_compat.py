@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
-from llm_platform.api.deps import CurrentUser, DbSession, State
-from llm_platform.api.v1.query import Runtime, plan_query
+from llm_platform.api.v1.query import Context, plan_query
 from llm_platform.core.errors import AppError, BadRequest
 from llm_platform.core.security import Principal
 from llm_platform.schemas.openai_compat import (
@@ -50,12 +50,18 @@ class OpenAIRoute(APIRoute):
                 return await handler(request)
             except AppError as exc:
                 return _error(exc.status_code, exc.detail, exc.type, exc.headers)
-            except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {}
-                loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-                return _error(400, f"{loc}: {first.get('msg', 'invalid')}", "invalid_request")
+            except (ValidationError, RequestValidationError) as exc:
+                return _error(400, _first_error(list(exc.errors())), "invalid_request")
 
         return route
+
+
+def _first_error(errors: list[Any]) -> str:
+    if not errors:
+        return "Invalid request"
+    first = errors[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+    return f"{loc}: {first.get('msg', 'invalid')}"
 
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIRoute)
@@ -131,18 +137,14 @@ def _usage(usage: Usage) -> CompletionUsage:
 
 
 @router.post("/chat/completions", response_model=None)
-async def chat_completions(
-    body: ChatCompletionRequest,
-    db: DbSession,
-    user: CurrentUser,
-    state: State,
-    runtime: Runtime,
-    x_session_id: str | None = Header(default=None),
-) -> Response:
-    request = to_query_request(body, _acting_user(user, body))
-    if x_session_id:
-        request = QueryRequest.model_validate({**request.model_dump(), "session_id": x_session_id})
-    plan = await plan_query(state, db, user, request)
+async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Request) -> Response:
+    """Chat Completions; `X-Session-ID` ties the call to a study session."""
+    runtime = ctx.runtime
+    request = to_query_request(body, _acting_user(ctx.user, body))
+    session_id = http.headers.get("x-session-id")
+    if session_id:
+        request = QueryRequest.model_validate({**request.model_dump(), "session_id": session_id})
+    plan = await plan_query(ctx, request)
     if not body.stream:
         result = await query_service.run_once(runtime, plan)
         if result.status == "error" and result.error_exc is not None:
@@ -258,6 +260,6 @@ class _ChunkEncoder:
 
 
 @router.get("/models", response_model=ModelList)
-async def list_models(runtime: Runtime, user: CurrentUser) -> ModelList:
-    listing = await query_service.list_models(runtime.registry)
+async def list_models(ctx: Context) -> ModelList:
+    listing = await query_service.list_models(ctx.runtime)
     return ModelList(data=[ModelCard(id=m.id, owned_by=m.provider) for m in listing.models])

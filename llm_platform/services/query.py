@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -163,15 +164,31 @@ async def open_stream(
     return head, frames
 
 
-async def list_models(registry: ProviderRegistry) -> ModelsResponse:
+MODEL_LIST_TTL_SECONDS = 300.0
+
+
+async def _provider_models(runtime: QueryRuntime, name: str) -> list[str]:
+    """The provider's model list, cached (its list endpoint is a network call)."""
+    cached = runtime.model_cache.get(name)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    provider = runtime.registry.get(name)
+    try:
+        models = await asyncio.wait_for(provider.list_models(), timeout=5)
+        ttl = MODEL_LIST_TTL_SECONDS
+    except Exception:
+        models, ttl = [provider.default_model], 30.0  # try the vendor again soon
+    runtime.model_cache[name] = (time.monotonic() + ttl, models)
+    return models
+
+
+async def list_models(runtime: QueryRuntime) -> ModelsResponse:
+    registry = runtime.registry
     providers: list[ProviderModels] = []
     flat: list[ModelOut] = []
     for name in registry.names():
         provider = registry.get(name)
-        try:
-            models = await asyncio.wait_for(provider.list_models(), timeout=5)
-        except Exception:
-            models = [provider.default_model]
+        models = await _provider_models(runtime, name)
         if provider.default_model not in models:
             models = [provider.default_model, *models]
         entries = []

@@ -167,30 +167,74 @@ async def resilient_stream(
     raise last_error
 
 
+class _IdleWatchdog:
+    """Cancels the task after `idle` seconds without an event: one timer per idle period
+    instead of one per event. Paused while the consumer handles an event (the consumer's
+    own awaits, e.g. writing the frame to Redis, are not the provider's silence)."""
+
+    def __init__(self, idle: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.idle = idle
+        self.last = self.loop.time()
+        self.active = True
+        self.fired = False
+        self.handle = self.loop.call_at(self.last + idle, self._check)
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        if not self.active:
+            self.handle = self.loop.call_at(now + self.idle, self._check)
+            return
+        due = self.last + self.idle
+        if now >= due and self.task is not None:
+            self.fired = True
+            self.task.cancel()
+        else:
+            self.handle = self.loop.call_at(due, self._check)
+
+    def resume(self) -> None:
+        self.last = self.loop.time()
+        self.active = True
+
+    def close(self) -> None:
+        self.handle.cancel()
+
+
 async def _follow(
     candidate: Candidate, events: AsyncIterator[StreamEvent], policy: RetryPolicy
 ) -> AsyncIterator[StreamEvent]:
     """The rest of an answer: idle timeout, failures become a final `ErrorEvent`."""
     name = candidate.provider.name
     iterator = aiter(events)
-    while True:
-        try:
-            async with asyncio.timeout(policy.idle_timeout):
+    watchdog = _IdleWatchdog(policy.idle_timeout)
+    try:
+        while True:
+            try:
                 event = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            yield ErrorEvent(
-                message=f"Provider '{name}' sent nothing for {policy.idle_timeout:g}s",
-                code="idle_timeout",
-            )
-            return
-        except ProviderError as exc:
-            yield ErrorEvent(message=exc.detail, code=exc.type)
-            return
-        except (ConnectionError, OSError):
-            yield ErrorEvent(message=f"Connection to '{name}' lost", code="connection_lost")
-            return
-        yield event
-        if isinstance(event, ErrorEvent):
-            return
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if not watchdog.fired:
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                yield ErrorEvent(
+                    message=f"Provider '{name}' sent nothing for {policy.idle_timeout:g}s",
+                    code="idle_timeout",
+                )
+                return
+            except ProviderError as exc:
+                yield ErrorEvent(message=exc.detail, code=exc.type)
+                return
+            except (ConnectionError, OSError):
+                yield ErrorEvent(message=f"Connection to '{name}' lost", code="connection_lost")
+                return
+            watchdog.active = False
+            yield event
+            watchdog.resume()
+            if isinstance(event, ErrorEvent):
+                return
+    finally:
+        watchdog.close()

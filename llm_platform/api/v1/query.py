@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.api.deps import get_current_user, state_of
+from llm_platform.core.config import AuthMode
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
@@ -21,16 +23,11 @@ from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 router = APIRouter(tags=["query"])
 
 
-async def plan_query(
-    state: AppState, db: AsyncSession, user: Principal, payload: QueryRequest
-) -> QueryPlan:
-    """Validate and plan in a read transaction of its own. The request's transaction (the
-    caller's API-key lookup) is committed first: on SQLite it would otherwise hold the write
-    lock that the query log writer needs while this request waits for its answer."""
-    await db.commit()
-    runtime = runtime_of(state)
-    async with state.db.read_sessions() as read:
-        return await build_plan(read, user, runtime.settings, runtime.registry, payload)
+@dataclass(frozen=True)
+class QueryContext:
+    state: AppState
+    runtime: QueryRuntime
+    user: Principal
 
 
 def runtime_of(state: AppState) -> QueryRuntime:
@@ -39,21 +36,45 @@ def runtime_of(state: AppState) -> QueryRuntime:
     return state.query
 
 
-async def get_runtime(state: State) -> QueryRuntime:
-    return runtime_of(state)
+async def get_query_context(request: Request) -> QueryContext:
+    """State, runtime and caller in one dependency: the query endpoints are the hot path, and
+    each FastAPI dependency level costs more than what it resolves. The caller is resolved by
+    `get_current_user` itself; its database session is opened only for an API-key lookup
+    (and closed at once, so no transaction stays open while the answer is generated: on
+    SQLite it would hold the lock the query log writer needs)."""
+    state = state_of(request)
+    runtime = runtime_of(state)
+    if state.settings.AUTH_MODE is AuthMode.API_KEY:
+        async with state.db.read_sessions() as session:
+            user = await get_current_user(request, state, session)
+    else:  # open mode reads only headers: no session needed
+        user = await get_current_user(request, state, cast(AsyncSession, None))
+    return QueryContext(state=state, runtime=runtime, user=user)
 
 
+async def get_runtime(request: Request) -> QueryRuntime:
+    return runtime_of(state_of(request))
+
+
+Context = Annotated[QueryContext, Depends(get_query_context)]
 Runtime = Annotated[QueryRuntime, Depends(get_runtime)]
+
+
+async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
+    """Validate and plan; a read transaction only when a session must be looked up."""
+    runtime = ctx.runtime
+    if payload.session_id is None:
+        return await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
+    async with ctx.state.db.read_sessions() as read:
+        return await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
 
 
 @router.post("/query", response_model=QueryResponse)
 @router.post("/query/", response_model=QueryResponse, include_in_schema=False)
-async def query(
-    payload: QueryRequest, db: DbSession, user: CurrentUser, state: State, runtime: Runtime
-) -> QueryResponse:
+async def query(payload: QueryRequest, ctx: Context) -> QueryResponse:
     """The whole answer at once (built from the same stream as `/query/stream`)."""
-    plan = await plan_query(state, db, user, payload)
-    result = await query_service.run_once(runtime, plan)
+    plan = await plan_query(ctx, payload)
+    result = await query_service.run_once(ctx.runtime, plan)
     return query_service.to_response(result)
 
 
@@ -62,14 +83,12 @@ async def query(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def query_stream(
-    payload: QueryRequest, db: DbSession, user: CurrentUser, state: State, runtime: Runtime
-) -> StreamingResponse:
+async def query_stream(payload: QueryRequest, ctx: Context) -> StreamingResponse:
     """Server-sent events: `start`, `thought`, `token`, `citation`, `usage`, then `done` or
     `error`, then `data: [DONE]`. Resume with `GET /query/stream/{stream_id}`."""
-    plan = await plan_query(state, db, user, payload)
-    stream_id = query_service.start_stream(runtime, plan)
-    head, frames = await query_service.open_stream(runtime, stream_id, wait_first=True)
+    plan = await plan_query(ctx, payload)
+    stream_id = query_service.start_stream(ctx.runtime, plan)
+    head, frames = await query_service.open_stream(ctx.runtime, stream_id, wait_first=True)
     return StreamingResponse(
         sse_stream(head, frames),
         media_type="text/event-stream",
@@ -112,7 +131,7 @@ async def cancel_stream(stream_id: str, runtime: Runtime) -> CancelResult:
 
 @router.get("/models", response_model=ModelsResponse)
 async def models(runtime: Runtime) -> ModelsResponse:
-    return await query_service.list_models(runtime.registry)
+    return await query_service.list_models(runtime)
 
 
 def _parse_event_id(value: str | None) -> int:
