@@ -80,6 +80,11 @@ def start_platform(port: int, upstream: int, data: Path, info: Path) -> subproce
     return subprocess.Popen(cmd, env=env)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -99,6 +104,7 @@ class Stats:
     samples: list[Sample] = field(default_factory=list)
     errors: int = 0
     elapsed: float = 0.0
+    cpu_ms: float = 0.0  # platform CPU per request
 
     def pct(self, p: float, ttft: bool = False) -> float:
         values = sorted(s.ttft if ttft else s.total for s in self.samples if not ttft or s.ttft)
@@ -217,6 +223,7 @@ async def warm(port: int, raw: bytes) -> None:
 class Ports:
     upstream: int
     platform: int
+    platform_pid: int = 0
 
 
 def model_name(delay_ms: int, chunks: int, interval_ms: int) -> str:
@@ -230,7 +237,9 @@ async def compare(
     platform_raw = chat_request("/v1/chat/completions", f"openai:{model}", stream)
     cap = clients * 400
     direct = await load(ports.upstream, direct_raw, clients, duration, cap)
+    cpu = cpu_seconds(ports.platform_pid)
     via = await load(ports.platform, platform_raw, clients, duration, cap)
+    via.cpu_ms = (cpu_seconds(ports.platform_pid) - cpu) * 1000 / max(1, len(via.samples))
     return direct, via
 
 
@@ -246,8 +255,10 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
 
     for clients in (50, 200):
         p50s, p99s, direct50, via50, direct99, via99, errs = [], [], [], [], [], [], 0
+        cpus = []
         for _ in range(args.runs):
             direct, via = await compare(ports, ns_model, False, clients, args.duration)
+            cpus.append(via.cpu_ms)
             p50s.append(via.pct(50) - direct.pct(50))
             p99s.append(via.pct(99) - direct.pct(99))
             direct50.append(direct.pct(50))
@@ -259,19 +270,20 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
             f"non-streaming, {clients:>3} clients: overhead p50 {med(p50s):6.2f} ms, "
             f"p99 {med(p99s):6.2f} ms  (direct p50/p99 {med(direct50):.1f}/{med(direct99):.1f} "
             f"ms, platform {med(via50):.1f}/{med(via99):.1f} ms, {len(via.samples)} req/run, "
-            f"errors {errs})"
+            f"platform CPU {med(cpus):.2f} ms/req, errors {errs})"
         )
 
     st_model = model_name(delay, 16, 10)
-    p50s, p99s, errs = [], [], 0
+    p50s, p99s, errs, cpus = [], [], 0, []
     for _ in range(args.runs):
         direct, via = await compare(ports, st_model, True, 50, args.duration)
+        cpus.append(via.cpu_ms)
         p50s.append(via.pct(50, ttft=True) - direct.pct(50, ttft=True))
         p99s.append(via.pct(99, ttft=True) - direct.pct(99, ttft=True))
         errs += direct.errors + via.errors
     print(
         f"streaming TTFT,  50 clients: overhead p50 {med(p50s):6.2f} ms, p99 {med(p99s):6.2f} ms"
-        f"  (errors {errs})"
+        f"  (platform CPU {med(cpus):.2f} ms/stream, errors {errs})"
     )
 
     fast = model_name(0, 16, 0)
@@ -341,12 +353,14 @@ def main() -> None:
         info = Path(tmp) / "provider.txt"
         upstream = start_upstream(ports.upstream)
         platform = start_platform(ports.platform, ports.upstream, Path(tmp), info)
+        ports.platform_pid = platform.pid
         try:
             wait_port(ports.upstream)
             wait_port(ports.platform)
             time.sleep(0.5)
             print(f"provider: {info.read_text() if info.exists() else '?'}")
             print(f"runs: median of {args.runs} x {args.duration:g} s; 1 uvicorn worker; SQLite")
+            print(f"machine load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
             with contextlib.suppress(ImportError):
                 import uvloop
 
