@@ -133,15 +133,13 @@ def create_bench_app() -> FastAPI:
     async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
         async with inner(application) as state:
             registry = application.state.platform.query.registry
-            if "openai" in registry.names():
+            if "openai" in registry.names() and os.environ.get("BENCH_ADAPTER") != "minimal":
                 used = "the app's own 'openai' adapter (providers branch)"
             else:
                 base_url = os.environ["OPENAI_BASE_URL"]
                 key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
                 registry.register(
-                    MinimalOpenAICompatible(
-                        base_url, key, settings.PROVIDER_CONNECT_TIMEOUT_SECONDS
-                    )
+                    MinimalOpenAICompatible(base_url, key, settings.PROVIDER_CONNECT_TIMEOUT_S)
                 )
                 used = "bench/gateway_app.py minimal adapter over the openai SDK"
             info = os.environ.get("BENCH_INFO_FILE")

@@ -24,7 +24,7 @@ from llm_platform.middleware.error_handlers import install_error_handlers
 from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
-from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.providers.registry import build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.services.query import build_runtime, close_runtime
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.AUTO_MIGRATE:
             await upgrade(db.engine)
         redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        providers = build_registry(settings)
         app.state.platform = AppState(
             settings=settings,
             db=db,
@@ -52,13 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             metrics=metrics,
             redis=redis,
+            providers=providers,
         )
-        # --- query streaming (lead: at merge, `ProviderRegistry()` -> build_registry(settings)) ---
-        registry = with_scripted_provider(ProviderRegistry(), settings)
+        # --- query streaming ---
+        with_scripted_provider(providers, settings)
         app.state.platform.query = await build_runtime(
             settings,
             db,
-            registry,
+            providers,
             redis=redis,
             metrics_registry=metrics.registry if metrics is not None else None,
         )
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             # --- shutdown of the above, in reverse order ---
             await close_runtime(app.state.platform.query)
-            await registry.aclose()
+            await providers.aclose()
 
             if redis is not None:
                 await redis.aclose()

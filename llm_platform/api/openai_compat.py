@@ -261,5 +261,7 @@ class _ChunkEncoder:
 
 @router.get("/models", response_model=ModelList)
 async def list_models(ctx: Context) -> ModelList:
-    listing = await query_service.list_models(ctx.runtime)
-    return ModelList(data=[ModelCard(id=m.id, owned_by=m.provider) for m in listing.models])
+    models = await ctx.runtime.registry.list_models()
+    return ModelList(
+        data=[ModelCard(id=f"{m.provider}:{m.model}", owned_by=m.provider) for m in models]
+    )

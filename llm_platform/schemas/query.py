@@ -110,27 +110,3 @@ class QueryResponse(BaseModel):
 class CancelResult(BaseModel):
     stream_id: str
     cancelled: bool
-
-
-class ModelOut(BaseModel):
-    provider: str
-    model: str
-    id: str  # "provider:model"
-    default: bool
-    streaming: bool
-    reasoning: bool
-    vision: bool
-    tools: bool
-    web_search: bool
-    max_output_tokens: int | None
-
-
-class ProviderModels(BaseModel):
-    provider: str
-    default_model: str
-    models: list[ModelOut]
-
-
-class ModelsResponse(BaseModel):
-    providers: list[ProviderModels]
-    models: list[ModelOut]

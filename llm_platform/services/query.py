@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,12 +12,7 @@ from llm_platform.core.config import Settings
 from llm_platform.core.errors import AppError, NotFound
 from llm_platform.db.engine import Database
 from llm_platform.providers.registry import ProviderRegistry
-from llm_platform.schemas.query import (
-    ModelOut,
-    ModelsResponse,
-    ProviderModels,
-    QueryResponse,
-)
+from llm_platform.schemas.query import QueryResponse
 from llm_platform.services.query_generation import GenerationResult, QueryRuntime, generate
 from llm_platform.services.query_log import QueryLogWriter
 from llm_platform.services.query_metrics import QueryMetrics
@@ -33,7 +27,6 @@ __all__ = [
     "QueryRuntime",
     "StreamFailed",
     "build_runtime",
-    "list_models",
     "open_stream",
     "run_once",
     "start_stream",
@@ -162,49 +155,3 @@ async def open_stream(
                 await aclose()
             raise StreamFailed(head[-1])
     return head, frames
-
-
-MODEL_LIST_TTL_SECONDS = 300.0
-
-
-async def _provider_models(runtime: QueryRuntime, name: str) -> list[str]:
-    """The provider's model list, cached (its list endpoint is a network call)."""
-    cached = runtime.model_cache.get(name)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    provider = runtime.registry.get(name)
-    try:
-        models = await asyncio.wait_for(provider.list_models(), timeout=5)
-        ttl = MODEL_LIST_TTL_SECONDS
-    except Exception:
-        models, ttl = [provider.default_model], 30.0  # try the vendor again soon
-    runtime.model_cache[name] = (time.monotonic() + ttl, models)
-    return models
-
-
-async def list_models(runtime: QueryRuntime) -> ModelsResponse:
-    registry = runtime.registry
-    providers: list[ProviderModels] = []
-    flat: list[ModelOut] = []
-    for name in registry.names():
-        provider = registry.get(name)
-        models = await _provider_models(runtime, name)
-        if provider.default_model not in models:
-            models = [provider.default_model, *models]
-        entries = []
-        for model in models:
-            caps = provider.capabilities(model)
-            entries.append(
-                ModelOut(
-                    provider=name,
-                    model=model,
-                    id=f"{name}:{model}",
-                    default=model == provider.default_model,
-                    **caps.model_dump(),
-                )
-            )
-        providers.append(
-            ProviderModels(provider=name, default_model=provider.default_model, models=entries)
-        )
-        flat.extend(entries)
-    return ModelsResponse(providers=providers, models=flat)

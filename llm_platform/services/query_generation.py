@@ -61,8 +61,6 @@ class QueryRuntime:
     log_writer: QueryLogWriter
     streams: StreamManager
     metrics: QueryMetrics | None = None
-    # provider name -> (monotonic expiry, model ids from its list endpoint)
-    model_cache: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
 
 
 @dataclass

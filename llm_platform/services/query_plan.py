@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -27,12 +26,7 @@ from llm_platform.providers.base import (
     ModelCapabilities,
     Provider,
 )
-from llm_platform.providers.errors import (
-    ModelNotAllowed,
-    ProviderError,
-    ProviderNotConfigured,
-    UnknownProvider,
-)
+from llm_platform.providers.errors import ProviderError, UnknownProvider
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.experiments import VariantSettings
 from llm_platform.schemas.query import Attachment, QueryRequest
@@ -47,14 +41,6 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
-# Env var naming the key of each vendor the deployment may lack a key for.
-_KEY_SETTINGS = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "google": "GOOGLE_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-}
 
 
 @dataclass
@@ -86,33 +72,6 @@ class QueryPlan:
     @property
     def primary(self) -> Candidate:
         return self.candidates[0]
-
-
-def resolve_provider(
-    registry: ProviderRegistry, settings: Settings, provider: str | None, model: str | None
-) -> tuple[Provider, str]:
-    """The adapter and model id; a missing model means the provider's default."""
-    if provider is None and model is not None and ":" in model:
-        provider, model = model.split(":", 1)
-    if provider is None:
-        names = registry.names()
-        if not names:
-            raise ProviderNotConfigured("?", "No model provider is configured")
-        provider = "local" if "local" in names else names[0]
-    if provider not in registry.names() and provider in _KEY_SETTINGS:
-        raise ProviderNotConfigured(
-            provider,
-            f"Provider '{provider}' is not configured: set {_KEY_SETTINGS[provider]}",
-        )
-    adapter = registry.get(provider)
-    return adapter, model or adapter.default_model
-
-
-def check_allowed(settings: Settings, provider: str, model: str) -> None:
-    allowed = settings.ALLOWED_MODELS
-    name = f"{provider}:{model}"
-    if allowed and not any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed):
-        raise ModelNotAllowed(provider, f"Model '{name}' is not allowed on this deployment")
 
 
 def _decode_image(att: Attachment, index: int, max_bytes: int) -> tuple[ImagePart, dict[str, Any]]:
@@ -191,8 +150,8 @@ async def build_plan(
     if arm is not None and (arm.provider or arm.model):
         provider_name = arm.provider or provider_name
         model_name = arm.model
-    provider, model = resolve_provider(registry, settings, provider_name, model_name)
-    check_allowed(settings, provider.name, model)
+    # Default provider / model, unconfigured vendors and the allow-list: the registry's.
+    provider, model = registry.resolve(provider_name, model_name)
     caps = provider.capabilities(model)
 
     max_tokens = arm.max_tokens if arm and arm.max_tokens else payload.max_tokens
@@ -211,7 +170,11 @@ async def build_plan(
     if images and not caps.vision:
         raise BadRequest(f"Model '{provider.name}:{model}' does not accept images")
 
-    system = arm.system_prompt if arm and arm.system_prompt else payload.system
+    system = (
+        (arm.system_prompt if arm else None)
+        or payload.system
+        or registry.system_prompt_for(provider.name, model)
+    )
     temperature = arm.temperature if arm and arm.temperature is not None else payload.temperature
     messages = [ChatMessage(role=m.role, content=m.content) for m in payload.history]
     messages.append(ChatMessage(role="user", content=payload.query, images=images))
@@ -272,8 +235,7 @@ def _fallbacks(
         try:
             if ":" not in name:
                 raise UnknownProvider(name, f"Fallback '{name}' must be 'provider:model'")
-            provider, model = resolve_provider(registry, settings, None, name)
-            check_allowed(settings, provider.name, model)
+            provider, model = registry.resolve(None, name)
             if images and not provider.capabilities(model).vision:
                 raise BadRequest(f"Fallback '{name}' does not accept images")
         except (ProviderError, BadRequest) as exc:

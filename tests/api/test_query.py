@@ -212,7 +212,7 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
     ("overrides", "status", "needle"),
     [
         ({"model_provider": "nope"}, 400, "Unknown provider 'nope'"),
-        ({"model_provider": "openai"}, 400, "OPENAI_API_KEY"),
+        ({"model_provider": "anthropic"}, 400, "ANTHROPIC_API_KEY"),
         ({"model_name": "plain", "ALLOWED": ["scripted:echo"]}, 400, "not allowed"),
         ({"query": "   "}, 422, "query"),
         ({"query": ""}, 422, "query"),
@@ -241,7 +241,7 @@ async def test_bad_input_is_rejected_without_an_upstream_call(
     make_settings: Callable[..., Settings], overrides: dict[str, Any], status: int, needle: str
 ) -> None:
     allowed = overrides.pop("ALLOWED", [])
-    async with query_client(make_settings, ALLOWED_MODELS=allowed, MAX_ATTACHMENT_MB=1) as client:
+    async with query_client(make_settings, MODEL_ALLOWLIST=allowed, MAX_ATTACHMENT_MB=1) as client:
         for endpoint in ("/api/v1/query", "/api/v1/query/stream"):
             r = await client.post(endpoint, json={**body(), **overrides})
             assert r.status_code == status, r.text
@@ -313,23 +313,23 @@ async def test_experiment_variant_sets_system_prompt_model_and_temperature(
 
 
 @sqlite_only
-async def test_models_endpoint_lists_capabilities(make_settings: Callable[..., Settings]) -> None:
+async def test_scripted_provider_in_the_model_list(make_settings: Callable[..., Settings]) -> None:
     async with query_client(make_settings) as client:
         r = await client.get("/api/v1/models")
         assert r.status_code == 200
-        models = {m["id"]: m for m in r.json()["models"]}
-        assert models["scripted:echo"]["reasoning"] is True
-        assert models["scripted:echo"]["vision"] is True
-        assert models["scripted:echo"]["default"] is True
-        assert models["scripted:plain"]["reasoning"] is False
+        models = {f"{m['provider']}:{m['model']}": m for m in r.json()["models"]}
+        assert models["scripted:echo"]["capabilities"]["reasoning"] is True
+        assert models["scripted:echo"]["capabilities"]["vision"] is True
+        assert models["scripted:plain"]["capabilities"]["reasoning"] is False
 
 
 @sqlite_only
 async def test_scripted_provider_is_off_by_default(make_settings: Callable[..., Settings]) -> None:
     async with query_client(make_settings, ENABLE_SCRIPTED_PROVIDER=False) as client:
-        assert (await client.get("/api/v1/models")).json()["models"] == []
+        listed = {m["provider"] for m in (await client.get("/api/v1/models")).json()["models"]}
+        assert "scripted" not in listed
         r = await client.post("/api/v1/query", json=body())
-        assert r.status_code == 400
+        assert r.status_code == 400 and r.json()["type"] == "unknown_provider"
 
 
 @sqlite_only
@@ -337,7 +337,13 @@ async def test_no_key_in_logs_errors_or_rows(
     make_settings: Callable[..., Settings], capfd: pytest.CaptureFixture[str]
 ) -> None:
     secret = "sk-test-SECRETSECRETSECRET1234"
-    async with query_client(make_settings, OPENAI_API_KEY=secret, LOG_LEVEL="DEBUG") as client:
+    async with query_client(
+        make_settings,
+        OPENAI_API_KEY=secret,
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",  # nothing listens: refused at once
+        PROVIDER_MAX_RETRIES=0,
+        LOG_LEVEL="DEBUG",
+    ) as client:
         scripted(client).queue([TextDelta(text="x"), Fail(ModelNotFound("scripted", "gone"))])
         await client.post("/api/v1/query", json=body())
         r = await client.post("/api/v1/query", json=body(model_provider="openai"))

@@ -14,7 +14,7 @@ from llm_platform.core.config import AuthMode
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
-from llm_platform.schemas.query import CancelResult, ModelsResponse, QueryRequest, QueryResponse
+from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
 from llm_platform.services import query as query_service
 from llm_platform.services.query_generation import QueryRuntime
 from llm_platform.services.query_plan import QueryPlan, build_plan
@@ -127,11 +127,6 @@ async def cancel_stream(stream_id: str, runtime: Runtime) -> CancelResult:
     if await runtime.streams.store.exists(stream_id):
         return CancelResult(stream_id=stream_id, cancelled=False)  # already finished
     raise NotFound("Stream not found (unknown, or its retention window has ended)")
-
-
-@router.get("/models", response_model=ModelsResponse)
-async def models(runtime: Runtime) -> ModelsResponse:
-    return await query_service.list_models(runtime)
 
 
 def _parse_event_id(value: str | None) -> int:
