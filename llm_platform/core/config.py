@@ -178,9 +178,10 @@ class Settings(BaseSettings):
     MAX_HISTORY_MESSAGES: int = Field(default=200, ge=0)
     MAX_ATTACHMENTS: int = Field(default=8, ge=0)
     MAX_ATTACHMENT_MB: float = Field(default=5.0, gt=0)
-    # The query log is written by a background writer in batches; the response (or the
-    # stream's `done` event) waits for the commit unless this is false.
-    QUERY_LOG_WAIT: bool = True
+    # The query log is written by a background writer in batches (flushed on shutdown). A
+    # stream's `done` event always follows the commit; JSON answers (`/query`, the OpenAI
+    # facade) wait for it only when this is true (off: the commit is off the critical path).
+    QUERY_LOG_WAIT: bool = False
 
     @field_validator("FALLBACK_MODELS", mode="before")
     @classmethod

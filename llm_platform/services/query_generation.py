@@ -237,7 +237,7 @@ async def _finish(
 ) -> None:
     _observe(runtime.metrics, result)
     written = runtime.log_writer.submit(log_entry(plan, result))
-    if runtime.settings.QUERY_LOG_WAIT:
+    if emit is not None or runtime.settings.QUERY_LOG_WAIT:
         await written
     if emit is None:
         return
