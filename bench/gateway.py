@@ -187,13 +187,25 @@ def chat_request(path: str, model: str, stream: bool) -> bytes:
     ).encode() + body
 
 
-async def load(port: int, raw: bytes, clients: int, duration: float, max_requests: int) -> Stats:
-    """`clients` closed-loop clients for `duration` seconds (or `max_requests` in total)."""
+async def load(
+    port: int,
+    raw: bytes,
+    clients: int,
+    duration: float,
+    max_requests: int,
+    spread: float = 0.0,
+) -> Stats:
+    """`clients` closed-loop clients for `duration` seconds (or `max_requests` in total).
+
+    Client i starts after `i * spread / clients` seconds: with `spread` = the upstream's
+    delay, requests arrive evenly instead of in lockstep bursts of `clients` at once (which
+    would measure the burst's queue, not the per-request overhead)."""
     stats = Stats()
     deadline = time.perf_counter() + duration
     budget = [max_requests]
 
-    async def client() -> None:
+    async def client(index: int) -> None:
+        await asyncio.sleep(index * spread / clients)
         conn = Connection(port)
         try:
             while time.perf_counter() < deadline and budget[0] > 0:
@@ -209,7 +221,7 @@ async def load(port: int, raw: bytes, clients: int, duration: float, max_request
             conn.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(i) for i in range(clients)))
     stats.elapsed = time.perf_counter() - started
     return stats
 
@@ -231,14 +243,14 @@ def model_name(delay_ms: int, chunks: int, interval_ms: int) -> str:
 
 
 async def compare(
-    ports: Ports, model: str, stream: bool, clients: int, duration: float
+    ports: Ports, model: str, stream: bool, clients: int, duration: float, spread: float
 ) -> tuple[Stats, Stats]:
     direct_raw = chat_request("/v1/chat/completions", model, stream)
     platform_raw = chat_request("/v1/chat/completions", f"openai:{model}", stream)
     cap = clients * 400
-    direct = await load(ports.upstream, direct_raw, clients, duration, cap)
+    direct = await load(ports.upstream, direct_raw, clients, duration, cap, spread)
     cpu = cpu_seconds(ports.platform_pid)
-    via = await load(ports.platform, platform_raw, clients, duration, cap)
+    via = await load(ports.platform, platform_raw, clients, duration, cap, spread)
     via.cpu_ms = (cpu_seconds(ports.platform_pid) - cpu) * 1000 / max(1, len(via.samples))
     return direct, via
 
@@ -250,14 +262,19 @@ def med(values: list[float]) -> float:
 async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None:
     delay = args.delay_ms
     ns_model = model_name(delay, 16, 0)
-    print(f"upstream answer: 16 chunks after {delay} ms (non-streaming scenarios)")
+    print(
+        f"upstream answer: 16 chunks after {delay} ms (streaming: 10 ms apart); "
+        f"client starts spread over {delay} ms"
+    )
     await warm(ports.platform, chat_request("/v1/chat/completions", f"openai:{ns_model}", False))
 
     for clients in (50, 200):
         p50s, p99s, direct50, via50, direct99, via99, errs = [], [], [], [], [], [], 0
         cpus = []
         for _ in range(args.runs):
-            direct, via = await compare(ports, ns_model, False, clients, args.duration)
+            direct, via = await compare(
+                ports, ns_model, False, clients, args.duration, delay / 1000
+            )
             cpus.append(via.cpu_ms)
             p50s.append(via.pct(50) - direct.pct(50))
             p99s.append(via.pct(99) - direct.pct(99))
@@ -276,7 +293,7 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
     st_model = model_name(delay, 16, 10)
     p50s, p99s, errs, cpus = [], [], 0, []
     for _ in range(args.runs):
-        direct, via = await compare(ports, st_model, True, 50, args.duration)
+        direct, via = await compare(ports, st_model, True, 50, args.duration, delay / 1000)
         cpus.append(via.cpu_ms)
         p50s.append(via.pct(50, ttft=True) - direct.pct(50, ttft=True))
         p99s.append(via.pct(99, ttft=True) - direct.pct(99, ttft=True))
