@@ -45,6 +45,7 @@ format: install-dev
 
 bench: install-dev
 	$(PY) bench/events.py
+	$(PY) bench/gateway.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
