@@ -12,6 +12,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,12 @@ def pg_server_url() -> Iterator[str]:
 
     tmp = tempfile.mkdtemp(prefix="llmp-pg-")
     server = pgserver.get_server(tmp, cleanup_mode="delete")
+    # A throw-away server: durability buys nothing here, and every test database is a copy
+    # of the template (written through the WAL), so skip the flushes.
+    server.psql(
+        "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
+        "ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+    )
     uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/tmp/...
     try:
         yield uri.replace("postgresql://", "postgresql+asyncpg://", 1)
@@ -183,3 +190,7 @@ async def start_client(settings: Settings) -> AsyncIterator[AppClient]:
 async def client(make_settings: Callable[..., Settings]) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings()):
         yield c
+
+
+# `async with app_client(settings) as client:` for tests that need their own settings.
+app_client = asynccontextmanager(start_client)

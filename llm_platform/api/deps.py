@@ -59,6 +59,7 @@ def _bearer(request: Request) -> str | None:
 
 async def get_current_user(request: Request, state: State, session: DbSession) -> Principal:
     settings = state.settings
+    await state.rate_limiter.check_ip(request.client.host if request.client else None)
     if settings.AUTH_MODE is AuthMode.API_KEY:
         key = _bearer(request)
         if key is None:
@@ -72,8 +73,7 @@ async def get_current_user(request: Request, state: State, session: DbSession) -
     else:
         named = request.headers.get("x-user-id") or None
         principal = Principal(user_id=named)
-    client_ip = request.client.host if request.client else None
-    await state.rate_limiter.check(user_id=principal.user_id, client_ip=client_ip)
+    await state.rate_limiter.check_user(principal.user_id)
     return principal
 
 

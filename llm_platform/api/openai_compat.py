@@ -14,9 +14,9 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1.query import Context, plan_query
 from llm_platform.core.errors import AppError, BadRequest
 from llm_platform.core.security import Principal
@@ -39,8 +39,9 @@ from llm_platform.services.streams.formats import SSE_DONE, SSE_HEADERS
 from llm_platform.services.streams.frames import Frame
 
 
-class OpenAIRoute(APIRoute):
-    """Every error leaves in OpenAI's shape: `{"error": {message, type, param, code}}`."""
+class OpenAIRoute(JSONRoute):
+    """Strict JSON bodies (as every API route), and every error in OpenAI's shape:
+    `{"error": {message, type, param, code}}`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

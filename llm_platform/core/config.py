@@ -211,6 +211,12 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
+    @field_validator("MODEL_PRICES", mode="after")
+    @classmethod
+    def _extend_prices(cls, value: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        # Configured prices add to (or override) the built-in table; they do not replace it.
+        return {**_default_prices(), **value}
+
     @field_validator("MODEL_ALLOWLIST", mode="before")
     @classmethod
     def _split_allowlist(cls, value: Any) -> Any:

@@ -13,6 +13,7 @@ from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.services.query_generation import QueryRuntime
+from llm_platform.services.sessions import SessionOwners
 
 
 @dataclass
@@ -22,6 +23,7 @@ class AppState:
     rate_limiter: RateLimiter
     metrics: Metrics | None
     redis: Redis | None = None
+    session_owners: SessionOwners = field(default_factory=SessionOwners)
     # --- providers ---
     providers: ProviderRegistry = field(default_factory=ProviderRegistry)
 

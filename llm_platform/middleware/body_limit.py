@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llm_platform.core.errors import PayloadTooLarge
 from llm_platform.middleware.error_response import send_error
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` when a streamed body passes the limit.
+
+    An HTTPException because FastAPI re-raises those from body reading (any other error
+    there becomes a generic 400); the app's handler renders it as the usual 413 body.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"Request body exceeds {limit} bytes")
 
 
 class BodyLimitMiddleware:
@@ -50,7 +62,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -38,13 +38,18 @@ def _clean_errors(errors: Any) -> list[dict[str, Any]]:
     cleaned = []
     for err in errors:
         item = {"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")}
+        if err.get("type") == "json_invalid":
+            reason = (err.get("ctx") or {}).get("error")
+            if reason:
+                item["msg"] = f"{item['msg']}: {reason}"
         cleaned.append(item)
     return cleaned
 
 
 def _summary(errors: list[dict[str, Any]]) -> str:
-    if any(err["type"] == "json_invalid" for err in errors):
-        return "Malformed JSON body"
+    for err in errors:
+        if err["type"] == "json_invalid":
+            return f"Malformed JSON body ({err['msg']})"
     parts = []
     for err in errors[:5]:
         loc = ".".join(str(p) for p in err["loc"] if p != "body") or "body"

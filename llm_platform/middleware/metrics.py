@@ -30,6 +30,19 @@ class Metrics:
         )
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (`/api/v1/sessions/{session_id}`).
+
+    FastAPI keeps included routes unprefixed (`scope["route"].path` is `/sessions/{...}`);
+    the prefixed path lives on the effective route context it stores under
+    `scope["fastapi"]`. Unmatched paths share one label: arbitrary URLs must not grow the
+    series set.
+    """
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -51,9 +64,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            # Unmatched paths share one label: arbitrary URLs must not grow the series set.
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)

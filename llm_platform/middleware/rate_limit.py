@@ -9,38 +9,56 @@ from __future__ import annotations
 import math
 import time
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
 
 from llm_platform.core.errors import RateLimited
+from llm_platform.core.logging import get_logger
+
+log = get_logger("llm_platform.rate_limit")
 
 
 class RateLimiter:
     def __init__(self, per_user: int, per_ip: int, redis_url: str | None = None) -> None:
         self.storage: Storage
         if redis_url:
-            self.storage = RedisStorage(_async_redis_uri(redis_url), key_prefix="llmp:rl")
+            self.storage = RedisStorage(
+                _async_redis_uri(redis_url),
+                implementation="redispy",
+                key_prefix="llmp:rl",
+                wrap_exceptions=True,
+            )
         else:
             self.storage = MemoryStorage()
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self.user_item = RateLimitItemPerMinute(per_user) if per_user > 0 else None
         self.ip_item = RateLimitItemPerMinute(per_ip) if per_ip > 0 else None
 
-    async def check(self, *, user_id: str | None, client_ip: str | None) -> None:
-        checks = []
-        if self.user_item is not None and user_id:
-            checks.append((self.user_item, "user", user_id))
+    async def check_ip(self, client_ip: str | None) -> None:
+        """Before authentication, so that bad keys are throttled too."""
         if self.ip_item is not None and client_ip:
-            checks.append((self.ip_item, "ip", client_ip))
-        for item, kind, ident in checks:
-            if not await self.strategy.hit(item, kind, ident):
-                stats = await self.strategy.get_window_stats(item, kind, ident)
-                retry = max(1, math.ceil(stats.reset_time - time.time()))
-                raise RateLimited(
-                    f"Rate limit of {item.amount} requests per minute per {kind} exceeded",
-                    retry_after=retry,
-                )
+            await self._hit(self.ip_item, "ip", client_ip)
+
+    async def check_user(self, user_id: str | None) -> None:
+        if self.user_item is not None and user_id:
+            await self._hit(self.user_item, "user", user_id)
+
+    async def _hit(self, item: RateLimitItem, kind: str, ident: str) -> None:
+        try:
+            if await self.strategy.hit(item, kind, ident):
+                return
+            stats = await self.strategy.get_window_stats(item, kind, ident)
+        except StorageError as exc:
+            # A limit is protection, not data: with Redis down, serve rather than fail.
+            log.warning("rate_limit_storage_error", error=type(exc.storage_error).__name__)
+            return
+        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(
+            f"Rate limit of {item.amount} requests per minute per {kind} exceeded",
+            retry_after=retry,
+        )
 
 
 def _async_redis_uri(url: str) -> str:

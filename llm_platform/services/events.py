@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llm_platform.core.errors import PayloadTooLarge, ValidationFailed
+from llm_platform.core.errors import NotFound, PayloadTooLarge, ValidationFailed
 from llm_platform.core.security import Principal
 from llm_platform.db.models import Event, utcnow
 from llm_platform.db.repositories.events import EventRepository
@@ -21,13 +22,15 @@ async def ingest(
     session_id: str,
     events: Sequence[EventIn],
     *,
+    owners: session_service.SessionOwners,
     max_batch: int,
     max_data_bytes: int,
 ) -> EventsAccepted:
     if len(events) > max_batch:
         raise PayloadTooLarge(f"A batch holds at most {max_batch} events, got {len(events)}")
-    await session_service.get_visible(db, principal, session_id)
 
+    # Rows are built before the first statement: on SQLite that statement opens the write
+    # transaction, and nothing but the two queries should run while it is open.
     now = utcnow()
     rows = []
     seen: set[str] = set()
@@ -51,7 +54,13 @@ async def ingest(
                 "received_at": now,
             }
         )
-    inserted = await EventRepository(db).insert_new(rows)
+    await session_service.check_visible(db, principal, session_id, owners)
+    try:
+        inserted = await EventRepository(db).insert_new(rows)
+    except IntegrityError:
+        # The session went away after its owner was remembered: the foreign key says so.
+        owners.forget(session_id)
+        raise NotFound("Session not found") from None
     accepted = [r["event_id"] for r in rows if r["event_id"] in inserted]
     duplicates = [r["event_id"] for r in rows if r["event_id"] not in inserted]
     return EventsAccepted(accepted=accepted, duplicates=duplicates + in_batch_duplicates)

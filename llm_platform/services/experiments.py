@@ -60,3 +60,20 @@ async def get_visible(session: AsyncSession, principal: Principal, exp_id: str) 
 
 def variants_of(experiment: Experiment) -> list[Variant]:
     return [Variant.model_validate(v) for v in experiment.variants]
+
+
+async def export_scope(session: AsyncSession, principal: Principal, exp_id: str) -> str | None:
+    """Whose sessions an export of the experiment may include (None: every participant's).
+
+    The owner (or an admin) exports every participant's data. Sessions may name an
+    experiment nobody defined: those are exported to admins and to open-mode readers (scoped
+    to the X-User-ID they send); to a plain API key such an experiment does not exist, just
+    like another user's, so the answer never tells the two apart.
+    """
+    experiment = await ExperimentRepository(session).get(exp_id)
+    if experiment is not None:
+        principal.check_owner(experiment.owner_id, "Experiment")
+        return None
+    if principal.authenticated and not principal.is_admin:
+        raise NotFound("Experiment not found")
+    return principal.user_filter(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
@@ -57,6 +58,46 @@ async def apply_experiment(db: AsyncSession, record: Session, experiment_id: str
         record.variant = assign_variant(experiment.id, record.user_id, variants_of(experiment)).name
     else:
         record.variant = None
+
+
+class SessionOwners:
+    """A bounded, per-process memory of session id -> owner, for the event ingest hot path.
+
+    A session's owner never changes, so an entry never goes stale; a session that is gone
+    is still caught by the events' foreign key (see `services.events.ingest`).
+    """
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._owners: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, session_id: str) -> str | None:
+        owner = self._owners.get(session_id)
+        if owner is not None:
+            self._owners.move_to_end(session_id)
+        return owner
+
+    def remember(self, session_id: str, owner: str) -> None:
+        self._owners[session_id] = owner
+        self._owners.move_to_end(session_id)
+        if len(self._owners) > self.size:
+            self._owners.popitem(last=False)
+
+    def forget(self, session_id: str) -> None:
+        self._owners.pop(session_id, None)
+
+
+async def check_visible(
+    db: AsyncSession, principal: Principal, session_id: str, owners: SessionOwners
+) -> None:
+    """Like `get_visible` when only the right to use the session matters (no row loaded)."""
+    owner = owners.get(session_id)
+    if owner is None:
+        owner = await SessionRepository(db).owner_of(session_id)
+        if owner is None:
+            raise NotFound("Session not found")
+        owners.remember(session_id, owner)
+    principal.check_owner(owner, "Session")
 
 
 async def get_visible(db: AsyncSession, principal: Principal, session_id: str) -> Session:

@@ -3,10 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.api.json_body import BeaconRoute
 from llm_platform.schemas.events import EventBatch, EventsAccepted
 from llm_platform.services import events as event_service
 
-router = APIRouter(tags=["events"])
+# Browsers flush their last events with navigator.sendBeacon, which sends text/plain.
+router = APIRouter(tags=["events"], route_class=BeaconRoute)
 
 
 @router.post("/events", response_model=EventsAccepted)
@@ -20,6 +22,7 @@ async def post_events(
         user,
         batch.session_id,
         batch.items,
+        owners=state.session_owners,
         max_batch=state.settings.MAX_EVENTS_PER_BATCH,
         max_data_bytes=state.settings.MAX_EVENT_DATA_BYTES,
     )

@@ -4,12 +4,14 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.params import PathId
 from llm_platform.db.repositories.experiments import ExperimentRepository
 from llm_platform.schemas.experiments import ExperimentCreate, ExperimentOut
 from llm_platform.services import experiments as experiment_service
 from llm_platform.services import export as export_service
 
-router = APIRouter(prefix="/experiments", tags=["experiments"])
+router = APIRouter(prefix="/experiments", tags=["experiments"], route_class=JSONRoute)
 
 
 @router.post("", response_model=ExperimentOut, status_code=201)
@@ -28,7 +30,7 @@ async def list_experiments(db: DbSession, user: CurrentUser) -> list[ExperimentO
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-async def get_experiment(experiment_id: str, db: DbSession, user: CurrentUser) -> ExperimentOut:
+async def get_experiment(experiment_id: PathId, db: DbSession, user: CurrentUser) -> ExperimentOut:
     return ExperimentOut.model_validate(
         await experiment_service.get_visible(db, user, experiment_id)
     )
@@ -36,23 +38,14 @@ async def get_experiment(experiment_id: str, db: DbSession, user: CurrentUser) -
 
 @router.get("/{experiment_id}/export")
 async def export_experiment(
-    experiment_id: str,
+    experiment_id: PathId,
     db: DbSession,
     user: CurrentUser,
     state: State,
     format: export_service.ExportFormat = export_service.ExportFormat.JSONL,
 ) -> StreamingResponse:
-    """All sessions of the experiment with their events and model calls. The owner (or an
-    admin) sees every participant's data; an experiment nobody defined can be exported by
-    unscoped readers only."""
-    repo = ExperimentRepository(db)
-    experiment = await repo.get(experiment_id)
-    if experiment is not None:
-        user.check_owner(experiment.owner_id, "Experiment")
-        participants = None
-    else:
-        user.require_admin()
-        participants = user.user_filter(None)
+    """All sessions of the experiment with their events and model calls, streamed."""
+    participants = await experiment_service.export_scope(db, user, experiment_id)
     records = export_service.experiment_export_records(state.db, experiment_id, participants)
     filename = f"experiment-{experiment_id}.{format.value}"
     return StreamingResponse(

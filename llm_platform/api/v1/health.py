@@ -7,10 +7,11 @@ from sqlalchemy import text
 
 from llm_platform import __version__
 from llm_platform.api.deps import State
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.db.migrate import current_revision, head_revision
 from llm_platform.schemas.health import DatabaseStatus, Health, Status
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JSONRoute)
 
 
 @router.get("/health", response_model=Health)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from llm_platform.api.deps import CurrentUser, State
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.schemas.models import ModelList, ProviderSummary
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], route_class=JSONRoute)
 
 
 @router.get("/models", response_model=ModelList)

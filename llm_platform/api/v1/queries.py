@@ -6,12 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from llm_platform.api.deps import CurrentUser, DbSession
+from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.params import Cursor, Limit
 from llm_platform.db.repositories.queries import QueryRepository
 from llm_platform.schemas.common import ClientId, Page
 from llm_platform.schemas.queries import GroupBy, QueryLogOut, TokenAnalytics
 from llm_platform.services import analytics
 
-router = APIRouter(tags=["queries"])
+router = APIRouter(tags=["queries"], route_class=JSONRoute)
 
 
 @router.get("/queries", response_model=Page[QueryLogOut])
@@ -21,8 +23,8 @@ async def list_queries(
     user_id: ClientId | None = None,
     session_id: ClientId | None = None,
     experiment_id: ClientId | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> Page[QueryLogOut]:
     rows, next_cursor = await QueryRepository(db).list_page(
         user_id=user.user_filter(user_id),

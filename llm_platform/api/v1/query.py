@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.api.deps import get_current_user, state_of
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.core.config import AuthMode
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.core.security import Principal
@@ -20,7 +21,7 @@ from llm_platform.services.query_generation import QueryRuntime
 from llm_platform.services.query_plan import QueryPlan, build_plan
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 
-router = APIRouter(tags=["query"])
+router = APIRouter(tags=["query"], route_class=JSONRoute)
 
 
 @dataclass(frozen=True)

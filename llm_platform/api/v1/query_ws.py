@@ -35,6 +35,7 @@ router = APIRouter(tags=["query"])
 async def _principal(ws: WebSocket, state: AppState) -> Principal:
     """As `get_current_user`, with query parameters for what browsers cannot put in headers."""
     settings = state.settings
+    await state.rate_limiter.check_ip(ws.client.host if ws.client else None)
     if settings.AUTH_MODE is AuthMode.API_KEY:
         header = ws.headers.get("authorization", "")
         key = header[7:].strip() if header.lower().startswith("bearer ") else None
@@ -51,8 +52,7 @@ async def _principal(ws: WebSocket, state: AppState) -> Principal:
     else:
         named = ws.headers.get("x-user-id") or ws.query_params.get("user_id") or None
         principal = Principal(user_id=named)
-    client_ip = ws.client.host if ws.client else None
-    await state.rate_limiter.check(user_id=principal.user_id, client_ip=client_ip)
+    await state.rate_limiter.check_user(principal.user_id)
     return principal
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1 import (
     events,
     experiments,
@@ -13,7 +14,7 @@ from llm_platform.api.v1 import (
     sessions,
 )
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", route_class=JSONRoute)
 api_router.include_router(health.router)
 api_router.include_router(sessions.router)
 api_router.include_router(events.router)

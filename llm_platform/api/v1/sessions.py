@@ -6,6 +6,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.params import Cursor, EventCursor, EventTypeFilter, Limit, PathId
 from llm_platform.db.repositories.events import EventRepository
 from llm_platform.schemas.common import ClientId, Page
 from llm_platform.schemas.events import EventOut
@@ -14,9 +16,7 @@ from llm_platform.services import events as event_service
 from llm_platform.services import export as export_service
 from llm_platform.services import sessions as session_service
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
-
-Limit = Annotated[int, Query(ge=1, le=1000)]
+router = APIRouter(prefix="/sessions", tags=["sessions"], route_class=JSONRoute)
 
 
 @router.post("", response_model=SessionStarted)
@@ -40,7 +40,7 @@ async def list_sessions(
     user_id: ClientId | None = None,
     experiment_id: ClientId | None = None,
     limit: Limit = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
 ) -> Page[SessionOut]:
     rows, next_cursor = await session_service.list_page(
         db, user, user_id=user_id, experiment_id=experiment_id, limit=limit, cursor=cursor
@@ -50,7 +50,7 @@ async def list_sessions(
 
 @router.get("/{session_id}", response_model=SessionDetail)
 async def get_session(
-    session_id: str,
+    session_id: PathId,
     db: DbSession,
     user: CurrentUser,
     include_events: bool = False,
@@ -67,18 +67,18 @@ async def get_session(
 
 
 @router.post("/{session_id}/end", response_model=SessionOut)
-async def end_session(session_id: str, db: DbSession, user: CurrentUser) -> SessionOut:
+async def end_session(session_id: PathId, db: DbSession, user: CurrentUser) -> SessionOut:
     return SessionOut.model_validate(await session_service.end(db, user, session_id))
 
 
 @router.get("/{session_id}/events", response_model=Page[EventOut])
 async def list_events(
-    session_id: str,
+    session_id: PathId,
     db: DbSession,
     user: CurrentUser,
-    type: Annotated[list[str] | None, Query(max_length=50)] = None,
+    type: EventTypeFilter = None,
     limit: Limit = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,19}$")] = None,
+    cursor: EventCursor = None,
 ) -> Page[EventOut]:
     rows, next_after = await event_service.list_page(
         db,
@@ -96,7 +96,7 @@ async def list_events(
 
 @router.get("/{session_id}/export")
 async def export_session(
-    session_id: str,
+    session_id: PathId,
     db: DbSession,
     user: CurrentUser,
     state: State,

@@ -12,6 +12,11 @@ from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
 class SessionRepository(Repository[Session]):
     model = Session
 
+    async def owner_of(self, session_id: str) -> str | None:
+        """The owner of a session (None: no such session), without loading the row."""
+        stmt = select(Session.user_id).where(Session.id == session_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def list_page(
         self,
         *,

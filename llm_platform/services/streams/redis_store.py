@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from llm_platform.core.logging import get_logger
 from llm_platform.services.streams.frames import Frame
@@ -137,23 +138,28 @@ class RedisStreamStore(StreamStore):
         return True
 
     async def start(self, on_cancel: Callable[[str], None]) -> None:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(CANCEL_CHANNEL)
+        """Listen for cancel requests. Redis may be down at start-up or blip later: the
+        listener keeps retrying (the watchdog's cancel-key check covers the gaps)."""
 
         async def listen() -> None:
-            try:
-                while True:
-                    try:
+            warned = False
+            while True:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(CANCEL_CHANNEL)
+                    warned = False
+                    while True:
                         message = await pubsub.get_message(timeout=1.0)
-                    except (ConnectionError, OSError) as exc:  # Redis blip: keep listening
+                        if message and message.get("type") == "message":
+                            on_cancel(_text(message["data"]))
+                except (ConnectionError, OSError, RedisError) as exc:
+                    if not warned:
                         log.warning("stream_cancel_listener_error", error=str(exc))
-                        await asyncio.sleep(0.5)
-                        continue
-                    if message and message.get("type") == "message":
-                        on_cancel(_text(message["data"]))
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                        warned = True
+                    await asyncio.sleep(1.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
 
         self._listener = asyncio.create_task(listen(), name="stream-cancel-listener")
 

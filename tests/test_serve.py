@@ -1,0 +1,233 @@
+"""`llm-platform serve` as a real process: first start in an empty directory, bad settings,
+and durability of acknowledged events across a SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llm_platform.core.config import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def cli_path() -> str:
+    beside = Path(sys.executable).parent / "llm-platform"
+    found = str(beside) if beside.exists() else shutil.which("llm-platform")
+    assert found, "the llm-platform console script is not installed"
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any of our settings: a newcomer's shell."""
+    names = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(workdir: Path, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    log = (workdir / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [cli_path(), "serve", "--port", str(port)],
+        cwd=workdir,
+        env=clean_env(LOG_LEVEL="WARNING", **env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_ready(proc, port, workdir)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log = (workdir / "server.log").read_text(errors="replace")
+            raise AssertionError(f"server exited with {proc.returncode}:\n{log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not start within 60 s")
+
+
+def test_first_start_in_an_empty_directory(tmp_path: Path) -> None:
+    port = free_port()
+    with serve(tmp_path, port):
+        r = httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["status"] == "ok"
+        assert body["database"]["dialect"] == "sqlite"
+        assert body["database"]["migrations_current"] is True
+        assert body["auth_mode"] == "open" and body["redis"] == "not configured"
+        assert (tmp_path / "data" / "llm_platform.db").exists()
+        assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "dotenv", "names"),
+    [
+        ({"PORT": "abc"}, None, ["PORT"]),
+        (
+            {"AUTH_MODE": "everyone", "MAX_REQUEST_BODY_MB": "-1"},
+            None,
+            ["AUTH_MODE", "MAX_REQUEST_BODY_MB"],
+        ),
+        ({}, "LOG_LEVEL=LOUD\n", ["LOG_LEVEL"]),
+        ({"DATABASE_URL": "mysql://x"}, None, ["DATABASE_URL"]),
+    ],
+    ids=["port", "two-bad", "dotenv", "database-url"],
+)
+def test_bad_setting_exits_with_a_clear_message(
+    tmp_path: Path, env: dict[str, str], dotenv: str | None, names: list[str]
+) -> None:
+    if dotenv:
+        (tmp_path / ".env").write_text(dotenv)
+    result = subprocess.run(
+        [cli_path(), "serve"],
+        cwd=tmp_path,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Invalid configuration" in result.stderr
+    for name in names:
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "data").exists()
+
+
+async def _send_until_killed(
+    base: str, proc: subprocess.Popen[bytes], *, senders: int, kill_after: int
+) -> tuple[set[str], dict[str, list[dict[str, object]]]]:
+    """Senders post batches in a loop; the server is SIGKILLed while batches are in flight.
+
+    Returns the acknowledged event ids and the batches whose fate is unknown.
+    """
+    acked: set[str] = set()
+    unknown: dict[str, list[dict[str, object]]] = {}
+    acked_batches = 0
+    killed = asyncio.Event()
+
+    async def sender(n: int, client: httpx.AsyncClient) -> None:
+        nonlocal acked_batches
+        for b in range(10_000):
+            key = f"{n}-{b}"
+            events = [
+                {
+                    "event_id": f"e{key}-{i}",
+                    "t": 1_700_000_000_000 + i,
+                    "type": "tick",
+                    "data": {"sender": n, "batch": b, "i": i},
+                }
+                for i in range(50)
+            ]
+            try:
+                r = await client.post(
+                    f"{base}/api/v1/events", json={"session_id": "dur", "events": events}
+                )
+            except httpx.TransportError:
+                unknown[key] = events
+                return
+            assert r.status_code == 200, r.text
+            assert len(r.json()["accepted"]) == 50
+            acked.update(e["event_id"] for e in events)  # type: ignore[misc]
+            acked_batches += 1
+            if acked_batches >= kill_after and not killed.is_set():
+                killed.set()
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    limits = httpx.Limits(max_connections=senders)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        await asyncio.wait_for(
+            asyncio.gather(*(sender(n, client) for n in range(senders))), timeout=120
+        )
+    assert killed.is_set()
+    return acked, unknown
+
+
+async def _all_event_ids(client: httpx.AsyncClient, base: str) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"limit": 1000}
+        if cursor:
+            params["cursor"] = cursor
+        r = await client.get(f"{base}/api/v1/sessions/dur/events", params=params)
+        page = r.json()
+        ids += [e["event_id"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return ids
+
+
+async def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serve(tmp_path, port) as proc:
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.post(
+                f"{base}/api/v1/sessions", json={"session_id": "dur", "user_id": "u"}
+            )
+            assert r.status_code == 201
+        acked, unknown = await _send_until_killed(base, proc, senders=4, kill_after=40)
+        assert proc.wait(10) == -signal.SIGKILL
+    assert len(acked) >= 40 * 50
+    assert unknown, "no batch was in flight at the kill"
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serve(tmp_path, port):
+        async with httpx.AsyncClient(timeout=10) as client:
+            stored = await _all_event_ids(client, base)
+            assert len(stored) == len(set(stored)), "an event was stored twice"
+            missing = acked - set(stored)
+            assert not missing, f"{len(missing)} acknowledged events lost"
+            # The client re-sends what it never saw acknowledged: nothing is doubled.
+            for events in unknown.values():
+                r = await client.post(
+                    f"{base}/api/v1/events", json={"session_id": "dur", "events": events}
+                )
+                assert r.status_code == 200
+                body = r.json()
+                assert len(body["accepted"]) + len(body["duplicates"]) == 50
+            final = await _all_event_ids(client, base)
+    sent = acked | {e["event_id"] for events in unknown.values() for e in events}  # type: ignore[misc]
+    assert len(final) == len(set(final)) == len(sent)
+    assert set(final) == sent
