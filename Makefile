@@ -47,6 +47,7 @@ bench: install-dev
 	$(PY) bench/events.py
 	$(PY) bench/rag.py
 	$(PY) bench/rag_quality.py
+	$(PY) bench/gateway.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
