@@ -84,8 +84,8 @@ async def get_current_user(request: Request, state: State) -> Principal:
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def get_rag(request: Request) -> RagServices:
-    rag = get_state(request).rag
+async def get_rag(request: Request) -> RagServices:
+    rag = state_of(request).rag
     if rag is None:
         raise ServiceUnavailable("Files and RAG are not available on this server")
     return rag

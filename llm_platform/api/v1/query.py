@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.api.deps import get_current_user, state_of
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.core.config import AuthMode
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
@@ -40,16 +38,12 @@ def runtime_of(state: AppState) -> QueryRuntime:
 async def get_query_context(request: Request) -> QueryContext:
     """State, runtime and caller in one dependency: the query endpoints are the hot path, and
     each FastAPI dependency level costs more than what it resolves. The caller is resolved by
-    `get_current_user` itself; its database session is opened only for an API-key lookup
-    (and closed at once, so no transaction stays open while the answer is generated: on
-    SQLite it would hold the lock the query log writer needs)."""
+    `get_current_user` itself, which opens a short read session only for an API-key lookup
+    (so no transaction stays open while the answer is generated: on SQLite it would hold
+    the lock the query log writer needs)."""
     state = state_of(request)
     runtime = runtime_of(state)
-    if state.settings.AUTH_MODE is AuthMode.API_KEY:
-        async with state.db.read_sessions() as session:
-            user = await get_current_user(request, state, session)
-    else:  # open mode reads only headers: no session needed
-        user = await get_current_user(request, state, cast(AsyncSession, None))
+    user = await get_current_user(request, state)
     return QueryContext(state=state, runtime=runtime, user=user)
 
 
