@@ -5,7 +5,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: install install-dev serve test lint format bench clean
+.PHONY: install install-dev serve test lint format bench clean web
+
+# The web UI: TypeScript + npm packages bundled by esbuild into llm_platform/web/static
+# (not committed; built here, at install time).
+WEB_BUNDLE := llm_platform/web/static/manifest.json
+WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.tsx web/src/*.css web/src/components/*.tsx) web/build.mjs
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_BUNDLE): web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: $(WEB_BUNDLE)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +30,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(WEB_BUNDLE)
 
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(WEB_BUNDLE)
 
 serve: install
 	$(VENV)/bin/llm-platform serve
@@ -27,6 +41,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check llm_platform tests bench
 	$(VENV)/bin/ruff format --check llm_platform tests bench
 	$(VENV)/bin/mypy
+	cd web && npx --no-install tsc --noEmit
 
 test: lint
 	$(PY) -m pytest
@@ -40,3 +55,4 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf web/node_modules llm_platform/web/static

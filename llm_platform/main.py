@@ -74,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
+    if settings.UI_ENABLED:
+        from llm_platform.web.ui import build_web_router
+
+        app.include_router(build_web_router(settings))
 
     if metrics is not None:
 

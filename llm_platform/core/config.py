@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # --- files, ingestion and RAG ---
 
     # --- web UI ---
+    UI_ENABLED: bool = True  # serve the browser app at /
+    UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
 
     # --- legacy client compatibility ---
 
