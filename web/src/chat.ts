@@ -210,8 +210,8 @@ export class Conversation {
       body.attachments = opts.attachments.map((a) => ({
         type: "image",
         name: a.name,
-        mime_type: a.mime,
-        data: a.dataUrl.slice(a.dataUrl.indexOf(",") + 1),
+        mime: a.mime,
+        base64: a.dataUrl.slice(a.dataUrl.indexOf(",") + 1),
       }));
     }
     try {
@@ -249,16 +249,16 @@ export class Conversation {
     switch (ev.kind) {
       case "start":
         m.streamId = ev.streamId;
+        if (ev.queryId) m.queryId = ev.queryId;
+        if (ev.model) m.model = ev.model;
         break;
       case "thought": {
         const now = performance.now();
-        if (m.thinkingStart === undefined) {
-          m.thinkingStart = now;
-          m.stepTimes.push(0);
-        } else if (/\n\s*\n\s*$/.test(m.reasoning) && ev.text.trim()) {
-          m.stepTimes.push(now - m.thinkingStart);
-        }
+        if (m.thinkingStart === undefined) m.thinkingStart = now;
         m.reasoning += ev.text;
+        // A new paragraph of reasoning is a new step: note when it began.
+        const steps = m.reasoning.split(/\n\s*\n/).filter((x) => x.trim()).length;
+        while (m.stepTimes.length < steps) m.stepTimes.push(now - m.thinkingStart);
         break;
       }
       case "token":
@@ -281,8 +281,15 @@ export class Conversation {
         const meta = ev.meta;
         m.queryId = meta.query_id ?? m.queryId;
         m.streamId = meta.stream_id ?? m.streamId;
-        if (meta.latency != null) m.latencyMs = meta.latency < 100 && meta.latency % 1 !== 0 ? meta.latency * 1000 : meta.latency;
-        if (meta.ttft != null) m.ttftMs = meta.ttft < 100 && meta.ttft % 1 !== 0 ? meta.ttft * 1000 : meta.ttft;
+        // Server-measured times (ms) replace the browser's own.
+        const latency = meta.latency_ms ?? meta.latency;
+        const ttft = meta.ttft_ms ?? meta.ttft;
+        if (latency != null) m.latencyMs = latency;
+        if (ttft != null) m.ttftMs = ttft;
+        if (meta.provider && meta.model) m.model = `${meta.provider}:${meta.model}`;
+        const cot = meta.chain_of_thought;
+        if (cot?.total_thinking_time_ms != null && m.reasoning) m.thinkingMs = cot.total_thinking_time_ms;
+        if (cot?.reasoning_tokens != null) m.reasoningTokens = cot.reasoning_tokens;
         const tokens = meta.tokens;
         if (tokens) {
           m.usage = { ...m.usage, ...tokens };
@@ -294,9 +301,11 @@ export class Conversation {
         break;
       }
       case "error":
+        // A partial answer stays visible above the error.
         m.status = "error";
         m.error = ev.message;
-        m.errorRetryable = true;
+        m.errorRetryable = ev.retryable;
+        if (ev.queryId) m.queryId = ev.queryId;
         break;
     }
     this.changed();

@@ -12,7 +12,17 @@ export function normaliseModels(body: unknown): ModelInfo[] {
       let provider = String(m.provider ?? m.owned_by ?? "");
       let model = String(m.model ?? m.name ?? m.id ?? "");
       if (!provider && model.includes(":")) [provider, model] = [model.slice(0, model.indexOf(":")), model.slice(model.indexOf(":") + 1)];
-      return { provider, model, capabilities: (m.capabilities ?? {}) as ModelInfo["capabilities"], default: Boolean(m.default) };
+      // Capabilities come flat on each model (reasoning, vision, ...) or nested.
+      const c = (m.capabilities ?? m) as Raw;
+      const capabilities = {
+        streaming: c.streaming !== false,
+        reasoning: Boolean(c.reasoning),
+        vision: Boolean(c.vision),
+        tools: Boolean(c.tools),
+        web_search: Boolean(c.web_search),
+        max_output_tokens: (c.max_output_tokens ?? null) as number | null,
+      };
+      return { provider, model, capabilities, default: Boolean(m.default) };
     })
     .filter((m) => m.model);
 }

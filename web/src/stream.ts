@@ -52,13 +52,13 @@ export async function* readSSE(body: ReadableStream<Uint8Array>): AsyncGenerator
 }
 
 export type StreamEvent =
-  | { kind: "start"; streamId: string }
+  | { kind: "start"; streamId: string; queryId?: string; model?: string }
   | { kind: "thought"; text: string }
   | { kind: "token"; text: string }
   | { kind: "citation"; citation: Citation }
   | { kind: "usage"; usage: Usage }
   | { kind: "done"; meta: DoneMeta }
-  | { kind: "error"; message: string; code: string; retryable: boolean };
+  | { kind: "error"; message: string; code: string; retryable: boolean; queryId?: string };
 
 export interface Usage {
   input_tokens?: number | null;
@@ -70,8 +70,13 @@ export interface Usage {
 export interface DoneMeta {
   query_id?: string;
   stream_id?: string;
+  provider?: string;
+  model?: string;
   latency?: number;
-  ttft?: number;
+  latency_ms?: number;
+  ttft?: number | null;
+  ttft_ms?: number | null;
+  chain_of_thought?: { total_thinking_time_ms?: number; reasoning_tokens?: number | null } | null;
   tokens?: Usage & { total?: number };
   reasoning_tokens?: number;
   thinking_ms?: number;
@@ -91,7 +96,14 @@ export function toEvent(payload: Json, sseEvent: string | null): StreamEvent | n
     case "start":
     case "meta":
     case "stream":
-      return payload.stream_id ? { kind: "start", streamId: String(payload.stream_id) } : null;
+      return payload.stream_id
+        ? {
+            kind: "start",
+            streamId: String(payload.stream_id),
+            queryId: payload.query_id ? String(payload.query_id) : undefined,
+            model: payload.provider && payload.model ? `${payload.provider}:${payload.model}` : undefined,
+          }
+        : null;
     case "thought":
     case "reasoning":
     case "thinking":
@@ -111,11 +123,15 @@ export function toEvent(payload: Json, sseEvent: string | null): StreamEvent | n
       const e = obj(payload.error);
       const message =
         str(payload.message) || str(e.message) || str(payload.detail) || str(payload.error) || "The model failed";
+      const httpStatus = Number(payload.http_status ?? 0);
+      const meta = obj(payload.metadata);
       return {
         kind: "error",
         message,
         code: str(payload.code) || str(e.code) || "error",
-        retryable: Boolean(payload.retryable ?? e.retryable ?? false),
+        // Bad requests (4xx but 429) fail the same way again; the rest may pass on retry.
+        retryable: payload.retryable !== undefined ? Boolean(payload.retryable) : !(httpStatus >= 400 && httpStatus < 500 && httpStatus !== 429),
+        queryId: meta.query_id ? String(meta.query_id) : undefined,
       };
     }
     default:
@@ -171,7 +187,7 @@ export async function runQueryStream(
         }
       }
       const ev = toEvent(payload, frame.event);
-      if (!ev || ev.kind === "start") continue;
+      if (!ev) continue;
       handlers.onEvent(ev);
       if (ev.kind === "error" || ev.kind === "done") finished = true;
     }
