@@ -28,6 +28,7 @@ MODELS = [
 def install_stub_query(app: FastAPI) -> None:
     router = APIRouter(prefix="/api/v1")
     cancels: dict[str, asyncio.Event] = {}
+    tasks: set[asyncio.Task[None]] = set()
 
     @router.get("/models")
     async def models() -> dict[str, Any]:
@@ -52,23 +53,28 @@ def install_stub_query(app: FastAPI) -> None:
         stream_id, query_id = uuid.uuid4().hex, uuid.uuid4().hex
         cancelled = cancels.setdefault(stream_id, asyncio.Event())
 
-        async def frames() -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def generate() -> None:
+            # Runs on its own (like the real service): a dropped client does not stop it.
             n = 0
             started = time.perf_counter()
             ttft = None
             status = "ok"
             text = ""
 
-            def frame(data: dict[str, Any]) -> bytes:
+            def frame(data: dict[str, Any]) -> None:
                 nonlocal n
                 n += 1
-                return f"id: {n}\nevent: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
+                queue.put_nowait(
+                    f"id: {n}\nevent: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
+                )
 
-            yield frame({"type": "start", "stream_id": stream_id, "query_id": query_id,
-                         "provider": "scripted", "model": model})
+            frame({"type": "start", "stream_id": stream_id, "query_id": query_id,
+                   "provider": "scripted", "model": model})
             for word in reasoning.split(" "):
                 await asyncio.sleep(delay)
-                yield frame({"type": "thought", "content": word + " "})
+                frame({"type": "thought", "content": word + " "})
             for word in answer.split(" "):
                 if cancelled.is_set():
                     status = "cancelled"
@@ -76,7 +82,7 @@ def install_stub_query(app: FastAPI) -> None:
                 await asyncio.sleep(delay)
                 ttft = ttft or (time.perf_counter() - started) * 1000
                 text += word + " "
-                yield frame({"type": "token", "content": word + " "})
+                frame({"type": "token", "content": word + " "})
             usage = {"input_tokens": len(query.split()), "output_tokens": len(text.split()),
                      "reasoning_tokens": len(reasoning.split())}
             latency = (time.perf_counter() - started) * 1000
@@ -85,10 +91,17 @@ def install_stub_query(app: FastAPI) -> None:
                              provider="scripted", model=model, request={"query": query},
                              response_text=text, reasoning_text=reasoning, status=status,
                              latency_ms=latency, ttft_ms=ttft, **usage))
-            yield frame({"type": "usage", "usage": usage})
-            yield frame({"type": "done", "metadata": {
+            frame({"type": "usage", "usage": usage})
+            frame({"type": "done", "metadata": {
                 "query_id": query_id, "stream_id": stream_id, "latency": latency, "ttft": ttft,
                 "tokens": usage, "status": status, "provider": "scripted", "model": model}})
+            queue.put_nowait(None)
+
+        tasks.add(asyncio.create_task(generate()))
+
+        async def frames() -> AsyncIterator[bytes]:
+            while (item := await queue.get()) is not None:
+                yield item
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(frames(), media_type="text/event-stream",
