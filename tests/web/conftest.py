@@ -49,10 +49,44 @@ def require(condition: bool, why: str) -> None:
 
 
 @dataclass
+class SeenRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    status: int | None = None
+
+
+class RequestLog:
+    """ASGI middleware noting every API request (to tell beacons from fetches)."""
+
+    def __init__(self, app: Any, seen: list[SeenRequest]) -> None:
+        self.app, self.seen = app, seen
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        entry = SeenRequest(
+            scope["method"],
+            scope["path"],
+            {k.decode().lower(): v.decode() for k, v in scope["headers"]},
+        )
+        self.seen.append(entry)
+
+        async def recording_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, recording_send)
+
+
+@dataclass
 class LiveServer:
     url: str
     app: FastAPI
     db_path: Path
+    requests: list[SeenRequest]
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         with sqlite3.connect(self.db_path) as conn:
@@ -107,9 +141,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         from tests.web.stub_query import install_stub_query  # until the query service lands
 
         install_stub_query(app)
+    seen: list[SeenRequest] = []
+    app.add_middleware(RequestLog, seen=seen)
     server, thread, url = _serve(app)
     try:
-        yield LiveServer(url=url, app=app, db_path=db_path)
+        yield LiveServer(url=url, app=app, db_path=db_path, requests=seen)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

@@ -57,6 +57,7 @@ export class Tracker {
   private sending = false;
   private failures = 0;
   private sessionId: string | null = null;
+  private early: QueuedEvent[] = [];
   readonly listeners = new Set<() => void>();
 
   constructor(public enabled: boolean) {
@@ -69,6 +70,12 @@ export class Tracker {
   /** Events are recorded into this session from now on. */
   setSession(sessionId: string | null): void {
     this.sessionId = sessionId;
+    if (sessionId && this.early.length) {
+      // Events from before the first session was known (page start) belong to it.
+      for (const q of this.early.splice(0)) this.queue.push({ ...q, session_id: sessionId });
+      this.persist();
+      this.flushSoon();
+    }
   }
 
   get pending(): number {
@@ -91,11 +98,16 @@ export class Tracker {
 
   track(type: string, data: Record<string, unknown> = {}, sessionId?: string): void {
     const sid = sessionId ?? this.sessionId;
-    if (!this.enabled || !sid) return;
-    this.queue.push({
-      session_id: sid,
+    if (!this.enabled) return;
+    const item = {
+      session_id: sid ?? "",
       event: { event_id: uuid(), t: Date.now(), type, data: { ...data, path: location.pathname } },
-    });
+    };
+    if (!sid) {
+      if (this.early.length < 200) this.early.push(item);
+      return;
+    }
+    this.queue.push(item);
     if (this.queue.length > MAX_QUEUE) this.queue.splice(0, this.queue.length - MAX_QUEUE);
     this.persist();
     this.flushSoon();
@@ -193,7 +205,7 @@ export class Tracker {
 
   /** Page is going away: hand the queue to the browser (it outlives the page). */
   beacon(): void {
-    if (!this.enabled || !this.queue.length || !navigator.sendBeacon) return;
+    if (!this.enabled || !this.queue.length) return;
     const bySession = new Map<string, QueuedEvent["event"][]>();
     for (const q of this.queue) {
       const list = bySession.get(q.session_id) ?? [];
@@ -203,7 +215,20 @@ export class Tracker {
     for (const [sid, events] of bySession) {
       const body = JSON.stringify({ session_id: sid, events });
       if (body.length > 60_000) continue; // over the beacon limit: left for the next visit
-      navigator.sendBeacon("/api/v1/events", new Blob([body], { type: "application/json" }));
+      let queued = false;
+      try {
+        queued = navigator.sendBeacon("/api/v1/events", new Blob([body], { type: "application/json" }));
+      } catch {
+        queued = false; // a browser that refuses a JSON beacon
+      }
+      if (!queued) {
+        void fetch("/api/v1/events", {
+          method: "POST",
+          keepalive: true,
+          headers: headers({ "Content-Type": "application/json" }),
+          body,
+        }).catch(() => undefined);
+      }
     }
   }
 }
