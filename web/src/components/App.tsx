@@ -80,7 +80,9 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
         {experimentId && <span class="pill study" title={`Experiment ${experimentId}`}>Study session</span>}
         {trackingOn ? (
           <span class="pill tracking" role="status" data-testid="tracking-notice">
-            <span class="dot" aria-hidden="true" /> Research tracking is on: your interactions here are recorded.
+            <span class="dot" aria-hidden="true" />
+            <span class="long">Research tracking is on: your interactions here are recorded.</span>
+            <span class="short" title="Research tracking is on: your interactions here are recorded.">Tracking on</span>
             <button class="link-btn" onClick={turnOffTracking} data-track="tracking-off">
               Turn off
             </button>

@@ -267,9 +267,9 @@ export function Experiments() {
           {error}
         </div>
       )}
-      <CreateForm onCreated={(e) => setList([e, ...(list ?? [])])} />
       {list?.map((e, i) => <ExperimentCard key={e.id} exp={e} active={i < 5} />)}
-      {list && !list.length && <p class="muted">No experiments yet.</p>}
+      {list && !list.length && <p class="muted">No experiments yet: create the first one below.</p>}
+      <CreateForm onCreated={(e) => setList([e, ...(list ?? [])])} />
     </div>
   );
 }

@@ -84,8 +84,8 @@ export function StackedBars({
 
 /** Columns per day (stacked), with the value on top of each column. */
 export function DailyColumns({ days, series, title }: { days: { key: string; values: Record<string, number> }[]; series: Series[]; title: string }) {
-  const width = 640;
-  const height = 200;
+  const width = 1160;
+  const height = 220;
   const pad = { l: 44, r: 8, t: 16, b: 28 };
   const innerW = width - pad.l - pad.r;
   const innerH = height - pad.t - pad.b;
