@@ -45,7 +45,9 @@ async def test_delete_session_removes_events_and_queries(client: AppClient) -> N
     await _session(client, "s2", U1)
     events = [{"event_id": f"e{i}", "t": 1, "type": "click"} for i in range(3)]
     for sid in ("s1", "s2"):
-        r = await client.post("/api/v1/events", json={"session_id": sid, "events": events}, headers=U1)
+        r = await client.post(
+            "/api/v1/events", json={"session_id": sid, "events": events}, headers=U1
+        )
         assert r.status_code == 200
         await _query_row(client, sid, "u1")
     assert (await client.delete("/api/v1/sessions/s1", headers=U2)).status_code == 404
@@ -80,7 +82,9 @@ async def test_experiment_stats_per_arm(client: AppClient) -> None:
         s = await _session(client, f"ps{i}", user, experiment_id="study1")
         arms[s["variant"]] = arms.get(s["variant"], 0) + 1
         ev = [{"event_id": f"e{j}", "t": 1, "type": "click"} for j in range(i + 1)]
-        await client.post("/api/v1/events", json={"session_id": f"ps{i}", "events": ev}, headers=user)
+        await client.post(
+            "/api/v1/events", json={"session_id": f"ps{i}", "events": ev}, headers=user
+        )
         await _query_row(
             client,
             f"ps{i}",

@@ -16,12 +16,30 @@ from fastapi.responses import StreamingResponse
 from llm_platform.db.models import Query
 
 MODELS = [
-    {"provider": "scripted", "model": "echo", "id": "scripted:echo", "default": True,
-     "streaming": True, "reasoning": True, "vision": True, "tools": False, "web_search": False,
-     "max_output_tokens": 4096},
-    {"provider": "scripted", "model": "slow", "id": "scripted:slow", "default": False,
-     "streaming": True, "reasoning": True, "vision": False, "tools": False, "web_search": False,
-     "max_output_tokens": 4096},
+    {
+        "provider": "scripted",
+        "model": "echo",
+        "id": "scripted:echo",
+        "default": True,
+        "streaming": True,
+        "reasoning": True,
+        "vision": True,
+        "tools": False,
+        "web_search": False,
+        "max_output_tokens": 4096,
+    },
+    {
+        "provider": "scripted",
+        "model": "slow",
+        "id": "scripted:slow",
+        "default": False,
+        "streaming": True,
+        "reasoning": True,
+        "vision": False,
+        "tools": False,
+        "web_search": False,
+        "max_output_tokens": 4096,
+    },
 ]
 
 
@@ -70,8 +88,15 @@ def install_stub_query(app: FastAPI) -> None:
                     f"id: {n}\nevent: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
                 )
 
-            frame({"type": "start", "stream_id": stream_id, "query_id": query_id,
-                   "provider": "scripted", "model": model})
+            frame(
+                {
+                    "type": "start",
+                    "stream_id": stream_id,
+                    "query_id": query_id,
+                    "provider": "scripted",
+                    "model": model,
+                }
+            )
             for word in reasoning.split(" "):
                 await asyncio.sleep(delay)
                 frame({"type": "thought", "content": word + " "})
@@ -83,18 +108,45 @@ def install_stub_query(app: FastAPI) -> None:
                 ttft = ttft or (time.perf_counter() - started) * 1000
                 text += word + " "
                 frame({"type": "token", "content": word + " "})
-            usage = {"input_tokens": len(query.split()), "output_tokens": len(text.split()),
-                     "reasoning_tokens": len(reasoning.split())}
+            usage = {
+                "input_tokens": len(query.split()),
+                "output_tokens": len(text.split()),
+                "reasoning_tokens": len(reasoning.split()),
+            }
             latency = (time.perf_counter() - started) * 1000
             async with app.state.platform.db.write_sessions() as db, db.begin():
-                db.add(Query(id=query_id, user_id=user, session_id=body.get("session_id"),
-                             provider="scripted", model=model, request={"query": query},
-                             response_text=text, reasoning_text=reasoning, status=status,
-                             latency_ms=latency, ttft_ms=ttft, **usage))
+                db.add(
+                    Query(
+                        id=query_id,
+                        user_id=user,
+                        session_id=body.get("session_id"),
+                        provider="scripted",
+                        model=model,
+                        request={"query": query},
+                        response_text=text,
+                        reasoning_text=reasoning,
+                        status=status,
+                        latency_ms=latency,
+                        ttft_ms=ttft,
+                        **usage,
+                    )
+                )
             frame({"type": "usage", "usage": usage})
-            frame({"type": "done", "metadata": {
-                "query_id": query_id, "stream_id": stream_id, "latency": latency, "ttft": ttft,
-                "tokens": usage, "status": status, "provider": "scripted", "model": model}})
+            frame(
+                {
+                    "type": "done",
+                    "metadata": {
+                        "query_id": query_id,
+                        "stream_id": stream_id,
+                        "latency": latency,
+                        "ttft": ttft,
+                        "tokens": usage,
+                        "status": status,
+                        "provider": "scripted",
+                        "model": model,
+                    },
+                }
+            )
             queue.put_nowait(None)
 
         tasks.add(asyncio.create_task(generate()))
@@ -104,7 +156,10 @@ def install_stub_query(app: FastAPI) -> None:
                 yield item
             yield b"data: [DONE]\n\n"
 
-        return StreamingResponse(frames(), media_type="text/event-stream",
-                                 headers={"X-Stream-ID": stream_id, "Cache-Control": "no-cache"})
+        return StreamingResponse(
+            frames(),
+            media_type="text/event-stream",
+            headers={"X-Stream-ID": stream_id, "Cache-Control": "no-cache"},
+        )
 
     app.include_router(router)

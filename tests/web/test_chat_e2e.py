@@ -3,6 +3,7 @@ conversations reloaded from the server."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -147,9 +148,7 @@ def test_conversations_reload_rename_delete(page: Any, live_server: LiveServer) 
         "First question about volcanoes"
     )
     expect(last_answer(page).locator(".markdown")).to_have_text("You said: Second question")
-    expect(last_answer(page).get_by_test_id("thinking-summary")).to_contain_text(
-        "reasoning tokens"
-    )
+    expect(last_answer(page).get_by_test_id("thinking-summary")).to_contain_text("reasoning tokens")
 
     # Rename (Enter saves; it persists on the server).
     page.get_by_role("button", name="Rename First question about volcanoes").click()
@@ -184,3 +183,31 @@ def test_regenerate_and_copy(page: Any, live_server: LiveServer) -> None:
     expect(page.locator("article.msg.assistant")).to_have_count(1)
     expect(last_answer(page)).to_have_attribute("data-status", "done")
     assert last_answer(page).get_attribute("data-query-id") not in (None, first_query)
+
+
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2213b"
+    "b40000000049454e44ae426082"
+)
+
+
+def test_image_attachment_for_a_vision_model(page: Any, live_server: LiveServer) -> None:
+    page.goto("/")
+    pick_model(page, "scripted:echo")  # a vision model: the attach button is offered
+    expect(page.get_by_role("button", name="Attach image")).to_be_visible()
+    page.get_by_test_id("image-input").set_input_files(
+        files=[{"name": "dot.png", "mimeType": "image/png", "buffer": PNG_1X1}]
+    )
+    expect(page.locator(".attachments.pending img")).to_have_count(1)
+    with page.expect_request("**/api/v1/query/stream") as req:
+        ask(page, "What is in this picture?")
+    body = req.value.post_data_json
+    assert body["attachments"][0]["mime"] == "image/png"
+    assert body["attachments"][0]["name"] == "dot.png"
+    assert base64.b64decode(body["attachments"][0]["base64"]) == PNG_1X1
+    expect(page.locator("article.msg.user").last.locator("img.thumb")).to_have_count(1)
+    expect(last_answer(page)).to_have_attribute("data-status", "done")
+    # A model without vision offers no attachment.
+    pick_model(page, "scripted:slow")
+    expect(page.get_by_role("button", name="Attach image")).to_have_count(0)

@@ -29,7 +29,10 @@ def test_dashboard_charts_table_and_csv(page: Any, live_server: LiveServer, tmp_
     expect(page.get_by_role("img", name="Tokens by model")).to_contain_text("echo")
     assert page.locator("svg.chart-svg rect.c1").count() >= 3
     latency = page.get_by_role("img", name="Latency distribution")
-    expect(latency).to_have_attribute("aria-label", "Latency distribution: median " + latency.get_attribute("aria-label").split("median ")[1])
+    expect(latency).to_have_attribute(
+        "aria-label",
+        "Latency distribution: median " + latency.get_attribute("aria-label").split("median ")[1],
+    )
     expect(page.get_by_test_id("queries-table").locator("tbody tr")).to_have_count(2)
     screenshot(page, "dashboard", docs=True)
 

@@ -24,7 +24,11 @@ async def web(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     (static / "app-ABC123.js").write_text("console.log('app')")
     (static / "app-DEF456.css").write_text("body{}")
     (static / "secret.txt").write_text("not part of the bundle")
-    manifest = {"js": "app-ABC123.js", "css": "app-DEF456.css", "files": ["app-ABC123.js", "app-DEF456.css"]}
+    manifest = {
+        "js": "app-ABC123.js",
+        "css": "app-DEF456.css",
+        "files": ["app-ABC123.js", "app-DEF456.css"],
+    }
     (static / "manifest.json").write_text(json.dumps(manifest))
     settings = Settings(_env_file=None, APP_NAME='Lab "<b>"')  # type: ignore[call-arg]
     app = FastAPI()

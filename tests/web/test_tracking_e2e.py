@@ -69,7 +69,9 @@ def test_interactions_reach_the_database_tied_to_messages(
     assert by_type["thinking_close"][0]["message_id"] == message_id
     assert any(c.get("message_id") == message_id for c in by_type["copy"])
     clicks = by_type["click"]
-    assert any(c.get("target") == "thinking-toggle" and c.get("message_id") == message_id for c in clicks)
+    assert any(
+        c.get("target") == "thinking-toggle" and c.get("message_id") == message_id for c in clicks
+    )
     # The environment is recorded on the session and on the page load.
     env = json.loads(live_server.sql("SELECT environment FROM sessions WHERE id = ?", sid)[0][0])
     assert env["viewport"] == {"width": 1280, "height": 820}
@@ -82,7 +84,9 @@ def test_events_survive_an_outage_and_a_closed_tab(page: Any, live_server: LiveS
     page.goto("/")
     expect(page.get_by_test_id("tracking-notice")).to_be_visible()
     sid = session_of(page)
-    live_server.wait_sql("SELECT count(*) FROM events WHERE session_id = ?", lambda r: r[0][0] > 0, sid)
+    live_server.wait_sql(
+        "SELECT count(*) FROM events WHERE session_id = ?", lambda r: r[0][0] > 0, sid
+    )
 
     # The server becomes unreachable for event posts: events pile up in localStorage.
     attempts: list[str] = []
@@ -94,7 +98,7 @@ def test_events_survive_an_outage_and_a_closed_tab(page: Any, live_server: LiveS
     page.route("**/api/v1/events", refuse)
     for _ in range(5):
         page.get_by_test_id("files-toggle").click()
-    deadline = time.monotonic() + 8
+    deadline = time.monotonic() + 20
     while len(attempts) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(100)  # (route handlers run while Playwright waits)
     assert len(attempts) >= 2, "no retry while the server was unreachable"
@@ -118,7 +122,7 @@ def test_events_survive_an_outage_and_a_closed_tab(page: Any, live_server: LiveS
     page.get_by_role("link", name="Dashboard").click()
     page.close(run_before_unload=True)
     live_server.wait_sql(
-        "SELECT type FROM events WHERE session_id = ? AND type = 'dwell'", bool, sid
+        "SELECT type FROM events WHERE session_id = ? AND type = 'dwell'", bool, sid, timeout=20
     )
     beacons = [
         r

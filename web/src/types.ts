@@ -135,6 +135,7 @@ export interface FileInfo {
   name: string;
   size?: number | null;
   mime?: string | null;
+  stage?: string | null;
   status: FileStatus;
   progress?: number | null;
   pages?: number | null;

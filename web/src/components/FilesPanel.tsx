@@ -5,8 +5,8 @@ import { useStore } from "../router";
 import type { Tracker } from "../tracking";
 import { Icon } from "./Icon";
 
-export function StatusChip({ status, progress }: { status: string; progress?: number | null }) {
-  const label = status === "processing" && progress != null ? `processing ${Math.round(progress * 100)}%` : status;
+export function StatusChip({ status, progress, stage }: { status: string; progress?: number | null; stage?: string | null }) {
+  const label = status === "processing" ? `${stage || "processing"}${progress != null ? ` ${Math.round(progress * 100)}%` : ""}` : status;
   return (
     <span class={`status status-${status}`} data-testid="file-status">
       {label}
@@ -122,7 +122,7 @@ export function FilesPanel({
                     </span>
                   </label>
                   <span class="file-meta">
-                    <StatusChip status={f.status} progress={f.progress} />
+                    <StatusChip status={f.status} progress={f.progress} stage={f.stage} />
                     {ready && f.pages != null && <span class="muted small">{f.pages} p.</span>}
                     {f.size != null && <span class="muted small">{fmtBytes(f.size)}</span>}
                   </span>
