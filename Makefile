@@ -13,6 +13,7 @@ WEB_BUNDLE := llm_platform/web/static/manifest.json
 WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.tsx web/src/*.css web/src/components/*.tsx) web/build.mjs
 
 web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js (18+) and npm are needed to build the web UI: e.g. apt-get install nodejs npm" >&2; exit 1; }
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -211,3 +211,22 @@ def test_image_attachment_for_a_vision_model(page: Any, live_server: LiveServer)
     # A model without vision offers no attachment.
     pick_model(page, "scripted:slow")
     expect(page.get_by_role("button", name="Attach image")).to_have_count(0)
+
+
+def test_streaming_markdown_keeps_finished_blocks(page: Any, live_server: LiveServer) -> None:
+    """Blocks already rendered are never rebuilt while later tokens arrive (no flicker)."""
+    page.goto("/")
+    pick_model(page, "scripted:slow")
+    box = page.get_by_role("textbox", name="Message")
+    box.fill("A list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\ncode\n```")
+    box.press("Enter")
+    answer = last_answer(page)
+    blocks = answer.locator(".markdown .md-block")
+    expect(blocks).not_to_have_count(0)
+    expect(blocks.nth(1)).to_be_attached(timeout=20_000)  # the first block is complete
+    blocks.first.evaluate("el => { el.dataset.mark = 'kept'; }")
+    expect(answer.locator(".markdown ul li")).to_have_count(2, timeout=20_000)
+    expect(answer.locator(".markdown table td")).to_have_count(2, timeout=20_000)
+    expect(answer.locator(".markdown pre code")).to_contain_text("code", timeout=20_000)
+    assert answer.locator(".markdown .md-block").first.get_attribute("data-mark") == "kept"
+    page.get_by_test_id("stop").click()

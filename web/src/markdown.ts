@@ -71,21 +71,23 @@ export class MarkdownView {
     this.last = src;
     const tokens = marked.lexer(src);
     const links = tokens.links;
-    const top = tokens.filter((t) => t.type !== "space" || t.raw.includes("\n\n\n"));
+    const top = tokens.filter((t) => t.type !== "space");
     let i = 0;
     for (; i < top.length; i++) {
       const t = top[i];
+      // Trailing blank lines join a block's source once the next block starts: same output.
+      const raw = t.raw.trimEnd();
       const existing = this.blocks[i];
-      if (existing && existing.raw === t.raw) continue;
+      if (existing && existing.raw === raw) continue;
       const el = document.createElement("div");
       el.className = "md-block";
       el.appendChild(renderTokens([t], links));
       if (existing) {
         this.root.replaceChild(el, existing.el);
-        this.blocks[i] = { raw: t.raw, el };
+        this.blocks[i] = { raw, el };
       } else {
         this.root.appendChild(el);
-        this.blocks.push({ raw: t.raw, el });
+        this.blocks.push({ raw, el });
       }
     }
     for (const extra of this.blocks.splice(i)) extra.el.remove();
