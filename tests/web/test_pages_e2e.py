@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.web.conftest import LiveServer, screenshot
 from tests.web.test_chat_e2e import ask, last_answer, pick_model
+from tests.web.test_tracking_e2e import session_of
 
 
 def test_dashboard_charts_table_and_csv(page: Any, live_server: LiveServer, tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_two_arm_experiment_from_setup_to_export(
     expect(p.locator(".pill.study")).to_be_visible()
     ask(p, "Hello study")
     expect(p.locator("article.msg.assistant").last).to_have_attribute("data-status", "done")
-    psid = str(p.evaluate("localStorage.getItem('llmp.current_session')"))
+    psid = session_of(p)
     arm = live_server.sql("SELECT experiment_id, variant FROM sessions WHERE id = ?", psid)
     assert arm[0][0] == "tone-study" and arm[0][1] in ("formal", "casual")
     screenshot(p, "participant")
