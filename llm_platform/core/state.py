@@ -11,6 +11,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
+from llm_platform.providers.registry import ProviderRegistry
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AppState:
     metrics: Metrics | None
     redis: Redis | None = None
     # --- providers ---
+    providers: ProviderRegistry = field(default_factory=ProviderRegistry)
 
     # --- query streaming ---
 

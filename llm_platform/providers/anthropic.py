@@ -1,0 +1,350 @@
+"""Anthropic through the official `anthropic` SDK: Messages API streaming, extended thinking.
+
+Thinking (how a request turns it on):
+  * Claude 4.6 and later ("adaptive generation"): always `thinking={"type": "adaptive",
+    "display": "summarized"}`, so their thinking is visible; `reasoning_effort` becomes
+    `output_config.effort`. These models reject the budget form.
+  * Earlier thinking models (3.7, 4, 4.1, 4.5): `thinking={"type": "enabled",
+    "budget_tokens": N}` only when the request sets `reasoning_effort`; N by effort.
+`temperature` goes out only to models that still take sampling parameters (Claude 4.6 and
+earlier; 4.7+ and unversioned names reject it with a 400) and only with thinking off; the
+SDK no longer has the argument, so it travels in `extra_body`. With thinking on,
+`max_tokens` = the answer allowance (request's `max_tokens`, default 4096) + the thinking
+budget, capped at the model's output limit.
+
+Stream mapping: `thinking_delta` → `ReasoningDelta`; the block's `signature_delta`s are
+joined and surfaced as a final `ReasoningDelta(text="", signature=…)` when the block
+closes, so a later turn can send the block back (`ChatMessage.reasoning` /
+`reasoning_signature`). Usage: `input_tokens` counts cache reads and writes too (as
+OpenAI's prompt tokens do), `cached_tokens` = `cache_read_input_tokens`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import anthropic
+from anthropic import AsyncAnthropic
+
+from llm_platform.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    CitationEvent,
+    DoneEvent,
+    ModelCapabilities,
+    Provider,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    UsageEvent,
+)
+from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.error_mapping import (
+    error_for_status,
+    transport_error,
+    unexpected_error,
+)
+from llm_platform.providers.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from llm_platform.providers.streaming import ErrorMapper, guarded_stream
+
+DEFAULT_ANSWER_TOKENS = 4096
+ADAPTIVE_THINKING_ALLOWANCE = 16_000
+THINKING_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16_384}
+ADAPTIVE_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+_WEB_SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+
+
+def claude_version(model: str) -> tuple[int, int] | None:
+    """(major, minor) from names like claude-sonnet-4-5, claude-opus-4-6-v1, claude-sonnet-5,
+    claude-3-7-sonnet-20250219; None when the name carries no version."""
+    numbers: list[int] = []
+    for token in model.lower().removeprefix("claude-").split("-"):
+        if token.isdigit() and len(token) <= 2:
+            numbers.append(int(token))
+            if len(numbers) == 2:
+                break
+        elif numbers:
+            break
+    if not numbers:
+        return None
+    return numbers[0], numbers[1] if len(numbers) > 1 else 0
+
+
+def uses_adaptive_thinking(model: str) -> bool:
+    version = claude_version(model)
+    return version is not None and version >= (4, 6)
+
+
+def accepts_sampling_params(model: str) -> bool:
+    """Claude 4.7 and later (and names without a version) reject `temperature`."""
+    version = claude_version(model)
+    return version is not None and version <= (4, 6)
+
+
+class AnthropicProvider(Provider):
+    family = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        default_model: str = "claude-sonnet-4-6",
+        connect_timeout: float = 10.0,
+        request_timeout: float = 600.0,
+        name: str = "anthropic",
+    ) -> None:
+        self.name = name
+        self._secrets = [api_key]
+        self._default_model = default_model
+        self.client = AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url or None,
+            max_retries=0,
+            timeout=anthropic.Timeout(request_timeout, connect=connect_timeout),
+        )
+
+    @property
+    def default_model(self) -> str:
+        return self._default_model
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        return capabilities_for(self.family, model)
+
+    def message_params(self, request: ChatRequest) -> dict[str, Any]:
+        caps = self.capabilities(request.model)
+        system_parts = [request.system] if request.system else []
+        messages: list[dict[str, Any]] = []
+        for message in request.messages:
+            if message.role == "system":
+                system_parts.append(message.content)
+                continue
+            converted = _message(message)
+            if converted is not None:
+                messages.append(converted)
+        answer = request.max_tokens or DEFAULT_ANSWER_TOKENS
+        params: dict[str, Any] = {"model": request.model, "messages": messages}
+        if system_parts:
+            params["system"] = "\n\n".join(system_parts)
+        thinking = False
+        max_tokens = answer
+        if caps.reasoning and uses_adaptive_thinking(request.model):
+            thinking = True
+            params["thinking"] = {"type": "adaptive", "display": "summarized"}
+            if request.reasoning_effort is not None:
+                params["output_config"] = {"effort": ADAPTIVE_EFFORT[request.reasoning_effort]}
+            max_tokens = answer + ADAPTIVE_THINKING_ALLOWANCE
+        elif caps.reasoning and request.reasoning_effort is not None:
+            thinking = True
+            budget = THINKING_BUDGET[request.reasoning_effort]
+            max_tokens = answer + budget
+            if caps.max_output_tokens is not None and max_tokens > caps.max_output_tokens:
+                max_tokens = caps.max_output_tokens
+                budget = max(1024, min(budget, max_tokens - 1024))
+            params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        if caps.max_output_tokens is not None:
+            max_tokens = min(max_tokens, caps.max_output_tokens)
+        params["max_tokens"] = max_tokens
+        if (
+            request.temperature is not None
+            and not thinking
+            and accepts_sampling_params(request.model)
+        ):
+            params["extra_body"] = {"temperature": request.temperature}
+        if request.web_search and caps.web_search:
+            params["tools"] = [dict(_WEB_SEARCH_TOOL)]
+        return params
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        return guarded_stream(self._events(request), self._error_mapper(request.model))
+
+    async def _events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        stream = await self.client.messages.create(**self.message_params(request), stream=True)
+        async with stream:
+            state = _StreamState()
+            async for event in stream:
+                for out in state.handle(event):
+                    yield out
+
+    def _error_mapper(self, model: str) -> ErrorMapper:
+        name, secrets = self.name, self._secrets
+
+        def to_error(exc: BaseException) -> ProviderError:
+            if isinstance(exc, anthropic.APIStatusError):
+                kind, message = _error_body(exc.body)
+                status = exc.status_code
+                if status < 400:  # an `event: error` inside a 200 stream
+                    status = _ERROR_STATUS.get(kind or "", 500)
+                return error_for_status(
+                    name,
+                    status,
+                    model=model,
+                    message=message,
+                    headers=exc.response.headers,
+                    body=exc.body,
+                    secrets=secrets,
+                )
+            if isinstance(exc, anthropic.APITimeoutError):
+                return ProviderTimeout(name, f"{name} did not answer in time")
+            if isinstance(exc, anthropic.APIConnectionError):
+                return ProviderUnavailable(name, f"could not reach {name}")
+            return transport_error(name, exc) or unexpected_error(name, exc, secrets)
+
+        return to_error
+
+    async def list_models(self) -> list[str]:
+        models = [m.id async for m in self.client.models.list()]
+        return sorted(models)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _message(message: ChatMessage) -> dict[str, Any] | None:
+    blocks: list[dict[str, Any]] = []
+    if message.role == "assistant" and message.reasoning and message.reasoning_signature:
+        blocks.append(
+            {
+                "type": "thinking",
+                "thinking": message.reasoning,
+                "signature": message.reasoning_signature,
+            }
+        )
+    if message.role == "user":
+        blocks.extend(
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": img.mime, "data": img.data_b64},
+            }
+            for img in message.images
+        )
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    if not blocks:
+        return None
+    if len(blocks) == 1 and blocks[0]["type"] == "text":
+        return {"role": message.role, "content": message.content}
+    return {"role": message.role, "content": blocks}
+
+
+def _error_body(body: object) -> tuple[str | None, str | None]:
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            kind, message = inner.get("type"), inner.get("message")
+            return (
+                kind if isinstance(kind, str) else None,
+                message if isinstance(message, str) else None,
+            )
+    return None, None
+
+
+class _StreamState:
+    """Folds raw Messages stream events into our events."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, str] = {}
+        self.signatures: dict[int, list[str]] = {}
+        self.input_tokens: int | None = None
+        self.cache_read: int | None = None
+        self.cache_write: int | None = None
+        self.output_tokens: int | None = None
+        self.thinking_tokens: int | None = None
+        self.stop_reason: str | None = None
+
+    def _usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        for attr, field in (
+            ("input_tokens", "input_tokens"),
+            ("cache_read", "cache_read_input_tokens"),
+            ("cache_write", "cache_creation_input_tokens"),
+            ("output_tokens", "output_tokens"),
+        ):
+            value = getattr(usage, field, None)
+            if isinstance(value, int):
+                setattr(self, attr, value)
+        details = getattr(usage, "output_tokens_details", None)
+        thinking = getattr(details, "thinking_tokens", None) if details is not None else None
+        if isinstance(thinking, int):
+            self.thinking_tokens = thinking
+
+    def handle(self, event: Any) -> list[StreamEvent]:
+        kind = getattr(event, "type", "")
+        if kind == "message_start":
+            self._usage(getattr(event.message, "usage", None))
+        elif kind == "content_block_start":
+            block = event.content_block
+            self.blocks[event.index] = getattr(block, "type", "")
+            if getattr(block, "type", "") == "text" and getattr(block, "text", ""):
+                return [TextDelta(text=block.text)]
+        elif kind == "content_block_delta":
+            return self._delta(event.index, event.delta)
+        elif kind == "content_block_stop":
+            parts = self.signatures.pop(event.index, None)
+            if parts:
+                return [ReasoningDelta(text="", signature="".join(parts))]
+        elif kind == "message_delta":
+            self._usage(getattr(event, "usage", None))
+            reason = getattr(event.delta, "stop_reason", None)
+            if reason:
+                self.stop_reason = reason
+        elif kind == "message_stop":
+            return [self.usage_event(), DoneEvent(finish_reason=self.finish_reason())]
+        return []
+
+    def _delta(self, index: int, delta: Any) -> list[StreamEvent]:
+        kind = getattr(delta, "type", "")
+        if kind == "thinking_delta":
+            return [ReasoningDelta(text=delta.thinking)] if delta.thinking else []
+        if kind == "signature_delta":
+            self.signatures.setdefault(index, []).append(delta.signature)
+        elif kind == "text_delta":
+            return [TextDelta(text=delta.text)] if delta.text else []
+        elif kind == "citations_delta":
+            citation = delta.citation
+            return [
+                CitationEvent(
+                    title=getattr(citation, "title", None)
+                    or getattr(citation, "document_title", None),
+                    url=getattr(citation, "url", None),
+                    snippet=getattr(citation, "cited_text", None),
+                )
+            ]
+        return []
+
+    def usage_event(self) -> UsageEvent:
+        total_input = None
+        if self.input_tokens is not None:
+            total_input = self.input_tokens + (self.cache_read or 0) + (self.cache_write or 0)
+        return UsageEvent(
+            input_tokens=total_input,
+            output_tokens=self.output_tokens,
+            reasoning_tokens=self.thinking_tokens,
+            cached_tokens=self.cache_read,
+        )
+
+    def finish_reason(self) -> str | None:
+        if self.stop_reason is None:
+            return None
+        return _FINISH.get(self.stop_reason, self.stop_reason)

@@ -1,0 +1,289 @@
+"""OpenAI through the official `openai` SDK: Chat Completions and the Responses API.
+
+Which API serves a model (`OPENAI_API_MODE=auto`, the default):
+  * the Responses API for reasoning models (o-series, gpt-5 class; see `capabilities.py`),
+    because only it streams reasoning summaries (`response.reasoning_summary_text.delta`),
+    and for any request that asks for web search on a model that supports it;
+  * Chat Completions for everything else (gpt-4o, gpt-4.1, unknown names), the most widely
+    supported surface.
+`OPENAI_API_MODE=chat` or `=responses` forces one API for every model.
+
+Reasoning summaries need a verified OpenAI organization; an unverified one gets a 400 on
+`reasoning.summary`. The adapter then retries once without summaries and stops asking for
+them (reasoning is still counted in usage), instead of failing every reasoning request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Literal
+
+import openai
+from openai import AsyncOpenAI
+
+from llm_platform.core.logging import get_logger
+from llm_platform.providers.base import (
+    ChatRequest,
+    CitationEvent,
+    DoneEvent,
+    ModelCapabilities,
+    Provider,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    UsageEvent,
+)
+from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.errors import ProviderError
+from llm_platform.providers.openai_chat import (
+    chat_completion_events,
+    chat_messages,
+    data_url,
+    openai_error_mapper,
+    stream_error,
+)
+from llm_platform.providers.streaming import guarded_stream
+
+log = get_logger("llm_platform.providers.openai")
+
+ApiMode = Literal["auto", "chat", "responses"]
+ReasoningSummary = Literal["auto", "concise", "detailed", "none"]
+
+_CHAT_MODEL = re.compile(r"^(gpt-|o\d|chatgpt)")
+_NOT_CHAT = re.compile(r"(audio|realtime|tts|transcribe|image|embedding|moderation|search)")
+
+
+class _ResponseFailed(Exception):
+    """`response.failed` / `error` events of a Responses stream."""
+
+    def __init__(self, code: str | None, message: str | None) -> None:
+        super().__init__(message or code or "response failed")
+        self.code = code
+        self.message = message
+
+
+def make_client(
+    api_key: str,
+    base_url: str | None,
+    *,
+    connect_timeout: float,
+    request_timeout: float,
+) -> AsyncOpenAI:
+    """An SDK client without its own retries: the query service owns retry policy."""
+    return AsyncOpenAI(
+        api_key=api_key,
+        base_url=base_url or None,
+        max_retries=0,
+        timeout=openai.Timeout(request_timeout, connect=connect_timeout),
+    )
+
+
+class OpenAIProvider(Provider):
+    family = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        default_model: str = "gpt-5-mini",
+        api_mode: ApiMode = "auto",
+        reasoning_summary: ReasoningSummary = "auto",
+        connect_timeout: float = 10.0,
+        request_timeout: float = 600.0,
+        name: str = "openai",
+    ) -> None:
+        self.name = name
+        self._secrets = [api_key]
+        self._default_model = default_model
+        self.api_mode: ApiMode = api_mode
+        self.reasoning_summary: ReasoningSummary = reasoning_summary
+        self._summaries_refused = False
+        self.client = make_client(
+            api_key, base_url, connect_timeout=connect_timeout, request_timeout=request_timeout
+        )
+
+    @property
+    def default_model(self) -> str:
+        return self._default_model
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        return capabilities_for(self.family, model)
+
+    def uses_responses_api(self, request: ChatRequest) -> bool:
+        if self.api_mode != "auto":
+            return self.api_mode == "responses"
+        caps = self.capabilities(request.model)
+        return caps.reasoning or (request.web_search and caps.web_search)
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        sdk_errors = openai_error_mapper(self.name, request.model, self._secrets)
+
+        def mapper(exc: BaseException) -> ProviderError:
+            if isinstance(exc, _ResponseFailed):
+                return stream_error(self.name, request.model, exc.code, exc.message, self._secrets)
+            return sdk_errors(exc)
+
+        if self.uses_responses_api(request):
+            return guarded_stream(self._responses_events(request), mapper)
+        return guarded_stream(self._chat_events(request), mapper)
+
+    # ------------------------------------------------------------------ chat completions
+
+    def chat_params(self, request: ChatRequest) -> dict[str, Any]:
+        caps = self.capabilities(request.model)
+        params: dict[str, Any] = {
+            "model": request.model,
+            # o-series / gpt-5 take instructions as "developer" messages.
+            "messages": chat_messages(
+                request, system_role="developer" if caps.reasoning else "system"
+            ),
+        }
+        if request.max_tokens is not None:
+            params["max_completion_tokens"] = request.max_tokens
+        if request.temperature is not None and not caps.reasoning:
+            params["temperature"] = request.temperature
+        if request.reasoning_effort is not None and caps.reasoning:
+            params["reasoning_effort"] = _effort(request.model, request.reasoning_effort)
+        return params
+
+    async def _chat_events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        async for event in chat_completion_events(
+            self.client, self.chat_params(request), split_think_tags=False
+        ):
+            yield event
+
+    # ------------------------------------------------------------------ responses API
+
+    def responses_params(self, request: ChatRequest) -> dict[str, Any]:
+        caps = self.capabilities(request.model)
+        params: dict[str, Any] = {
+            "model": request.model,
+            "input": responses_input(request),
+            "store": False,
+        }
+        if request.system:
+            params["instructions"] = request.system
+        if request.max_tokens is not None:
+            params["max_output_tokens"] = request.max_tokens
+        if request.temperature is not None and not caps.reasoning:
+            params["temperature"] = request.temperature
+        if caps.reasoning:
+            reasoning: dict[str, Any] = {}
+            if request.reasoning_effort is not None:
+                reasoning["effort"] = _effort(request.model, request.reasoning_effort)
+            if self.reasoning_summary != "none" and not self._summaries_refused:
+                reasoning["summary"] = self.reasoning_summary
+            if reasoning:
+                params["reasoning"] = reasoning
+        if request.web_search and caps.web_search:
+            params["tools"] = [{"type": "web_search"}]
+        return params
+
+    async def _responses_events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        params = self.responses_params(request)
+        try:
+            stream = await self.client.responses.create(**params, stream=True)
+        except openai.BadRequestError as exc:
+            if not _refuses_summaries(exc) or "summary" not in params.get("reasoning", {}):
+                raise
+            self._summaries_refused = True
+            log.warning("openai_reasoning_summaries_refused", provider=self.name)
+            stream = await self.client.responses.create(
+                **self.responses_params(request), stream=True
+            )
+        async with stream:
+            async for event in stream:
+                for out in responses_event(event):
+                    yield out
+
+    # ------------------------------------------------------------------ models
+
+    async def list_models(self) -> list[str]:
+        models = [m.id async for m in self.client.models.list()]
+        return sorted(m for m in models if _CHAT_MODEL.match(m) and not _NOT_CHAT.search(m))
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _effort(model: str, effort: str) -> str:
+    """Only the gpt-5 family knows "minimal"; o-series models get "low" instead."""
+    return "low" if effort == "minimal" and not model.startswith("gpt-5") else effort
+
+
+def _refuses_summaries(exc: openai.BadRequestError) -> bool:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error", body)
+    return isinstance(inner, dict) and inner.get("param") == "reasoning.summary"
+
+
+def responses_input(request: ChatRequest) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for message in request.messages:
+        if message.role == "assistant":
+            items.append({"role": "assistant", "content": message.content})
+        elif message.role == "system":
+            items.append({"role": "developer", "content": message.content})
+        elif message.images:
+            parts: list[dict[str, Any]] = [{"type": "input_text", "text": message.content}]
+            parts.extend(
+                {
+                    "type": "input_image",
+                    "image_url": data_url(image.mime, image.data_b64),
+                    "detail": "auto",
+                }
+                for image in message.images
+            )
+            items.append({"role": "user", "content": parts})
+        else:
+            items.append({"role": "user", "content": message.content})
+    return items
+
+
+def responses_usage(usage: Any) -> UsageEvent:
+    inputs = getattr(usage, "input_tokens_details", None)
+    outputs = getattr(usage, "output_tokens_details", None)
+    return UsageEvent(
+        input_tokens=getattr(usage, "input_tokens", None),
+        output_tokens=getattr(usage, "output_tokens", None),
+        reasoning_tokens=getattr(outputs, "reasoning_tokens", None) if outputs else None,
+        cached_tokens=getattr(inputs, "cached_tokens", None) if inputs else None,
+    )
+
+
+def responses_event(event: Any) -> list[StreamEvent]:
+    """One Responses API stream event as zero or more of our events."""
+    kind = getattr(event, "type", "")
+    if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
+        return [ReasoningDelta(text=event.delta)] if event.delta else []
+    if kind == "response.reasoning_summary_part.added" and getattr(event, "summary_index", 0):
+        return [ReasoningDelta(text="\n\n")]  # separate summary paragraphs
+    if kind == "response.output_text.delta":
+        return [TextDelta(text=event.delta)] if event.delta else []
+    if kind == "response.output_text.annotation.added":
+        annotation = getattr(event, "annotation", None)
+        if isinstance(annotation, dict) and annotation.get("type") == "url_citation":
+            return [CitationEvent(url=annotation.get("url"), title=annotation.get("title"))]
+        if annotation is not None and getattr(annotation, "type", None) == "url_citation":
+            return [CitationEvent(url=annotation.url, title=getattr(annotation, "title", None))]
+        return []
+    if kind in ("response.completed", "response.incomplete"):
+        response = event.response
+        out: list[StreamEvent] = []
+        if getattr(response, "usage", None) is not None:
+            out.append(responses_usage(response.usage))
+        finish = "stop"
+        if kind == "response.incomplete":
+            details = getattr(response, "incomplete_details", None)
+            reason = getattr(details, "reason", None)
+            finish = "length" if reason == "max_output_tokens" else (reason or "incomplete")
+        out.append(DoneEvent(finish_reason=finish))
+        return out
+    if kind == "response.failed":
+        error = getattr(event.response, "error", None)
+        raise _ResponseFailed(getattr(error, "code", None), getattr(error, "message", None))
+    if kind == "error":
+        raise _ResponseFailed(getattr(event, "code", None), getattr(event, "message", None))
+    return []

@@ -1,0 +1,100 @@
+"""One adapter for every OpenAI-compatible server, through the `openai` SDK and a base URL.
+
+Flavors differ only in small ways:
+  * `deepseek`: `deepseek-reasoner` streams `reasoning_content`; no effort knob.
+  * `openrouter`: `reasoning` / `reasoning_details` deltas; effort goes in `reasoning.effort`.
+  * `generic` (Ollama, vLLM, llama.cpp server, LM Studio, proxies): reasoning in
+    `reasoning_content` / `reasoning` when the server parses it, otherwise inline
+    `<think>…</think>` in the text, split out by `ThinkTagSplitter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, Literal
+
+from llm_platform.providers.base import ChatRequest, ModelCapabilities, Provider, StreamEvent
+from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.openai import make_client
+from llm_platform.providers.openai_chat import (
+    chat_completion_events,
+    chat_messages,
+    openai_error_mapper,
+)
+from llm_platform.providers.streaming import guarded_stream
+
+Flavor = Literal["deepseek", "openrouter", "generic"]
+
+# Local servers usually take no key, but the SDK insists on one.
+NO_KEY = "not-needed"
+
+
+class OpenAICompatProvider(Provider):
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        api_key: str | None = None,
+        default_model: str,
+        models: list[str] | None = None,
+        flavor: Flavor = "generic",
+        connect_timeout: float = 10.0,
+        request_timeout: float = 600.0,
+    ) -> None:
+        self.name = name
+        self.flavor: Flavor = flavor
+        self.base_url = base_url
+        self.configured_models = list(models or [])
+        self._default_model = default_model
+        self._secrets = [api_key] if api_key else []
+        self.client = make_client(
+            api_key or NO_KEY,
+            base_url,
+            connect_timeout=connect_timeout,
+            request_timeout=request_timeout,
+        )
+
+    @property
+    def family(self) -> str:
+        return {"deepseek": "deepseek", "openrouter": "openrouter"}.get(self.flavor, "open")
+
+    @property
+    def default_model(self) -> str:
+        return self._default_model
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        return capabilities_for(self.family, model)
+
+    def chat_params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        effort = request.reasoning_effort
+        if effort is not None:
+            if self.flavor == "openrouter":
+                params["extra_body"] = {"reasoning": {"effort": effort}}
+            elif self.flavor == "generic":
+                params["reasoning_effort"] = effort
+        return params
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        mapper = openai_error_mapper(self.name, request.model, self._secrets)
+        return guarded_stream(self._events(request), mapper)
+
+    async def _events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        async for event in chat_completion_events(
+            self.client,
+            self.chat_params(request),
+            split_think_tags=self.flavor == "generic",
+        ):
+            yield event
+
+    async def list_models(self) -> list[str]:
+        models = [m.id async for m in self.client.models.list()]
+        return sorted(models)
+
+    async def aclose(self) -> None:
+        await self.client.close()
