@@ -137,7 +137,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         QUERY_LOG_WAIT=True,
     )
     app = create_app(settings)
-    if not any(getattr(r, "path", "") == "/api/v1/query/stream" for r in app.routes):
+    if "/api/v1/query/stream" not in app.openapi()["paths"]:
         from tests.web.stub_query import install_stub_query  # until the query service lands
 
         install_stub_query(app)

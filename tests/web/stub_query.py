@@ -162,4 +162,7 @@ def install_stub_query(app: FastAPI) -> None:
             headers={"X-Stream-ID": stream_id, "Cache-Control": "no-cache"},
         )
 
+    # Ahead of the real /models (which lists no scripted provider until the query service).
+    before = len(app.router.routes)
     app.include_router(router)
+    app.router.routes[:] = app.router.routes[before:] + app.router.routes[:before]

@@ -15,8 +15,12 @@ from tests.web.test_chat_e2e import ask, last_answer, pick_model
 
 def session_of(page: Any) -> str:
     """The conversation (session) the page records into, once it has started one."""
-    page.wait_for_function("localStorage.getItem('llmp.current_session') !== null")
-    return str(page.evaluate("localStorage.getItem('llmp.current_session')"))
+    # (polled: the page's CSP forbids the string evaluation wait_for_function uses)
+    deadline = time.monotonic() + 15
+    while (sid := page.evaluate("localStorage.getItem('llmp.current_session')")) is None:
+        assert time.monotonic() < deadline, "the page started no session"
+        page.wait_for_timeout(50)
+    return str(sid)
 
 
 def events(live: LiveServer, session_id: str) -> list[tuple[str, dict[str, Any]]]:
