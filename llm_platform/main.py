@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
     app.include_router(openai_router)
+    if settings.UI_ENABLED:
+        from llm_platform.web.ui import build_web_router
+
+        app.include_router(build_web_router(settings))
 
     if metrics is not None:
 

@@ -245,6 +245,8 @@ class Settings(BaseSettings):
     INGEST_IN_APP: bool = True
 
     # --- web UI ---
+    UI_ENABLED: bool = True  # serve the browser app at /
+    UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
 
     # --- legacy client compatibility ---
 
