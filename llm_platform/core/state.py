@@ -14,6 +14,7 @@ from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.rag.jobs import IngestionQueue
 from llm_platform.rag.runtime import RagRuntime
+from llm_platform.services.query_generation import QueryRuntime
 from llm_platform.services.sessions import SessionOwners
 
 
@@ -35,6 +36,7 @@ class AppState:
     providers: ProviderRegistry = field(default_factory=ProviderRegistry)
 
     # --- query streaming ---
+    query: QueryRuntime | None = None
 
     # --- files and RAG ---
     rag: RagServices | None = None

@@ -45,3 +45,21 @@ class ExperimentOut(Schema):
     description: str | None
     variants: list[Variant]
     created_at: datetime
+
+
+class ArmStats(BaseModel):
+    """Live counts for one arm (variant); `variant` None gathers unassigned sessions."""
+
+    variant: str | None
+    sessions: int = 0
+    participants: int = 0
+    queries: int = 0
+    events: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class ExperimentStats(BaseModel):
+    experiment_id: str
+    arms: list[ArmStats]

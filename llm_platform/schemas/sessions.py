@@ -37,6 +37,13 @@ class SessionStart(BaseModel):
     title: str | None = Field(default=None, max_length=512)
 
 
+class SessionUpdate(BaseModel):
+    """What a user may change on a session (the conversation's title)."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, max_length=512)
+
+
 class SessionOut(Schema):
     session_id: str = Field(validation_alias="id")
     user_id: str

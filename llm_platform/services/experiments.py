@@ -12,7 +12,12 @@ from llm_platform.core.errors import Conflict, NotFound
 from llm_platform.core.security import Principal
 from llm_platform.db.models import Experiment, new_id
 from llm_platform.db.repositories.experiments import ExperimentRepository
-from llm_platform.schemas.experiments import ExperimentCreate, Variant
+from llm_platform.schemas.experiments import (
+    ArmStats,
+    ExperimentCreate,
+    ExperimentStats,
+    Variant,
+)
 
 
 def assign_variant(experiment_id: str, user_id: str, variants: Sequence[Variant]) -> Variant:
@@ -77,3 +82,29 @@ async def export_scope(session: AsyncSession, principal: Principal, exp_id: str)
     if principal.authenticated and not principal.is_admin:
         raise NotFound("Experiment not found")
     return principal.user_filter(None)
+
+
+async def stats(session: AsyncSession, principal: Principal, exp_id: str) -> ExperimentStats:
+    """Per-arm counts for the researcher's live view; every defined arm is listed."""
+    experiment = await get_visible(session, principal, exp_id)
+    counts = await ExperimentRepository(session).arm_counts(exp_id)
+    names: list[str | None] = [v.name for v in variants_of(experiment)]
+    names += [name for name in counts if name not in names]
+    arms = []
+    for name in names:
+        c = counts.get(name)
+        arms.append(
+            ArmStats(variant=name)
+            if c is None
+            else ArmStats(
+                variant=name,
+                sessions=c.sessions,
+                participants=c.participants,
+                queries=c.queries,
+                events=c.events,
+                input_tokens=c.input_tokens,
+                output_tokens=c.output_tokens,
+                cost_usd=round(c.cost_usd, 6),
+            )
+        )
+    return ExperimentStats(experiment_id=exp_id, arms=arms)

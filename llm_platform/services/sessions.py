@@ -171,6 +171,21 @@ async def end(db: AsyncSession, principal: Principal, session_id: str) -> Sessio
     return record
 
 
+async def rename(
+    db: AsyncSession, principal: Principal, session_id: str, title: str | None
+) -> Session:
+    record = await get_visible(db, principal, session_id)
+    record.title = (title or "").strip() or None
+    await db.flush()
+    return record
+
+
+async def delete(db: AsyncSession, principal: Principal, session_id: str) -> None:
+    """Delete a conversation with its events and model calls (the user's right to erase)."""
+    record = await get_visible(db, principal, session_id)
+    await SessionRepository(db).delete_with_history(record)
+
+
 async def list_page(
     db: AsyncSession,
     principal: Principal,

@@ -7,7 +7,7 @@ from llm_platform.api.deps import CurrentUser, DbSession, State
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import PathId
 from llm_platform.db.repositories.experiments import ExperimentRepository
-from llm_platform.schemas.experiments import ExperimentCreate, ExperimentOut
+from llm_platform.schemas.experiments import ExperimentCreate, ExperimentOut, ExperimentStats
 from llm_platform.services import experiments as experiment_service
 from llm_platform.services import export as export_service
 
@@ -34,6 +34,12 @@ async def get_experiment(experiment_id: PathId, db: DbSession, user: CurrentUser
     return ExperimentOut.model_validate(
         await experiment_service.get_visible(db, user, experiment_id)
     )
+
+
+@router.get("/{experiment_id}/stats", response_model=ExperimentStats)
+async def experiment_stats(experiment_id: str, db: DbSession, user: CurrentUser) -> ExperimentStats:
+    """Sessions, participants, model calls and UI events per arm, for the live view."""
+    return await experiment_service.stats(db, user, experiment_id)
 
 
 @router.get("/{experiment_id}/export")

@@ -3,7 +3,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.api.v1 import events, experiments, files, health, models, queries, rag, sessions
+from llm_platform.api.v1 import (
+    events,
+    experiments,
+    files,
+    health,
+    models,
+    queries,
+    query,
+    query_ws,
+    rag,
+    sessions,
+)
 
 api_router = APIRouter(prefix="/api/v1", route_class=JSONRoute)
 api_router.include_router(health.router)
@@ -13,6 +24,8 @@ api_router.include_router(queries.router)
 api_router.include_router(experiments.router)
 # --- providers / query / streaming ---
 api_router.include_router(models.router)
+api_router.include_router(query.router)
+api_router.include_router(query_ws.router)
 
 # --- files and RAG ---
 api_router.include_router(files.router)

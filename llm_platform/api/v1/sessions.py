@@ -11,7 +11,13 @@ from llm_platform.api.params import Cursor, EventCursor, EventTypeFilter, Limit,
 from llm_platform.db.repositories.events import EventRepository
 from llm_platform.schemas.common import ClientId, Page
 from llm_platform.schemas.events import EventOut
-from llm_platform.schemas.sessions import SessionDetail, SessionOut, SessionStart, SessionStarted
+from llm_platform.schemas.sessions import (
+    SessionDetail,
+    SessionOut,
+    SessionStart,
+    SessionStarted,
+    SessionUpdate,
+)
 from llm_platform.services import events as event_service
 from llm_platform.services import export as export_service
 from llm_platform.services import sessions as session_service
@@ -64,6 +70,23 @@ async def get_session(
         events, _ = await repo.list_page(record.id, types=None, limit=event_limit, after=None)
         detail.events = [EventOut.model_validate(e) for e in events]
     return detail
+
+
+@router.patch("/{session_id}", response_model=SessionOut)
+async def update_session(
+    session_id: str, payload: SessionUpdate, db: DbSession, user: CurrentUser
+) -> SessionOut:
+    """Rename a conversation."""
+    return SessionOut.model_validate(
+        await session_service.rename(db, user, session_id, payload.title)
+    )
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete_session(session_id: str, db: DbSession, user: CurrentUser) -> Response:
+    """Delete a conversation with its events and model calls."""
+    await session_service.delete(db, user, session_id)
+    return Response(status_code=204)
 
 
 @router.post("/{session_id}/end", response_model=SessionOut)

@@ -60,7 +60,10 @@ async def _insert_new_sqlite(conn: AsyncConnection, rows: Sequence[dict[str, Any
         sql = _sqlite_insert_sql(len(chunk))
         try:
             found = await driver.execute_fetchall(sql, params)
-        except sqlite3.IntegrityError as exc:  # e.g. the session is gone (foreign key)
+        except (
+            sqlite3.IntegrityError,
+            dialect.loaded_dbapi.IntegrityError,
+        ) as exc:  # e.g. the session is gone (foreign key)
             raise IntegrityError(sql, None, exc) from exc
         inserted.update(r[0] for r in found)
     return inserted

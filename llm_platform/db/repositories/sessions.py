@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
 
-from llm_platform.db.models import Session
+from llm_platform.db.models import Event, Query, Session
 from llm_platform.db.repositories.base import Repository
 from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
 
@@ -57,3 +57,9 @@ class SessionRepository(Repository[Session]):
         result = await self.session.stream_scalars(stmt)
         async for row in result:
             yield row
+
+    async def delete_with_history(self, record: Session) -> None:
+        """The session, its events and its logged model calls, in one transaction."""
+        await self.session.execute(delete(Event).where(Event.session_id == record.id))
+        await self.session.execute(delete(Query).where(Query.session_id == record.id))
+        await self.delete(record)

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llm_platform.api.compat.stream import STATUS_TAIL_CHARS, LegacyStreamEncoder
+from llm_platform.services.streams.formats import sse_stream
+from llm_platform.services.streams.frames import Frame
 from tests.api.compat.legacy_client import ChatView, read_stream
 
 
@@ -18,13 +20,20 @@ async def _pieces(data: bytes, size: int) -> AsyncIterator[str]:
         yield decoder.decode(data[i : i + size])
 
 
-def encode(frames: list[dict[str, Any]]) -> bytes:
-    enc = LegacyStreamEncoder()
-    return b"".join(b for b in (enc.frame(f["type"], f) for f in frames) if b)
+async def _nothing() -> AsyncIterator[Frame | None]:
+    return
+    yield
+
+
+async def encode(frames: list[dict[str, Any]]) -> bytes:
+    """Through the stream writer the v1 endpoint uses, with the legacy encoder."""
+    head = [Frame(id=i + 1, type=f["type"], data=f) for i, f in enumerate(frames)]
+    return b"".join([b async for b in sse_stream(head, _nothing(), LegacyStreamEncoder().encode)])
 
 
 async def test_reasoning_text_citations_final_done() -> None:
     frames = [
+        {"type": "notice", "message": "openai is not configured: answering with local"},
         {"type": "start", "query_id": "q1", "model": "m-1"},
         {"type": "thought", "content": "The user asks "},
         {"type": "thought", "content": "about Oslo.\nCheck"},
@@ -37,11 +46,16 @@ async def test_reasoning_text_citations_final_done() -> None:
         {"type": "done", "metadata": {"model": "m-1", "provider": "scripted", "query_id": "q1"}},
         {"type": "token", "content": "never sent: after [DONE]"},
     ]
-    data = encode(frames)
+    data = await encode(frames)
     for size in (1, 7, len(data)):
         view = ChatView(await read_stream(_pieces(data, size)))
         # A new reasoning line replaces the shown one.
-        assert view.statuses == ["The user asks", "Check", "Check the population."]
+        assert view.statuses == [
+            "openai is not configured: answering with local",
+            "The user asks",
+            "Check",
+            "Check the population.",
+        ]
         assert view.chunks == ["Oslo has ", "about 700k people."]
         assert view.citations == [
             {"title": "SSB", "url": "https://ssb.no"},
@@ -62,7 +76,7 @@ async def test_long_reasoning_line_shows_its_tail() -> None:
     enc = LegacyStreamEncoder()
     frame = enc.reasoning("word " * 100)
     assert frame is not None
-    frames = await read_stream(_pieces(frame, 1000))
+    frames = await read_stream(_pieces(frame + b"data: [DONE]\n\n", 1000))
     message = frames[0]["message"]
     assert message.startswith("…") and len(message) <= STATUS_TAIL_CHARS
     assert enc.reasoning("\n") is not None  # still shows the finished line
@@ -70,7 +84,7 @@ async def test_long_reasoning_line_shows_its_tail() -> None:
 
 
 async def test_error_frame_ends_the_stream() -> None:
-    data = encode(
+    data = await encode(
         [
             {"type": "token", "content": "partial"},
             {"type": "error", "error": "upstream went away", "status": "incomplete"},

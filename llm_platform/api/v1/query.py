@@ -1,0 +1,133 @@
+"""Query endpoints: JSON answer, SSE stream, resume, cancel, and the model list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from llm_platform.api.deps import get_current_user, state_of
+from llm_platform.api.json_body import JSONRoute
+from llm_platform.core.errors import NotFound, ServiceUnavailable
+from llm_platform.core.security import Principal
+from llm_platform.core.state import AppState
+from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
+from llm_platform.services import query as query_service
+from llm_platform.services.query_generation import QueryRuntime
+from llm_platform.services.query_plan import QueryPlan, build_plan
+from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
+
+router = APIRouter(tags=["query"], route_class=JSONRoute)
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    state: AppState
+    runtime: QueryRuntime
+    user: Principal
+
+
+def runtime_of(state: AppState) -> QueryRuntime:
+    if state.query is None:
+        raise ServiceUnavailable("The query service is not running")
+    return state.query
+
+
+async def get_query_context(request: Request) -> QueryContext:
+    """State, runtime and caller in one dependency: the query endpoints are the hot path, and
+    each FastAPI dependency level costs more than what it resolves. The caller is resolved by
+    `get_current_user` itself, which opens a short read session only for an API-key lookup
+    (so no transaction stays open while the answer is generated: on SQLite it would hold
+    the lock the query log writer needs)."""
+    state = state_of(request)
+    runtime = runtime_of(state)
+    user = await get_current_user(request, state)
+    return QueryContext(state=state, runtime=runtime, user=user)
+
+
+async def get_runtime(request: Request) -> QueryRuntime:
+    return runtime_of(state_of(request))
+
+
+Context = Annotated[QueryContext, Depends(get_query_context)]
+Runtime = Annotated[QueryRuntime, Depends(get_runtime)]
+
+
+async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
+    """Validate and plan; a read transaction only when a session must be looked up."""
+    runtime = ctx.runtime
+    if payload.session_id is None:
+        return await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
+    async with ctx.state.db.read_sessions() as read:
+        return await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
+
+
+@router.post("/query", response_model=QueryResponse)
+@router.post("/query/", response_model=QueryResponse, include_in_schema=False)
+async def query(payload: QueryRequest, ctx: Context) -> QueryResponse:
+    """The whole answer at once (built from the same stream as `/query/stream`)."""
+    plan = await plan_query(ctx, payload)
+    result = await query_service.run_once(ctx.runtime, plan)
+    return query_service.to_response(result)
+
+
+@router.post(
+    "/query/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def query_stream(payload: QueryRequest, ctx: Context) -> StreamingResponse:
+    """Server-sent events: `start`, `thought`, `token`, `citation`, `usage`, then `done` or
+    `error`, then `data: [DONE]`. Resume with `GET /query/stream/{stream_id}`."""
+    plan = await plan_query(ctx, payload)
+    stream_id = query_service.start_stream(ctx.runtime, plan)
+    head, frames = await query_service.open_stream(ctx.runtime, stream_id, wait_first=True)
+    return StreamingResponse(
+        sse_stream(head, frames),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, "X-Stream-ID": stream_id, "X-Query-ID": plan.query_id},
+    )
+
+
+@router.get(
+    "/query/stream/{stream_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def resume_stream(
+    stream_id: str,
+    runtime: Runtime,
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, description="Alternative to Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Replay the frames after `Last-Event-ID`, then follow the live stream (any instance).
+    The stream id is the capability: it is unguessable and known only to its client."""
+    start = after if after is not None else _parse_event_id(last_event_id)
+    head, frames = await query_service.open_stream(runtime, stream_id, start)
+    return StreamingResponse(
+        sse_stream(head, frames),
+        media_type="text/event-stream",
+        headers={**SSE_HEADERS, "X-Stream-ID": stream_id},
+    )
+
+
+@router.post("/query/{stream_id}/cancel", response_model=CancelResult)
+async def cancel_stream(stream_id: str, runtime: Runtime) -> CancelResult:
+    """Stop a generation (on whichever instance runs it); its partial answer is logged."""
+    if await runtime.streams.cancel(stream_id):
+        return CancelResult(stream_id=stream_id, cancelled=True)
+    if await runtime.streams.store.exists(stream_id):
+        return CancelResult(stream_id=stream_id, cancelled=False)  # already finished
+    raise NotFound("Stream not found (unknown, or its retention window has ended)")
+
+
+def _parse_event_id(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        return max(0, int(value.strip()))
+    except ValueError:
+        return 0

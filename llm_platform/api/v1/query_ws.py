@@ -1,0 +1,185 @@
+"""`GET /api/v1/ws/query`: the query stream over a WebSocket, several queries per connection.
+
+Client messages (JSON): `{"type": "query", ...QueryRequest, "ref": "..."}` starts a stream;
+`{"type": "stop", "stream_id": "..."}` cancels it (all of this connection's without an id);
+`{"type": "resume", "stream_id": "...", "last_event_id": N}` replays and follows a stream;
+`{"type": "ping"}`. Server messages are the stream frames (`start`, `thought`, `token`,
+`citation`, `usage`, `done`, `error`) with `id` and `stream_id` added; a query rejected
+before it starts gets `{"type": "error", "status": "rejected", "http_status": 4xx, "ref"}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from llm_platform.core.config import AuthMode
+from llm_platform.core.errors import AppError, Unauthorized, ValidationFailed
+from llm_platform.core.security import Principal, hash_api_key
+from llm_platform.core.state import AppState
+from llm_platform.db.repositories.users import ApiKeyRepository
+from llm_platform.schemas.query import QueryRequest
+from llm_platform.services import query as query_service
+from llm_platform.services.query_generation import QueryRuntime
+from llm_platform.services.query_plan import build_plan
+from llm_platform.services.streams.formats import ws_message
+
+router = APIRouter(tags=["query"])
+
+
+async def _principal(ws: WebSocket, state: AppState) -> Principal:
+    """As `get_current_user`, with query parameters for what browsers cannot put in headers."""
+    settings = state.settings
+    await state.rate_limiter.check_ip(ws.client.host if ws.client else None)
+    if settings.AUTH_MODE is AuthMode.API_KEY:
+        header = ws.headers.get("authorization", "")
+        key = header[7:].strip() if header.lower().startswith("bearer ") else None
+        key = key or ws.query_params.get("api_key")
+        if not key:
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
+        async with state.db.read_sessions() as session:
+            found = await ApiKeyRepository(session).find_active(hash_api_key(key))
+        if found is None:
+            raise Unauthorized("Invalid or revoked API key")
+        principal = Principal(
+            user_id=found.user_id, is_admin=found.role == "admin", authenticated=True
+        )
+    else:
+        named = ws.headers.get("x-user-id") or ws.query_params.get("user_id") or None
+        principal = Principal(user_id=named)
+    await state.rate_limiter.check_user(principal.user_id)
+    return principal
+
+
+class _Connection:
+    def __init__(self, ws: WebSocket, runtime: QueryRuntime, state: AppState, user: Principal):
+        self.ws = ws
+        self.runtime = runtime
+        self.state = state
+        self.user = user
+        self.lock = asyncio.Lock()
+        self.forwarders: dict[str, asyncio.Task[None]] = {}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_text(orjson.dumps(message).decode())
+
+    async def reject(self, error: AppError, ref: Any) -> None:
+        await self.send(
+            {
+                "type": "error",
+                "error": error.detail,
+                "code": error.type,
+                "status": "rejected",
+                "http_status": error.status_code,
+                "ref": ref,
+            }
+        )
+
+    async def start_query(self, message: dict[str, Any]) -> None:
+        ref = message.get("ref")
+        try:
+            payload = QueryRequest.model_validate(message)
+            async with self.state.db.read_sessions() as db:
+                plan = await build_plan(
+                    db, self.user, self.runtime.settings, self.runtime.registry, payload
+                )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "body"
+            await self.reject(ValidationFailed(f"{loc}: {first['msg']}"), ref)
+            return
+        except AppError as exc:
+            await self.reject(exc, ref)
+            return
+        stream_id = query_service.start_stream(self.runtime, plan)
+        self.follow(stream_id, 0, ref)
+
+    def follow(self, stream_id: str, after: int, ref: Any) -> None:
+        task = asyncio.create_task(self._forward(stream_id, after, ref))
+        self.forwarders[stream_id] = task
+        task.add_done_callback(lambda _: self.forwarders.pop(stream_id, None))
+
+    async def _forward(self, stream_id: str, after: int, ref: Any) -> None:
+        try:
+            head, frames = await query_service.open_stream(self.runtime, stream_id, after)
+        except AppError as exc:
+            await self.reject(exc, ref)
+            return
+        try:
+            for frame in head:
+                await self.send(ws_message(frame, stream_id))
+            async for item in frames:
+                if item is None:
+                    await self.send({"type": "ping", "stream_id": stream_id})
+                    continue
+                message = ws_message(item, stream_id)
+                if ref is not None and item.type == "start":
+                    message["ref"] = ref
+                await self.send(message)
+        finally:
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def stop(self, stream_id: str | None) -> None:
+        targets = [stream_id] if stream_id else list(self.forwarders)
+        for target in targets:
+            await self.runtime.streams.cancel(target)
+
+    async def close(self) -> None:
+        """The client left: stop forwarding (the generations go on, resumable)."""
+        for task in list(self.forwarders.values()):
+            task.cancel()
+        for task in list(self.forwarders.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+@router.websocket("/ws/query")
+async def query_websocket(ws: WebSocket) -> None:
+    state: AppState = ws.app.state.platform
+    runtime = state.query
+    try:
+        if runtime is None:
+            raise AppError("The query service is not running")
+        user = await _principal(ws, state)
+    except AppError as exc:
+        await ws.close(code=4401 if exc.status_code == 401 else 1011, reason=exc.detail[:120])
+        return
+    await ws.accept()
+    conn = _Connection(ws, runtime, state, user)
+    try:
+        while True:
+            received = await ws.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            raw = received.get("text") or received.get("bytes") or b""
+            try:
+                message = orjson.loads(raw)
+                if not isinstance(message, dict):
+                    raise ValueError
+            except ValueError:
+                await conn.reject(ValidationFailed("Messages must be JSON objects"), None)
+                continue
+            kind = message.get("type", "query")
+            if kind == "query":
+                await conn.start_query(message)
+            elif kind == "stop":
+                await conn.stop(message.get("stream_id"))
+            elif kind == "resume" and isinstance(message.get("stream_id"), str):
+                after = message.get("last_event_id") or 0
+                conn.follow(message["stream_id"], int(after), message.get("ref"))
+            elif kind == "ping":
+                await conn.send({"type": "pong"})
+            else:
+                await conn.reject(ValidationFailed(f"Unknown message type '{kind}'"), None)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await conn.close()

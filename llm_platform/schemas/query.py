@@ -1,0 +1,112 @@
+"""Query requests and answers (`/api/v1/query`, `/query/stream`, the WebSocket)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llm_platform.schemas.common import ClientId
+
+
+class HistoryMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["user", "assistant", "system"]
+    content: str = Field(max_length=1_000_000)
+
+
+class Attachment(BaseModel):
+    """An image for a vision model: base64, raw or as a `data:<mime>;base64,` URL."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: str = Field(default="image", max_length=32)
+    name: str | None = Field(default=None, max_length=512)
+    mime: str | None = Field(default=None, max_length=128)
+    base64: str = Field(min_length=1)
+    size: int | None = Field(default=None, ge=0)
+
+
+class QueryRequest(BaseModel):
+    # Unknown fields (a client's location, mode, ...) are accepted and ignored.
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: ClientId | None = None
+    session_id: ClientId | None = None
+    query: str = Field(min_length=1)
+    model_provider: str | None = Field(default=None, max_length=64)
+    model_name: str | None = Field(default=None, max_length=256)
+    system: str | None = Field(default=None, max_length=100_000)
+    history: list[HistoryMessage] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    web_search: bool = False
+    # "provider:model" names tried in order if the model fails before its first token.
+    fallback_models: list[str] | None = Field(default=None, max_length=10)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("model_provider", "model_name")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+
+class Citation(BaseModel):
+    title: str | None = None
+    url: str | None = None
+    snippet: str | None = None
+    file_id: str | None = None
+    file_name: str | None = None
+    page: int | None = None
+    score: float | None = None
+
+
+class ThoughtStep(BaseModel):
+    step: int
+    description: str
+    duration_ms: float
+
+
+class ChainOfThought(BaseModel):
+    steps: list[ThoughtStep]
+    total_thinking_time_ms: float
+    reasoning_tokens: int | None = None
+
+
+class Usage(BaseModel):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+QueryStatus = Literal["ok", "error", "incomplete", "cancelled"]
+
+
+class QueryResponse(BaseModel):
+    response: str
+    citations: list[Citation]
+    chain_of_thought: ChainOfThought | None
+    supports_cot: bool
+    usage: Usage
+    model: str
+    provider: str
+    query_id: str
+    status: QueryStatus
+    error: str | None = None
+    latency_ms: float
+    ttft_ms: float | None
+    cost_usd: float | None
+
+
+class CancelResult(BaseModel):
+    stream_id: str
+    cancelled: bool

@@ -1,0 +1,157 @@
+"""The query service: plan, then run a generation (JSON answer) or start a resumable stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from llm_platform.core.config import Settings
+from llm_platform.core.errors import AppError, NotFound
+from llm_platform.db.engine import Database
+from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.schemas.query import QueryResponse
+from llm_platform.services.query_generation import GenerationResult, QueryRuntime, generate
+from llm_platform.services.query_log import QueryLogWriter
+from llm_platform.services.query_metrics import QueryMetrics
+from llm_platform.services.query_plan import QueryPlan
+from llm_platform.services.query_resilience import ProviderLimiter, RetryPolicy
+from llm_platform.services.streams.frames import Frame
+from llm_platform.services.streams.manager import StreamManager
+from llm_platform.services.streams.redis_store import RedisStreamStore
+from llm_platform.services.streams.store import MemoryStreamStore, StreamStore
+
+__all__ = [
+    "QueryRuntime",
+    "StreamFailed",
+    "build_runtime",
+    "open_stream",
+    "run_once",
+    "start_stream",
+]
+
+
+async def build_runtime(
+    settings: Settings,
+    db: Database,
+    registry: ProviderRegistry,
+    *,
+    redis: Any = None,
+    metrics_registry: CollectorRegistry | None = None,
+) -> QueryRuntime:
+    """Built in the lifespan; `close_runtime` stops it."""
+    store: StreamStore
+    if redis is not None:
+        store = RedisStreamStore(redis, retention=settings.STREAM_RETENTION_SECONDS)
+    else:
+        store = MemoryStreamStore(retention=settings.STREAM_RETENTION_SECONDS)
+    streams = StreamManager(store)
+    await streams.start()
+    writer = QueryLogWriter(db)
+    await writer.start()
+    return QueryRuntime(
+        settings=settings,
+        registry=registry,
+        policy=RetryPolicy.from_settings(settings),
+        limiter=ProviderLimiter(settings.PROVIDER_MAX_CONCURRENCY),
+        log_writer=writer,
+        streams=streams,
+        metrics=QueryMetrics(metrics_registry) if metrics_registry is not None else None,
+    )
+
+
+async def close_runtime(runtime: QueryRuntime) -> None:
+    """Cancel running generations (they log themselves), then drain the log."""
+    await runtime.streams.close()
+    await runtime.log_writer.close()
+
+
+async def run_once(runtime: QueryRuntime, plan: QueryPlan) -> GenerationResult:
+    """A whole answer. Runs in its own task: a client that leaves does not stop logging."""
+    task = asyncio.ensure_future(generate(runtime, plan, None))
+    return await asyncio.shield(task)
+
+
+def to_response(result: GenerationResult) -> QueryResponse:
+    if result.status == "error" and result.error_exc is not None:
+        raise result.error_exc
+    return QueryResponse(
+        response=result.text,
+        citations=result.citations,
+        chain_of_thought=result.chain_of_thought,
+        supports_cot=result.supports_cot,
+        usage=result.usage,
+        model=result.model,
+        provider=result.provider,
+        query_id=result.query_id,
+        status=result.status,
+        error=result.error,
+        latency_ms=result.latency_ms,
+        ttft_ms=result.ttft_ms,
+        cost_usd=result.cost_usd,
+    )
+
+
+def start_stream(runtime: QueryRuntime, plan: QueryPlan) -> str:
+    """Start the generation in the background; its frames go to the stream buffer."""
+    store = runtime.streams.store
+    stream_id = plan.stream_id
+    metrics = runtime.metrics
+
+    async def emit(data: dict[str, Any]) -> None:
+        await store.append(stream_id, data)
+
+    async def work() -> None:
+        if metrics is not None:
+            metrics.active_streams.inc()
+        try:
+            await generate(runtime, plan, emit)
+        finally:
+            if metrics is not None:
+                metrics.active_streams.dec()
+
+    runtime.streams.launch(stream_id, work())
+    return stream_id
+
+
+class StreamFailed(AppError):
+    """A stream whose generation failed before its first token: answered as an HTTP error."""
+
+    def __init__(self, frame: Frame) -> None:
+        data = frame.data
+        retry_after = data.get("retry_after")
+        super().__init__(
+            str(data.get("error") or "The model provider failed"),
+            headers={"Retry-After": str(retry_after)} if retry_after else None,
+        )
+        self.status_code = int(data.get("http_status") or 502)
+        self.type = str(data.get("code") or "provider_error")
+
+
+async def open_stream(
+    runtime: QueryRuntime, stream_id: str, after: int = 0, *, wait_first: bool = False
+) -> tuple[list[Frame], AsyncIterator[Frame | None]]:
+    """Subscribe to a stream from frame `after`. With `wait_first`, read up to the first frame
+    past `start` (or a heartbeat's worth of silence) so that a failure before the first token
+    can still be answered with an HTTP status (`StreamFailed`)."""
+    store = runtime.streams.store
+    if not await store.exists(stream_id):
+        raise NotFound("Stream not found (unknown, or its retention window has ended)")
+    heartbeat = runtime.settings.STREAM_HEARTBEAT_SECONDS
+    frames = aiter(store.subscribe(stream_id, after, heartbeat=heartbeat))
+    head: list[Frame] = []
+    if wait_first:
+        async for item in frames:
+            if item is None:
+                break
+            head.append(item)
+            if item.type != "start":
+                break
+        if head and head[-1].type == "error" and head[-1].data.get("status") == "error":
+            aclose = getattr(frames, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            raise StreamFailed(head[-1])
+    return head, frames

@@ -1,0 +1,350 @@
+"""One generation: run the plan through the resilient stream, emit frames, log the call.
+
+Frames (format-agnostic payloads, see `services.streams.formats` for the wire formats):
+`start`, `thought`, `token`, `citation`, `usage`, then exactly one terminal frame, `done`
+(status ok / cancelled) or `error` (status error before the first token, incomplete after).
+The call is logged whatever happens: completion, upstream failure, cancellation or a client
+that went away (the generation does not belong to any request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from llm_platform.core.config import Settings
+from llm_platform.core.logging import get_logger
+from llm_platform.db.models import new_id
+from llm_platform.providers.base import (
+    CitationEvent,
+    DoneEvent,
+    ErrorEvent,
+    ReasoningDelta,
+    TextDelta,
+    UsageEvent,
+    merge_usage,
+)
+from llm_platform.providers.errors import ProviderError
+from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.schemas.query import ChainOfThought, Citation, QueryStatus, Usage
+from llm_platform.services.pricing import call_cost
+from llm_platform.services.query_log import QueryLogEntry, QueryLogWriter
+from llm_platform.services.query_metrics import QueryMetrics
+from llm_platform.services.query_plan import QueryPlan
+from llm_platform.services.query_resilience import (
+    ProviderLimiter,
+    RetryPolicy,
+    Selected,
+    resilient_stream,
+)
+from llm_platform.services.streams.manager import StreamManager
+from llm_platform.services.thoughts import ThoughtTracker
+
+log = get_logger("llm_platform.query")
+
+Emit = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass
+class QueryRuntime:
+    """What generations need; built once in the app lifespan."""
+
+    settings: Settings
+    registry: ProviderRegistry
+    policy: RetryPolicy
+    limiter: ProviderLimiter
+    log_writer: QueryLogWriter
+    streams: StreamManager
+    metrics: QueryMetrics | None = None
+
+
+@dataclass
+class GenerationResult:
+    query_id: str
+    stream_id: str
+    provider: str
+    model: str
+    status: QueryStatus
+    supports_cot: bool
+    text: str = ""
+    reasoning: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    chain_of_thought: ChainOfThought | None = None
+    finish_reason: str | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+    error_exc: ProviderError | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id,
+            "stream_id": self.stream_id,
+            "provider": self.provider,
+            "model": self.model,
+            "status": self.status,
+            "finish_reason": self.finish_reason,
+            "latency": self.latency_ms,
+            "latency_ms": self.latency_ms,
+            "ttft": self.ttft_ms,
+            "ttft_ms": self.ttft_ms,
+            "tokens": self.usage.model_dump(),
+            "cost_usd": self.cost_usd,
+            "supports_cot": self.supports_cot,
+            "chain_of_thought": (
+                self.chain_of_thought.model_dump() if self.chain_of_thought else None
+            ),
+        }
+
+
+def _usage(event: UsageEvent) -> Usage:
+    total = None
+    if event.input_tokens is not None or event.output_tokens is not None:
+        total = (event.input_tokens or 0) + (event.output_tokens or 0)
+    return Usage(
+        input_tokens=event.input_tokens,
+        output_tokens=event.output_tokens,
+        reasoning_tokens=event.reasoning_tokens,
+        cached_tokens=event.cached_tokens,
+        total_tokens=total,
+    )
+
+
+async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) -> GenerationResult:
+    """Run the plan to the end. Never raises; a pre-token failure is in `error_exc`."""
+    started = time.perf_counter()
+    primary = plan.primary
+    result = GenerationResult(
+        query_id=plan.query_id,
+        stream_id=plan.stream_id,
+        provider=primary.provider.name,
+        model=primary.model,
+        status="ok",
+        supports_cot=plan.capabilities.reasoning,
+    )
+    if emit is not None:
+        await emit(
+            {
+                "type": "start",
+                "stream_id": plan.stream_id,
+                "query_id": plan.query_id,
+                "provider": result.provider,
+                "model": result.model,
+                "supports_cot": result.supports_cot,
+            }
+        )
+    text: list[str] = []
+    reasoning: list[str] = []
+    thoughts = ThoughtTracker()
+    usage = UsageEvent()
+    first_token: float | None = None
+
+    def on_retry(candidate: Any, error: ProviderError) -> None:
+        if runtime.metrics is not None:
+            runtime.metrics.retries.labels(candidate.provider.name, error.type).inc()
+
+    try:
+        stream = resilient_stream(
+            plan.candidates, runtime.policy, runtime.limiter, on_retry=on_retry
+        )
+        async with aclosing(stream):
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    if first_token is None:
+                        first_token = time.perf_counter()
+                    thoughts.end()
+                    text.append(event.text)
+                    if emit is not None:
+                        await emit({"type": "token", "content": event.text})
+                elif isinstance(event, ReasoningDelta):
+                    if first_token is None:
+                        first_token = time.perf_counter()
+                    thoughts.add(event.text)
+                    reasoning.append(event.text)
+                    if emit is not None and event.text:
+                        await emit({"type": "thought", "content": event.text})
+                elif isinstance(event, Selected):
+                    result.provider = event.candidate.provider.name
+                    result.model = event.candidate.model
+                    caps = event.candidate.provider.capabilities(event.candidate.model)
+                    result.supports_cot = caps.reasoning
+                elif isinstance(event, UsageEvent):
+                    usage = merge_usage(usage, event)
+                elif isinstance(event, CitationEvent):
+                    citation = Citation.model_validate(event.model_dump(exclude={"type"}))
+                    result.citations.append(citation)
+                    if emit is not None:
+                        await emit({"type": "citation", "citation": citation.model_dump()})
+                elif isinstance(event, DoneEvent):
+                    result.finish_reason = event.finish_reason
+                elif isinstance(event, ErrorEvent):
+                    result.status = "incomplete"
+                    result.error = event.message
+                    result.finish_reason = event.code
+    except ProviderError as exc:
+        result.status = "error"
+        result.error = exc.detail
+        result.error_exc = exc
+    except asyncio.CancelledError:
+        result.status = "cancelled"
+        result.finish_reason = "cancelled"
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    except Exception as exc:  # a bug in an adapter: log it, keep the partial answer
+        log.exception("generation_failed", query_id=plan.query_id)
+        result.status = "incomplete" if text or reasoning else "error"
+        result.error = f"Internal error while generating ({type(exc).__name__})"
+
+    thoughts.end()
+    result.text = "".join(text)
+    result.reasoning = "".join(reasoning)
+    result.usage = _usage(usage)
+    result.supports_cot = result.supports_cot or bool(reasoning)
+    result.chain_of_thought = thoughts.result(usage.reasoning_tokens)
+    result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    if first_token is not None:
+        result.ttft_ms = round((first_token - started) * 1000, 2)
+    result.cost_usd = call_cost(
+        runtime.settings.MODEL_PRICES,
+        result.provider,
+        result.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+    )
+    # Log and announce the end even if a cancel arrives meanwhile.
+    final = asyncio.ensure_future(_finish(runtime, plan, result, emit))
+    while not final.done():
+        try:
+            await asyncio.shield(final)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+    return result
+
+
+async def _finish(
+    runtime: QueryRuntime, plan: QueryPlan, result: GenerationResult, emit: Emit | None
+) -> None:
+    _observe(runtime.metrics, result)
+    written = runtime.log_writer.submit(log_entry(plan, result))
+    if emit is not None or runtime.settings.QUERY_LOG_WAIT:
+        await written
+    if emit is None:
+        return
+    if result.usage.input_tokens is not None or result.usage.output_tokens is not None:
+        await emit({"type": "usage", "usage": result.usage.model_dump()})
+    if result.status in ("ok", "cancelled"):
+        await emit({"type": "done", "metadata": result.metadata()})
+    else:
+        exc = result.error_exc
+        await emit(
+            {
+                "type": "error",
+                "error": result.error,
+                "code": exc.type if exc else (result.finish_reason or "provider_error"),
+                "status": result.status,
+                "http_status": exc.status_code if exc else 502,
+                "retry_after": (exc.headers or {}).get("Retry-After") if exc else None,
+                "metadata": result.metadata(),
+            }
+        )
+
+
+def _observe(metrics: QueryMetrics | None, result: GenerationResult) -> None:
+    if metrics is None:
+        return
+    labels = (result.provider, result.model)
+    metrics.calls.labels(*labels, result.status).inc()
+    metrics.latency.labels(*labels).observe(result.latency_ms / 1000)
+    if result.ttft_ms is not None:
+        metrics.ttft.labels(*labels).observe(result.ttft_ms / 1000)
+    for kind in ("input", "output", "reasoning", "cached"):
+        value = getattr(result.usage, f"{kind}_tokens")
+        if value:
+            metrics.tokens.labels(*labels, kind).inc(value)
+
+
+def log_entry(plan: QueryPlan, result: GenerationResult) -> QueryLogEntry:
+    created = datetime.fromtimestamp(plan.created_wall, UTC)
+    finished = datetime.now(UTC)
+    query = {
+        "id": plan.query_id,
+        "user_id": plan.user_id,
+        "session_id": plan.session_id,
+        "experiment_id": plan.experiment_id,
+        "variant": plan.variant,
+        "provider": result.provider,
+        "model": result.model,
+        "request": plan.log_request,
+        "response_text": result.text,
+        "reasoning_text": result.reasoning or None,
+        "citations": [c.model_dump(exclude_none=True) for c in result.citations],
+        "input_tokens": result.usage.input_tokens,
+        "output_tokens": result.usage.output_tokens,
+        "reasoning_tokens": result.usage.reasoning_tokens,
+        "cached_tokens": result.usage.cached_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+        "status": result.status,
+        "error": result.error,
+        "created_at": created,
+        "finished_at": finished,
+    }
+    entry = QueryLogEntry(query=query)
+    if plan.session_id is None:
+        return entry
+    if not plan.session_exists:
+        entry.session = {
+            "id": plan.session_id,
+            "user_id": plan.user_id,
+            "experiment_id": None,
+            "variant": None,
+            "environment": {},
+            "title": None,
+            "started_at": created,
+            "ended_at": None,
+        }
+    common = {"query_id": plan.query_id, "provider": result.provider, "model": result.model}
+    entry.events = [
+        {
+            "session_id": plan.session_id,
+            "event_id": new_id(),
+            "t": int(plan.created_wall * 1000),
+            "type": "prompt",
+            "data": {
+                "text": plan.query,
+                **common,
+                # A list, as chat clients rebuilding a conversation from events expect.
+                "attachments": [
+                    {"type": "image", **meta} for meta in plan.log_request.get("attachments") or []
+                ],
+            },
+            "received_at": created,
+        },
+        {
+            "session_id": plan.session_id,
+            "event_id": new_id(),
+            "t": int(finished.timestamp() * 1000),
+            "type": "model_response",
+            "data": {
+                "text": result.text,
+                **common,
+                "citations": query["citations"],
+                "status": result.status,
+                "error": result.error,
+            },
+            "received_at": finished,
+        },
+    ]
+    return entry

@@ -1,0 +1,175 @@
+"""The query log: one `queries` row per model call plus the session's `prompt` and
+`model_response` events, written by a background writer in batches (group commit).
+
+Generations hand over an entry and may wait for its commit; the writer keeps the database
+off the token path. On shutdown everything queued is written before the engine closes.
+
+On SQLite a batch is written by the plain `sqlite3` driver on one dedicated thread, in a
+single hand-off: through aiosqlite every statement step is a round trip between threads,
+each waiting for the GIL and the busy event loop, which made a commit take tens of
+milliseconds under load. PostgreSQL (asyncpg, no threads) uses the async engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llm_platform.core.logging import get_logger
+from llm_platform.db.engine import Database
+from llm_platform.db.models import Event, Query, Session
+
+log = get_logger("llm_platform.query_log")
+
+
+@dataclass
+class QueryLogEntry:
+    query: dict[str, Any]  # column values of the `queries` row
+    session: dict[str, Any] | None = None  # a session row to create if it does not exist
+    events: list[dict[str, Any]] = field(default_factory=list)  # `events` rows
+
+
+class QueryLogWriter:
+    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[QueryLogEntry, asyncio.Future[None]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._inline: set[asyncio.Future[None]] = set()
+        self.written = 0
+        self.failed = 0
+        self._sync: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if db.dialect == "sqlite":
+            self._sync = _sqlite_sync_engine(db)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-log")
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="query-log-writer")
+
+    def submit(self, entry: QueryLogEntry) -> asyncio.Future[None]:
+        """Queue an entry; the future resolves once it is committed (or given up on)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._task is None or self._task.done():
+            # Not running (e.g. shut down): write inline so nothing is lost.
+            task = asyncio.ensure_future(self._write_one(entry, future))
+            self._inline.add(task)
+            task.add_done_callback(self._inline.discard)
+        else:
+            self._queue.put_nowait((entry, future))
+        return future
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._inline:
+            await asyncio.gather(*self._inline, return_exceptions=True)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._sync is not None:
+            self._sync.dispose()
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write([entry for entry, _ in batch])
+                self.written += len(batch)
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+            except Exception:
+                # One bad row must not lose the others: retry them one by one.
+                for entry, future in batch:
+                    await self._write_one(entry, future)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _write_one(self, entry: QueryLogEntry, future: asyncio.Future[None]) -> None:
+        try:
+            await self._write([entry])
+            self.written += 1
+        except Exception as exc:
+            self.failed += 1
+            log.error("query_log_write_failed", query_id=entry.query.get("id"), error=str(exc))
+        if not future.done():
+            future.set_result(None)
+
+    async def _write(self, entries: list[QueryLogEntry]) -> None:
+        if self._sync is not None and self._thread is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._write_sync, entries)
+            return
+        async with self.db.write_sessions() as session, session.begin():
+            await _insert_async(session, entries)
+
+    def _write_sync(self, entries: list[QueryLogEntry]) -> None:
+        assert self._sync is not None
+        with self._sync.begin() as conn:
+            _insert_sync(conn, entries)
+
+
+def _statements(entries: list[QueryLogEntry], dialect: str) -> list[tuple[Any, Any]]:
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    out: list[tuple[Any, Any]] = []
+    sessions = {e.session["id"]: e.session for e in entries if e.session is not None}
+    if sessions:
+        stmt = dialect_insert(Session).on_conflict_do_nothing(index_elements=["id"])
+        out.append((stmt, list(sessions.values())))
+    out.append((insert(Query), [e.query for e in entries]))
+    events = [row for e in entries for row in e.events]
+    if events:
+        stmt = dialect_insert(Event).on_conflict_do_nothing(
+            index_elements=["session_id", "event_id"]
+        )
+        out.append((stmt, events))
+    return out
+
+
+async def _insert_async(session: AsyncSession, entries: list[QueryLogEntry]) -> None:
+    for stmt, rows in _statements(entries, session.get_bind().dialect.name):
+        await session.execute(stmt, rows)
+
+
+def _insert_sync(conn: Connection, entries: list[QueryLogEntry]) -> None:
+    for stmt, rows in _statements(entries, "sqlite"):
+        conn.execute(stmt, rows)
+
+
+def _sqlite_sync_engine(db: Database) -> Engine:
+    """A plain-`sqlite3` engine on the same file, for the writer thread only."""
+    url = db.engine.url.set(drivername="sqlite")
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,185 @@
+"""Redis Streams buffers, so any instance can replay a stream and cancel its generation.
+
+Frames are appended in-process first (local readers get them with no round trip) and
+written through to a Redis Stream `llmp:stream:{id}` with explicit entry ids `0-{n}`, so a
+frame's SSE id maps to its entry id. Readers on other instances replay with XRANGE and follow
+with XREAD BLOCK, refreshing a reader lease key while attached. Cancel requests are a key
+(for the watchdog) plus a pub/sub message (for an immediate stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from llm_platform.core.logging import get_logger
+from llm_platform.services.streams.frames import Frame
+from llm_platform.services.streams.store import Heartbeat, MemoryStreamStore, StreamStore
+
+log = get_logger("llm_platform.streams")
+
+CANCEL_CHANNEL = "llmp:stream-cancel"
+# How long a running stream's key lives past its last frame (a stalled generation is
+# stopped by the idle timeout long before this).
+_LIVE_TTL_SECONDS = 3600
+
+
+def _key(stream_id: str) -> str:
+    return f"llmp:stream:{stream_id}"
+
+
+def _lease_key(stream_id: str) -> str:
+    return f"llmp:stream:{stream_id}:reader"
+
+
+def _cancel_key(stream_id: str) -> str:
+    return f"llmp:stream:{stream_id}:cancel"
+
+
+class RedisStreamStore(StreamStore):
+    def __init__(self, redis: Redis, *, retention: float) -> None:
+        super().__init__(retention=retention)
+        self.redis = redis
+        self.local = MemoryStreamStore(retention=retention)
+        self._listener: asyncio.Task[None] | None = None
+        self._ttl = max(1, int(retention + 0.999))
+
+    def create(self, stream_id: str) -> None:
+        self.local.create(stream_id)
+
+    async def append(self, stream_id: str, data: dict[str, Any]) -> Frame:
+        frame = self.local.append_now(stream_id, data)
+        ttl = self._ttl if frame.terminal else max(self._ttl, _LIVE_TTL_SECONDS)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(_key(stream_id), {"d": frame.json()}, id=f"0-{frame.id}")
+            pipe.expire(_key(stream_id), ttl)
+            await pipe.execute()
+        return frame
+
+    async def exists(self, stream_id: str) -> bool:
+        if self.local.has(stream_id):
+            return True
+        return bool(await self.redis.exists(_key(stream_id)))
+
+    async def subscribe(
+        self, stream_id: str, after: int, *, heartbeat: float
+    ) -> AsyncIterator[Frame | None]:
+        if self.local.has(stream_id):
+            async for item in self.local.subscribe(stream_id, after, heartbeat=heartbeat):
+                yield item
+            return
+        async for item in self._subscribe_remote(stream_id, after, heartbeat):
+            yield item
+
+    async def _subscribe_remote(
+        self, stream_id: str, after: int, heartbeat: float
+    ) -> AsyncIterator[Frame | None]:
+        key = _key(stream_id)
+        refresh = max(0.05, min(self.retention / 3, heartbeat))
+        lease = _lease_key(stream_id)
+        await self.redis.set(lease, b"1", ex=self._ttl)
+        leased_at = silent_since = time.monotonic()
+        entries: Any = await self.redis.xrange(key, min=f"(0-{after}", max="+")
+        if not entries and not await self.redis.exists(key):
+            return
+        last = after
+        while True:
+            for entry_id, fields in entries:
+                last = int(_text(entry_id).split("-", 1)[1])
+                frame = Frame.from_json(last, bytes(fields[b"d"]))
+                yield frame
+                if frame.terminal:
+                    return
+            if entries:
+                silent_since = time.monotonic()
+            elif time.monotonic() - silent_since >= heartbeat:
+                silent_since = time.monotonic()
+                yield Heartbeat
+            if time.monotonic() - leased_at >= refresh:
+                await self.redis.set(lease, b"1", ex=self._ttl)
+                leased_at = time.monotonic()
+            block_ms = max(1, int(min(refresh, heartbeat) * 1000))
+            result: Any = await self.redis.xread({key: f"0-{last}"}, block=block_ms)
+            entries = _xread_entries(result)
+            if not entries and not await self.redis.exists(key):
+                return
+
+    async def detached_streams(self, stream_ids: Iterable[str]) -> set[str]:
+        candidates = [s for s in stream_ids if not self.local.recently_attached(s)]
+        if not candidates:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream_id in candidates:
+                pipe.exists(_lease_key(stream_id))
+            leased = await pipe.execute()
+        return {s for s, held in zip(candidates, leased, strict=True) if not held}
+
+    async def cancel_requested(self, stream_ids: Iterable[str]) -> set[str]:
+        ids = list(stream_ids)
+        if not ids:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream_id in ids:
+                pipe.exists(_cancel_key(stream_id))
+            flags = await pipe.execute()
+        return {s for s, flag in zip(ids, flags, strict=True) if flag}
+
+    async def signal_cancel(self, stream_id: str) -> bool:
+        if not await self.exists(stream_id):
+            return False
+        await self.redis.set(_cancel_key(stream_id), b"1", ex=self._ttl)
+        await self.redis.publish(CANCEL_CHANNEL, stream_id)
+        return True
+
+    async def start(self, on_cancel: Callable[[str], None]) -> None:
+        """Listen for cancel requests. Redis may be down at start-up or blip later: the
+        listener keeps retrying (the watchdog's cancel-key check covers the gaps)."""
+
+        async def listen() -> None:
+            warned = False
+            while True:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(CANCEL_CHANNEL)
+                    warned = False
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message and message.get("type") == "message":
+                            on_cancel(_text(message["data"]))
+                except (ConnectionError, OSError, RedisError) as exc:
+                    if not warned:
+                        log.warning("stream_cancel_listener_error", error=str(exc))
+                        warned = True
+                    await asyncio.sleep(1.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+
+        self._listener = asyncio.create_task(listen(), name="stream-cancel-listener")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    def sweep(self) -> None:
+        self.local.sweep()
+
+
+def _xread_entries(result: Any) -> list[Any]:
+    """XREAD's reply: a list of [key, entries] (RESP2) or a {key: entries} map (RESP3)."""
+    if not result:
+        return []
+    groups = result.values() if isinstance(result, dict) else [items for _, items in result]
+    return [entry for items in groups for entry in items]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

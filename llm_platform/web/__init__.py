@@ -1,0 +1,1 @@
+"""The browser app: a bundle built from web/ at install time, served from this package."""

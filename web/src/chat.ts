@@ -1,0 +1,331 @@
+// One conversation: its messages (reloaded from the query log) and the generation in flight.
+// Messages are plain objects mutated as events arrive; views re-render on `changed`,
+// at most once per animation frame.
+import { api, ApiError, qs } from "./api";
+import { uuid } from "./config";
+import { cancelStream, runQueryStream, type StreamEvent, type Usage } from "./stream";
+import type { Tracker } from "./tracking";
+import type { Citation, Page, QueryLog } from "./types";
+
+export interface ImageAttachment {
+  name: string;
+  mime: string;
+  dataUrl: string;
+}
+
+export interface Msg {
+  id: string;
+  role: "user" | "assistant";
+  content: string;
+  status: "streaming" | "done" | "stopped" | "error";
+  attachments?: ImageAttachment[];
+  // assistant only
+  reasoning: string;
+  stepTimes: number[]; // ms after thinking started at which each reasoning paragraph began
+  thinkingStart?: number;
+  thinkingMs?: number;
+  thinkingOpen?: boolean; // the user's choice; undefined = automatic
+  citations: Citation[];
+  usage?: Usage;
+  reasoningTokens?: number;
+  queryId?: string;
+  streamId?: string;
+  model?: string;
+  latencyMs?: number;
+  ttftMs?: number;
+  error?: string;
+  errorRetryable?: boolean;
+  startedAt?: number;
+  replyTo?: string; // the user message this answers
+}
+
+export interface SendOptions {
+  provider: string | null;
+  model: string | null;
+  fileIds: string[];
+  useRag: boolean;
+  attachments: ImageAttachment[];
+}
+
+function assistantFrom(q: QueryLog, replyTo: string): Msg {
+  const status = q.status === "ok" || q.status === "done" || q.status === "completed" ? "done" : q.status === "cancelled" ? "stopped" : q.status === "error" || q.status === "failed" ? "error" : "done";
+  return {
+    id: `q-${q.id}`,
+    role: "assistant",
+    content: q.response_text ?? "",
+    status: q.error && !q.response_text ? "error" : status,
+    reasoning: q.reasoning_text ?? "",
+    stepTimes: [],
+    citations: q.citations ?? [],
+    reasoningTokens: q.reasoning_tokens ?? undefined,
+    usage: { input_tokens: q.input_tokens, output_tokens: q.output_tokens, reasoning_tokens: q.reasoning_tokens },
+    queryId: q.id,
+    model: `${q.provider}:${q.model}`,
+    latencyMs: q.latency_ms ?? undefined,
+    ttftMs: q.ttft_ms ?? undefined,
+    error: q.error ?? undefined,
+    errorRetryable: true,
+    replyTo,
+  };
+}
+
+function queryText(request: Record<string, unknown>): string {
+  if (typeof request.query === "string") return request.query;
+  if (typeof request.prompt === "string") return request.prompt;
+  const msgs = request.messages;
+  if (Array.isArray(msgs)) {
+    for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i]?.role === "user") return String(msgs[i].content ?? "");
+  }
+  return "";
+}
+
+export class Conversation {
+  messages: Msg[] = [];
+  loading = false;
+  loadError: string | null = null;
+  private controller: AbortController | null = null;
+  private listeners = new Set<() => void>();
+  private frame: number | null = null;
+
+  constructor(
+    readonly sessionId: string,
+    private readonly tracker: Tracker,
+  ) {}
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private changed(now = false): void {
+    if (now) {
+      if (this.frame !== null) cancelAnimationFrame(this.frame);
+      this.frame = null;
+      this.listeners.forEach((l) => l());
+      return;
+    }
+    if (this.frame !== null) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = null;
+      this.listeners.forEach((l) => l());
+    });
+  }
+
+  get streaming(): Msg | null {
+    return this.messages.find((m) => m.status === "streaming") ?? null;
+  }
+
+  /** Rebuild the conversation from the server's query log (oldest first). */
+  async load(): Promise<void> {
+    this.loading = true;
+    this.changed(true);
+    try {
+      const rows: QueryLog[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Page<QueryLog> = await api.get(`/api/v1/queries${qs({ session_id: this.sessionId, limit: 200, cursor })}`);
+        rows.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor && rows.length < 2000);
+      rows.reverse();
+      const msgs: Msg[] = [];
+      for (const q of rows) {
+        const user: Msg = { id: `u-${q.id}`, role: "user", content: queryText(q.request ?? {}), status: "done", reasoning: "", stepTimes: [], citations: [] };
+        msgs.push(user, assistantFrom(q, user.id));
+      }
+      if (!this.streaming) this.messages = msgs;
+      this.loadError = null;
+    } catch (err) {
+      this.loadError = (err as Error).message;
+    } finally {
+      this.loading = false;
+      this.changed(true);
+    }
+  }
+
+  private history(before: Msg): { role: string; content: string }[] {
+    const out: { role: string; content: string }[] = [];
+    for (const m of this.messages) {
+      if (m === before) break;
+      if (m.role === "assistant" && (m.status === "error" || !m.content)) {
+        if (out.length && out[out.length - 1].role === "user") out.pop();
+        continue;
+      }
+      out.push({ role: m.role, content: m.content });
+    }
+    return out;
+  }
+
+  async send(text: string, opts: SendOptions): Promise<void> {
+    if (this.streaming) return;
+    const user: Msg = { id: uuid(), role: "user", content: text, status: "done", attachments: opts.attachments, reasoning: "", stepTimes: [], citations: [] };
+    const answer = this.newAnswer(user.id);
+    this.messages.push(user, answer);
+    this.tracker.track("query_submit", {
+      message_id: answer.id,
+      user_message_id: user.id,
+      chars: text.length,
+      provider: opts.provider,
+      model: opts.model,
+      file_ids: opts.fileIds,
+      attachments: opts.attachments.length,
+    });
+    this.changed(true);
+    await this.generate(user, answer, opts);
+  }
+
+  /** Regenerate (or retry after an error) the answer `msgId`. */
+  async regenerate(msgId: string, opts: SendOptions, reason: "regenerate" | "retry"): Promise<void> {
+    if (this.streaming) return;
+    const idx = this.messages.findIndex((m) => m.id === msgId);
+    if (idx < 0) return;
+    const old = this.messages[idx];
+    const user = this.messages.slice(0, idx).reverse().find((m) => m.role === "user");
+    if (!user) return;
+    const answer = this.newAnswer(user.id);
+    this.messages.splice(idx, 1, answer);
+    this.tracker.track(reason, { message_id: answer.id, previous_message_id: old.id, previous_query_id: old.queryId });
+    this.changed(true);
+    await this.generate(user, answer, { ...opts, attachments: user.attachments ?? [] });
+  }
+
+  private newAnswer(replyTo: string): Msg {
+    return { id: uuid(), role: "assistant", content: "", status: "streaming", reasoning: "", stepTimes: [], citations: [], startedAt: performance.now(), replyTo };
+  }
+
+  private async generate(user: Msg, answer: Msg, opts: SendOptions): Promise<void> {
+    const controller = new AbortController();
+    this.controller = controller;
+    const body: Record<string, unknown> = {
+      session_id: this.sessionId,
+      query: user.content,
+      history: this.history(user),
+      client_message_id: answer.id,
+    };
+    if (opts.provider) body.model_provider = opts.provider;
+    if (opts.model) body.model_name = opts.model;
+    body.use_rag = opts.useRag;
+    if (opts.fileIds.length) body.file_ids = opts.fileIds;
+    if (opts.attachments.length) {
+      body.attachments = opts.attachments.map((a) => ({
+        type: "image",
+        name: a.name,
+        mime: a.mime,
+        base64: a.dataUrl.slice(a.dataUrl.indexOf(",") + 1),
+      }));
+    }
+    try {
+      await runQueryStream(body, { onEvent: (ev) => this.apply(answer, ev) }, controller.signal);
+      if (answer.status === "streaming") answer.status = controller.signal.aborted ? "stopped" : "done";
+    } catch (err) {
+      const e = err as ApiError;
+      answer.status = "error";
+      answer.error = e.message || "Something went wrong";
+      answer.errorRetryable = e instanceof ApiError ? e.retryable || e.status === 0 : true;
+      this.tracker.track("response_error", { message_id: answer.id, error: answer.error, status: e.status ?? 0 });
+    } finally {
+      if (this.controller === controller) this.controller = null;
+      this.closeThinking(answer);
+      if (answer.status === "done") {
+        this.tracker.track("response_complete", {
+          message_id: answer.id,
+          query_id: answer.queryId,
+          chars: answer.content.length,
+          reasoning_chars: answer.reasoning.length,
+          citations: answer.citations.length,
+          latency_ms: answer.latencyMs,
+          ttft_ms: answer.ttftMs,
+        });
+      }
+      this.changed(true);
+    }
+  }
+
+  private closeThinking(m: Msg): void {
+    if (m.thinkingStart !== undefined && m.thinkingMs === undefined) m.thinkingMs = performance.now() - m.thinkingStart;
+  }
+
+  private apply(m: Msg, ev: StreamEvent): void {
+    switch (ev.kind) {
+      case "start":
+        m.streamId = ev.streamId;
+        if (ev.queryId) m.queryId = ev.queryId;
+        if (ev.model) m.model = ev.model;
+        break;
+      case "thought": {
+        const now = performance.now();
+        if (m.thinkingStart === undefined) m.thinkingStart = now;
+        m.reasoning += ev.text;
+        // A new paragraph of reasoning is a new step: note when it began.
+        const steps = m.reasoning.split(/\n\s*\n/).filter((x) => x.trim()).length;
+        while (m.stepTimes.length < steps) m.stepTimes.push(now - m.thinkingStart);
+        break;
+      }
+      case "token":
+        if (!m.content && m.startedAt !== undefined && m.ttftMs === undefined) m.ttftMs = performance.now() - m.startedAt;
+        this.closeThinking(m);
+        m.content += ev.text;
+        break;
+      case "citation": {
+        const c = ev.citation;
+        const key = `${c.file_id ?? c.url ?? c.title}|${c.page ?? ""}|${c.index ?? ""}|${(c.snippet ?? c.text ?? "").slice(0, 40)}`;
+        if (!m.citations.some((x) => `${x.file_id ?? x.url ?? x.title}|${x.page ?? ""}|${x.index ?? ""}|${(x.snippet ?? x.text ?? "").slice(0, 40)}` === key))
+          m.citations.push(c);
+        break;
+      }
+      case "usage":
+        m.usage = { ...m.usage, ...Object.fromEntries(Object.entries(ev.usage).filter(([, v]) => v !== null && v !== undefined)) };
+        if (ev.usage.reasoning_tokens != null) m.reasoningTokens = ev.usage.reasoning_tokens;
+        break;
+      case "done": {
+        const meta = ev.meta;
+        m.queryId = meta.query_id ?? m.queryId;
+        m.streamId = meta.stream_id ?? m.streamId;
+        // Server-measured times (ms) replace the browser's own.
+        const latency = meta.latency_ms ?? meta.latency;
+        const ttft = meta.ttft_ms ?? meta.ttft;
+        if (latency != null) m.latencyMs = latency;
+        if (ttft != null) m.ttftMs = ttft;
+        if (meta.provider && meta.model) m.model = `${meta.provider}:${meta.model}`;
+        const cot = meta.chain_of_thought;
+        if (cot?.total_thinking_time_ms != null && m.reasoning) m.thinkingMs = cot.total_thinking_time_ms;
+        if (cot?.reasoning_tokens != null) m.reasoningTokens = cot.reasoning_tokens;
+        const tokens = meta.tokens;
+        if (tokens) {
+          m.usage = { ...m.usage, ...tokens };
+          if (tokens.reasoning_tokens != null) m.reasoningTokens = tokens.reasoning_tokens;
+        }
+        if (meta.reasoning_tokens != null) m.reasoningTokens = meta.reasoning_tokens;
+        if (meta.thinking_ms != null) m.thinkingMs = meta.thinking_ms;
+        m.status = meta.status === "cancelled" ? "stopped" : "done";
+        break;
+      }
+      case "error":
+        // A partial answer stays visible above the error.
+        m.status = "error";
+        m.error = ev.message;
+        m.errorRetryable = ev.retryable;
+        if (ev.queryId) m.queryId = ev.queryId;
+        break;
+    }
+    this.changed();
+  }
+
+  /** Stop the generation: here at once, and on the server (cancels the upstream call). */
+  stop(): void {
+    const m = this.streaming;
+    if (!m) return;
+    this.tracker.track("stop", { message_id: m.id, query_id: m.queryId, chars: m.content.length });
+    if (m.streamId) void cancelStream(m.streamId);
+    this.controller?.abort();
+    m.status = "stopped";
+    this.closeThinking(m);
+    this.changed(true);
+  }
+
+  dispose(): void {
+    // Switching conversations does not stop a generation on the server; it is logged there.
+    this.controller?.abort();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,107 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { PageConfig } from "../config";
+import { storage } from "../config";
+import { modelsStore } from "../models";
+import { navigate, useRoute, useStore } from "../router";
+import { SessionsStore } from "../sessions";
+import type { Tracker } from "../tracking";
+import { ChatPage } from "./Chat";
+import { Dashboard } from "./Dashboard";
+import { Experiments } from "./Experiments";
+import { Icon } from "./Icon";
+import { Sidebar } from "./Sidebar";
+
+export function App({ config, tracker, experimentId }: { config: PageConfig; tracker: Tracker; experimentId: string | null }) {
+  const route = useRoute();
+  const sessions = useMemo(() => new SessionsStore(tracker, experimentId), [tracker, experimentId]);
+  useStore(sessions);
+  useStore(modelsStore);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const [trackingOn, setTrackingOn] = useState(tracker.enabled);
+
+  useEffect(() => {
+    void modelsStore.load();
+    void sessions.init(route.name === "chat" ? route.sessionId : null);
+  }, []);
+
+  // Keep the URL and the open conversation in step.
+  useEffect(() => {
+    if (route.name === "chat" && route.sessionId && route.sessionId !== sessions.current && sessions.sessions.length) {
+      if (sessions.sessions.some((s) => s.session_id === route.sessionId)) sessions.select(route.sessionId, "url");
+    }
+  }, [route]);
+  useEffect(() => {
+    if (route.name === "chat" && sessions.current && route.sessionId !== sessions.current) navigate(`/c/${encodeURIComponent(sessions.current)}`, true);
+  }, [sessions.current, route.name]);
+
+  useEffect(() => {
+    tracker.track("page_view", { page: route.name });
+    setMenuOpen(false);
+  }, [route.name]);
+
+  const turnOffTracking = () => {
+    tracker.track("tracking_off", {});
+    void tracker.flush();
+    storage.set("llmp.tracking", "off");
+    tracker.setEnabled(false);
+    setTrackingOn(false);
+  };
+
+  const link = (path: string, label: string, active: boolean) => (
+    <a
+      href={path}
+      class={active ? "nav-link active" : "nav-link"}
+      aria-current={active ? "page" : undefined}
+      onClick={(e) => {
+        if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+        e.preventDefault();
+        navigate(path);
+      }}
+    >
+      {label}
+    </a>
+  );
+
+  const chatPath = sessions.current ? `/c/${encodeURIComponent(sessions.current)}` : "/";
+  return (
+    <div class={`layout ${menuOpen ? "menu-open" : ""}`}>
+      <a class="skip-link" href="#main">Skip to content</a>
+      <header class="topbar">
+        <button class="icon-btn menu-btn" aria-label="Conversations" aria-expanded={menuOpen} onClick={() => setMenuOpen(!menuOpen)} data-track="menu">
+          <Icon name="menu" />
+        </button>
+        <span class="brand">{config.app_name}</span>
+        <nav class="nav" aria-label="Pages">
+          {link(chatPath, "Chat", route.name === "chat")}
+          {link("/dashboard", "Dashboard", route.name === "dashboard")}
+          {link("/experiments", "Experiments", route.name === "experiments")}
+        </nav>
+        <span class="spacer" />
+        {experimentId && <span class="pill study" title={`Experiment ${experimentId}`}>Study session</span>}
+        {trackingOn ? (
+          <span class="pill tracking" role="status" data-testid="tracking-notice">
+            <span class="dot" aria-hidden="true" />
+            <span class="long">Research tracking is on: your interactions here are recorded.</span>
+            <span class="short" title="Research tracking is on: your interactions here are recorded.">Tracking on</span>
+            <button class="link-btn" onClick={turnOffTracking} data-track="tracking-off">
+              Turn off
+            </button>
+          </span>
+        ) : (
+          <span class="pill muted" data-testid="tracking-off">Tracking off</span>
+        )}
+      </header>
+      {route.name === "chat" && <Sidebar store={sessions} onClose={() => setMenuOpen(false)} />}
+      <main id="main" class={`main main-${route.name}`} tabIndex={-1}>
+        {route.name === "chat" &&
+          (sessions.current ? (
+            <ChatPage key={sessions.current} sessionId={sessions.current} sessions={sessions} tracker={tracker} studyMode={Boolean(experimentId)} />
+          ) : (
+            <div class="empty">{sessions.error ? `Cannot start a conversation: ${sessions.error}` : "Loading…"}</div>
+          ))}
+        {route.name === "dashboard" && <Dashboard />}
+        {route.name === "experiments" && <Experiments />}
+      </main>
+    </div>
+  );
+}
