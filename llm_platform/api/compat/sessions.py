@@ -137,7 +137,12 @@ async def get_experiment(session_id: str, db: DbSession, user: CurrentUser) -> L
     )
 
 
-@router.api_route("/{session_id}/experiment", methods=["POST", "PATCH"])
+@router.post("/{session_id}/experiment", response_model=LegacyExperimentOut)
+@router.patch(  # the old backend's method for the same thing
+    "/{session_id}/experiment",
+    response_model=LegacyExperimentOut,
+    operation_id="set_experiment_patch",
+)
 async def set_experiment(
     session_id: str,
     payload: Annotated[LegacyExperimentUpdate, Body()],
