@@ -6,7 +6,13 @@ import codecs
 from collections.abc import AsyncIterator
 from typing import Any
 
-from llm_platform.api.compat.stream import STATUS_TAIL_CHARS, LegacyStreamEncoder
+from llm_platform.api.compat.stream import (
+    STATUS_TAIL_CHARS,
+    ChunkFrame,
+    LegacyStreamEncoder,
+    StatusFrame,
+    encode_frame,
+)
 from llm_platform.services.streams.formats import sse_stream
 from llm_platform.services.streams.frames import Frame
 from tests.api.compat.legacy_client import ChatView, read_stream
@@ -92,3 +98,14 @@ async def test_error_frame_ends_the_stream() -> None:
     )
     view = ChatView(await read_stream(_pieces(data, 5)))
     assert view.answer == "partial" and view.errors == ["upstream went away"] and view.done
+
+
+async def test_text_with_newlines_and_quotes_stays_one_frame() -> None:
+    text = 'Line one\n\n- "quoted" \\ item\r\n'
+    data = await encode([{"type": "token", "content": text}, {"type": "done", "metadata": {}}])
+    view = ChatView(await read_stream(_pieces(data, 3)))
+    assert view.chunks == [text] and view.done
+    # The hand-written per-token frames are the models' frames.
+    enc = LegacyStreamEncoder()
+    assert enc.frame("token", {"content": text}) == encode_frame(ChunkFrame(content=text))
+    assert enc.status(text) == encode_frame(StatusFrame(message=text))
