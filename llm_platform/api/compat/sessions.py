@@ -94,7 +94,8 @@ async def add_event(
     The client's tracker posts events before its session is started (while the experiment
     modal is open): those open the session unclaimed, and its start claims it; the old
     backend answered 404 and lost them."""
-    await session_service.open_for_events(db, user, payload.session_id)
+    if state.session_owners.get(payload.session_id) is None:  # known sessions: no lookup
+        await session_service.open_for_events(db, user, payload.session_id)
     event_id = await _ingest_one(db, user, state, payload.session_id, payload.event)
     return LegacyEventAck(
         session_id=payload.session_id,
