@@ -21,8 +21,8 @@ from llm_platform.db.repositories.experiments import ExperimentRepository
 from llm_platform.db.repositories.sessions import SessionRepository
 from llm_platform.providers.base import (
     ChatMessage,
-    CitationEvent,
     ChatRequest,
+    CitationEvent,
     ImagePart,
     ModelCapabilities,
     Provider,
