@@ -4,17 +4,20 @@ citations, and says so when no document supports the question."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 import pytest
+import websockets
 
 from llm_platform.core.config import Settings
 from llm_platform.providers.base import DoneEvent
 from llm_platform.providers.scripted import text_events
 from llm_platform.rag.embeddings import LocalEmbedder
 from llm_platform.services.rag import NO_SUPPORT_PROMPT, SOURCES_PREAMBLE
-from tests.api.query_helpers import FAST, body, parse_sse, scripted
+from tests.api.query_helpers import FAST, body, live_server, parse_sse, scripted
 from tests.conftest import AppClient, start_client
 from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
 from tests.rag.fixtures import REPORT_PAGES, make_pdf
@@ -163,3 +166,27 @@ async def test_another_users_file_id_is_not_found(client: AppClient) -> None:
         assert missing.status_code == 404
         assert missing.json()["detail"] == r.json()["detail"]  # no existence leak
     assert scripted(client).calls == []
+
+
+async def test_websocket_cites_before_tokens_and_rejects_foreign_file(
+    make_settings: Callable[..., Settings],
+    embedder: LocalEmbedder,  # noqa: F811
+) -> None:
+    async with live_server(make_settings(**FAST)) as (url, _app):
+        async with AppClient(base_url=url) as http:
+            fid = await ready_file(http, "acme.pdf", make_pdf(REPORT_PAGES))
+            theirs = await ready_file(http, "offsite.txt", NOTES, user="u2")
+        ws_url = url.replace("http", "ws") + "/api/v1/ws/query?user_id=u1"
+        async with websockets.connect(ws_url) as ws:
+            question = body("Where did the factories switch to renewable electricity?")
+            await ws.send(orjson.dumps({"type": "query", **question}))
+            got: list[dict[str, Any]] = []
+            while not got or got[-1]["type"] not in ("done", "error"):
+                got.append(orjson.loads(await asyncio.wait_for(ws.recv(), 10)))
+            types = [m["type"] for m in got]
+            assert types[-1] == "done" and types.index("citation") < types.index("token")
+            assert got[types.index("citation")]["citation"]["file_id"] == fid
+
+            await ws.send(orjson.dumps({"type": "query", **question, "file_ids": [theirs]}))
+            rejected = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert rejected["type"] == "error" and rejected["http_status"] == 404
