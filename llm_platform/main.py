@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
+from llm_platform.api.compat.router import compat_router
 from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from llm_platform.web.ui import build_web_router
 
         app.include_router(build_web_router(settings))
+    app.include_router(compat_router)
 
     if metrics is not None:
 

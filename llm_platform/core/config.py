@@ -249,6 +249,9 @@ class Settings(BaseSettings):
     UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
 
     # --- legacy client compatibility ---
+    # Answer POST /api/v1/query/stream in the original Next.js client's stream format when
+    # the request does not choose one (`?format=platform|legacy` always wins).
+    LEGACY_CLIENT_COMPAT: bool = False
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

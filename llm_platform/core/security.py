@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_platform.core.errors import BadRequest, Forbidden, NotFound
 
@@ -43,6 +43,13 @@ class Principal:
         if self.user_id is None:
             raise BadRequest("user_id is required")
         return self.user_id
+
+    def acting_as(self, requested: str | None) -> Principal:
+        """This caller acting for `requested` (by the rules of `acting_user`); itself when
+        nobody is named. For endpoints whose body cannot carry the user as JSON (uploads)."""
+        if requested is None:
+            return self
+        return replace(self, user_id=self.acting_user(requested))
 
     def user_filter(self, requested: str | None) -> str | None:
         """For listings: whose objects to show (None = everyone's, for unscoped readers)."""

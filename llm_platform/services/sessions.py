@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,11 @@ from llm_platform.db.repositories.sessions import SessionRepository
 from llm_platform.schemas.sessions import SessionStart
 from llm_platform.services.experiments import assign_variant, variants_of
 
+# Owner of a session known only from events its client posted before starting it (the
+# original Next.js client's tracker runs while its session is not started yet). Client user
+# ids are never empty; the session's first start claims it.
+UNCLAIMED_USER = ""
+
 
 async def start(
     db: AsyncSession, principal: Principal, payload: SessionStart
@@ -26,6 +32,9 @@ async def start(
     session_id = payload.session_id or new_id()
     existing = await repo.get(session_id)
     if existing is not None:
+        if existing.user_id == UNCLAIMED_USER:
+            await _claim(db, existing, user_id, payload)
+            return existing, True
         if existing.user_id != user_id:
             raise Conflict("Session id already in use")
         return existing, False
@@ -48,6 +57,51 @@ async def start(
             raise Conflict("Session id already in use") from None
         return raced, False
     return record, True
+
+
+async def _claim(db: AsyncSession, record: Session, user_id: str, payload: SessionStart) -> None:
+    record.user_id = user_id
+    record.environment = {
+        **payload.environment.model_dump(exclude_none=True),
+        **record.environment,
+    }
+    record.title = record.title or payload.title
+    if payload.experiment_id:
+        await apply_experiment(db, record, payload.experiment_id)
+    await db.flush()
+
+
+async def open_for_events(db: AsyncSession, principal: Principal, session_id: str) -> None:
+    """Make sure events for `session_id` can be stored, creating the session (unclaimed, or
+    owned by the named caller) when its client posts events before starting it."""
+    repo = SessionRepository(db)
+    if await repo.get(session_id) is not None:
+        return
+    record = Session(id=session_id, user_id=principal.user_id or UNCLAIMED_USER, environment={})
+    try:
+        async with db.begin_nested():
+            await repo.add(record)
+    except IntegrityError:
+        pass  # opened concurrently by another request: fine, it exists now
+
+
+async def resume(
+    db: AsyncSession,
+    record: Session,
+    *,
+    environment: dict[str, Any],
+    experiment_id: str | None,
+) -> None:
+    """A client starting a session it already started (a reload, a remount): the session is
+    active again, and what it reports now but did not before (a location that arrived late,
+    an experiment chosen after the first start) is added. Nothing stored is overwritten."""
+    missing = {k: v for k, v in environment.items() if k not in record.environment}
+    if missing:
+        record.environment = {**record.environment, **missing}
+    if experiment_id and record.experiment_id is None:
+        await apply_experiment(db, record, experiment_id)
+    record.ended_at = None
+    await db.flush()
 
 
 async def apply_experiment(db: AsyncSession, record: Session, experiment_id: str) -> None:
@@ -96,7 +150,8 @@ async def check_visible(
         owner = await SessionRepository(db).owner_of(session_id)
         if owner is None:
             raise NotFound("Session not found")
-        owners.remember(session_id, owner)
+        if owner != UNCLAIMED_USER:  # the one owner that changes (when claimed)
+            owners.remember(session_id, owner)
     principal.check_owner(owner, "Session")
 
 

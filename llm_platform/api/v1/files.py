@@ -3,11 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Query, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Response, UploadFile
 from fastapi import File as FileField
 from fastapi.responses import StreamingResponse
 
 from llm_platform.api.deps import CurrentUser, DbSession, RagDep
+from llm_platform.schemas.common import ClientId
 from llm_platform.schemas.files import FileList, FileOut, FileUploaded
 from llm_platform.services import files as file_service
 
@@ -22,8 +23,11 @@ async def upload_file(
     rag: RagDep,
     background: BackgroundTasks,
     response: Response,
+    user_id: Annotated[
+        ClientId | None, Form(description="Open mode: the user the file is for")
+    ] = None,
 ) -> FileUploaded:
-    result = await file_service.upload(db, rag.runtime, user, file)
+    result = await file_service.upload(db, rag.runtime, user.acting_as(user_id), file)
     if result.job is not None:
         # Background tasks run after the response, i.e. after the request's commit.
         background.add_task(rag.queue.enqueue, *result.job)

@@ -13,6 +13,16 @@ from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
+class UsageRow:
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class TokenTotals:
     key: str
     queries: int
@@ -114,6 +124,40 @@ class QueryRepository(Repository[Query]):
                 )
             )
         return out
+
+    async def usage_rows(
+        self, *, user_id: str | None, provider: str | None, model: str | None
+    ) -> list[UsageRow]:
+        """Calls that reported token counts, oldest first (the token dashboard's rows)."""
+        stmt = select(
+            Query.provider,
+            Query.model,
+            func.coalesce(Query.input_tokens, 0),
+            func.coalesce(Query.output_tokens, 0),
+            Query.latency_ms,
+            Query.created_at,
+        ).where(or_(Query.input_tokens.is_not(None), Query.output_tokens.is_not(None)))
+        if user_id is not None:
+            stmt = stmt.where(Query.user_id == user_id)
+        if provider is not None:
+            stmt = stmt.where(Query.provider == provider)
+        if model is not None:
+            stmt = stmt.where(Query.model == model)
+        stmt = stmt.order_by(Query.created_at, Query.id)
+        return [
+            UsageRow(p, m, int(i), int(o), float(lat) if lat is not None else None, at)
+            for p, m, i, o, lat, at in (await self.session.execute(stmt)).all()
+        ]
+
+    async def usage_names(self, *, user_id: str | None) -> tuple[list[str], list[str]]:
+        """Distinct providers and models among calls that reported token counts."""
+        stmt = select(Query.provider, Query.model).where(
+            or_(Query.input_tokens.is_not(None), Query.output_tokens.is_not(None))
+        )
+        if user_id is not None:
+            stmt = stmt.where(Query.user_id == user_id)
+        rows = (await self.session.execute(stmt.distinct())).all()
+        return sorted({p for p, _ in rows}), sorted({m for _, m in rows})
 
     async def stream_for_session(self, session_id: str) -> AsyncIterator[Query]:
         stmt = (

@@ -1,0 +1,131 @@
+"""The original client's stream format: `data: {"type": ...}` lines, then `data: [DONE]`.
+
+The client reads the body with `fetch`, splits it on newlines, keeps lines starting with
+`data: ` and parses them by `type`:
+
+- `status`  {message}: shown (one line, replaced each time) as the "thinking" text;
+- `chunk`   {content}: appended to the answer;
+- `node`    {node_type: "citations", citations: [{title, url}]} or
+            {node_type: "product_cards", product_cards: [...]}: accumulated;
+- `final`   {options, memory_context, metadata: {model, ...}};
+- `error`   {error}.
+
+`LegacyStreamEncoder` turns the query service's stream frames (`start`, `thought`, `token`,
+`citation`, `usage`, `done`, `error`: format-agnostic payloads with a `type`) into those
+lines; it holds no logic beyond the format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MEDIA_TYPE = "text/event-stream"
+HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+DONE = b"data: [DONE]\n\n"
+
+# The thinking text is one line in the old client (clipped with an ellipsis): it shows the
+# reasoning line being written, its last characters when the line is long.
+STATUS_TAIL_CHARS = 160
+
+
+class StatusFrame(BaseModel):
+    type: Literal["status"] = "status"
+    message: str
+
+
+class ChunkFrame(BaseModel):
+    type: Literal["chunk"] = "chunk"
+    content: str
+
+
+class LegacyCitation(BaseModel):
+    """`{title, url}` as the client renders it, plus what we know beyond (file, page...)."""
+
+    model_config = ConfigDict(extra="allow")
+    title: str
+    url: str
+
+
+class CitationsFrame(BaseModel):
+    type: Literal["node"] = "node"
+    node_type: Literal["citations"] = "citations"
+    citations: list[LegacyCitation]
+
+
+class FinalMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str
+
+
+class FinalFrame(BaseModel):
+    type: Literal["final"] = "final"
+    options: list[str] = Field(default_factory=list)
+    memory_context: dict[str, Any] = Field(default_factory=dict)
+    metadata: FinalMetadata
+
+
+class ErrorFrame(BaseModel):
+    type: Literal["error"] = "error"
+    error: str
+
+
+LegacyFrame = StatusFrame | ChunkFrame | CitationsFrame | FinalFrame | ErrorFrame
+
+
+def encode_frame(frame: LegacyFrame) -> bytes:
+    return b"data: " + frame.model_dump_json(exclude_none=True).encode() + b"\n\n"
+
+
+def legacy_citation(citation: dict[str, Any]) -> LegacyCitation:
+    """A platform citation (`title`, `url`, `snippet`, `file_id`, `file_name`, `page`...)."""
+    known = {k: v for k, v in citation.items() if v is not None and k not in ("title", "url")}
+    title = citation.get("title") or citation.get("file_name") or citation.get("url") or "Source"
+    return LegacyCitation(title=str(title), url=str(citation.get("url") or ""), **known)
+
+
+class LegacyStreamEncoder:
+    """One per response. Feed it the stream's frames in order; it returns the bytes to send
+    (None: nothing for this one). After a terminal frame (`done`, `error`) it has sent
+    `data: [DONE]`."""
+
+    def __init__(self) -> None:
+        self._line = ""  # the reasoning line being written
+
+    def status(self, message: str) -> bytes:
+        return encode_frame(StatusFrame(message=message))
+
+    def reasoning(self, text: str) -> bytes | None:
+        head, newline, tail = text.rpartition("\n")
+        if newline:
+            last_line = (self._line + head).rsplit("\n", 1)[-1].strip()
+            self._line = tail
+            current = tail.strip() or last_line
+        else:
+            self._line += text
+            current = self._line.strip()
+        if not current:
+            return None
+        if len(current) > STATUS_TAIL_CHARS:
+            current = "…" + current[-(STATUS_TAIL_CHARS - 1) :].lstrip()
+        return self.status(current)
+
+    def frame(self, type_: str, data: dict[str, Any]) -> bytes | None:
+        if type_ == "thought":
+            return self.reasoning(str(data.get("content") or ""))
+        if type_ == "token":
+            content = str(data.get("content") or "")
+            return encode_frame(ChunkFrame(content=content)) if content else None
+        if type_ == "citation":
+            citation = legacy_citation(data.get("citation") or {})
+            return encode_frame(CitationsFrame(citations=[citation]))
+        if type_ == "done":
+            metadata = dict(data.get("metadata") or {})
+            metadata.setdefault("model", "")
+            final = FinalFrame(metadata=FinalMetadata.model_validate(metadata))
+            return encode_frame(final) + DONE
+        if type_ == "error":
+            message = str(data.get("error") or "The model provider failed")
+            return encode_frame(ErrorFrame(error=message)) + DONE
+        return None  # start, usage: nothing the old client shows
