@@ -110,11 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
     app.include_router(openai_router)
-    app.include_router(compat_router)
     if settings.UI_ENABLED:
         from llm_platform.web.ui import build_web_router
 
         app.include_router(build_web_router(settings))
+    app.include_router(compat_router)
 
     if metrics is not None:
 

@@ -61,12 +61,14 @@ class TextDelta(BaseModel):
 
 class CitationEvent(BaseModel):
     type: Literal["citation"] = "citation"
+    index: int | None = None  # [n] of a grounded answer's numbered source
     title: str | None = None
     url: str | None = None
     snippet: str | None = None
     file_id: str | None = None
     file_name: str | None = None
     page: int | None = None
+    chunk_id: int | None = None
     score: float | None = None
 
 

@@ -44,6 +44,10 @@ class QueryRequest(BaseModel):
     web_search: bool = False
     # "provider:model" names tried in order if the model fails before its first token.
     fallback_models: list[str] | None = Field(default=None, max_length=10)
+    # Grounding in the user's files: None = on when the user has ready files.
+    use_rag: bool | None = None
+    # Restrict retrieval to these files (another user's file id: 404).
+    file_ids: list[str] | None = Field(default=None, max_length=100)
 
     @field_validator("query")
     @classmethod
@@ -59,13 +63,23 @@ class QueryRequest(BaseModel):
 
 
 class Citation(BaseModel):
+    index: int | None = None
     title: str | None = None
     url: str | None = None
     snippet: str | None = None
     file_id: str | None = None
     file_name: str | None = None
     page: int | None = None
+    chunk_id: int | None = None
     score: float | None = None
+
+
+class GroundingInfo(BaseModel):
+    """Whether the answer was grounded in the user's files."""
+
+    used: bool
+    supported: bool = Field(description="False: no supporting document passed the threshold")
+    notes: list[str] = Field(default_factory=list)
 
 
 class ThoughtStep(BaseModel):
@@ -105,6 +119,7 @@ class QueryResponse(BaseModel):
     latency_ms: float
     ttft_ms: float | None
     cost_usd: float | None
+    grounding: GroundingInfo | None = None
 
 
 class CancelResult(BaseModel):

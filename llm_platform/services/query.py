@@ -91,6 +91,7 @@ def to_response(result: GenerationResult) -> QueryResponse:
         latency_ms=result.latency_ms,
         ttft_ms=result.ttft_ms,
         cost_usd=result.cost_usd,
+        grounding=result.grounding,
     )
 
 
@@ -147,7 +148,7 @@ async def open_stream(
             if item is None:
                 break
             head.append(item)
-            if item.type != "start":
+            if item.type not in ("start", "citation"):  # grounded sources precede tokens
                 break
         if head and head[-1].type == "error" and head[-1].data.get("status") == "error":
             aclose = getattr(frames, "aclose", None)

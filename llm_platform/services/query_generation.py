@@ -31,7 +31,13 @@ from llm_platform.providers.base import (
 )
 from llm_platform.providers.errors import ProviderError
 from llm_platform.providers.registry import ProviderRegistry
-from llm_platform.schemas.query import ChainOfThought, Citation, QueryStatus, Usage
+from llm_platform.schemas.query import (
+    ChainOfThought,
+    Citation,
+    GroundingInfo,
+    QueryStatus,
+    Usage,
+)
 from llm_platform.services.pricing import call_cost
 from llm_platform.services.query_log import QueryLogEntry, QueryLogWriter
 from llm_platform.services.query_metrics import QueryMetrics
@@ -82,9 +88,10 @@ class GenerationResult:
     cost_usd: float | None = None
     error: str | None = None
     error_exc: ProviderError | None = None
+    grounding: GroundingInfo | None = None
 
     def metadata(self) -> dict[str, Any]:
-        return {
+        meta: dict[str, Any] = {
             "query_id": self.query_id,
             "stream_id": self.stream_id,
             "provider": self.provider,
@@ -102,6 +109,9 @@ class GenerationResult:
                 self.chain_of_thought.model_dump() if self.chain_of_thought else None
             ),
         }
+        if self.grounding is not None:
+            meta["grounding"] = self.grounding.model_dump()
+        return meta
 
 
 def _usage(event: UsageEvent) -> Usage:
@@ -128,6 +138,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
         model=primary.model,
         status="ok",
         supports_cot=plan.capabilities.reasoning,
+        grounding=plan.grounding,
     )
     if emit is not None:
         await emit(
@@ -146,11 +157,19 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     usage = UsageEvent()
     first_token: float | None = None
 
+    async def cite(event: CitationEvent) -> None:
+        citation = Citation.model_validate(event.model_dump(exclude={"type"}))
+        result.citations.append(citation)
+        if emit is not None:
+            await emit({"type": "citation", "citation": citation.model_dump()})
+
     def on_retry(candidate: Any, error: ProviderError) -> None:
         if runtime.metrics is not None:
             runtime.metrics.retries.labels(candidate.provider.name, error.type).inc()
 
     try:
+        for source in plan.citations:  # grounded sources come before any token
+            await cite(source)
         stream = resilient_stream(
             plan.candidates, runtime.policy, runtime.limiter, on_retry=on_retry
         )
@@ -178,10 +197,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                 elif isinstance(event, UsageEvent):
                     usage = merge_usage(usage, event)
                 elif isinstance(event, CitationEvent):
-                    citation = Citation.model_validate(event.model_dump(exclude={"type"}))
-                    result.citations.append(citation)
-                    if emit is not None:
-                        await emit({"type": "citation", "citation": citation.model_dump()})
+                    await cite(event)
                 elif isinstance(event, DoneEvent):
                     result.finish_reason = event.finish_reason
                 elif isinstance(event, ErrorEvent):

@@ -22,6 +22,7 @@ from llm_platform.db.repositories.sessions import SessionRepository
 from llm_platform.providers.base import (
     ChatMessage,
     ChatRequest,
+    CitationEvent,
     ImagePart,
     ModelCapabilities,
     Provider,
@@ -29,7 +30,7 @@ from llm_platform.providers.base import (
 from llm_platform.providers.errors import ProviderError, UnknownProvider
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.experiments import VariantSettings
-from llm_platform.schemas.query import Attachment, QueryRequest
+from llm_platform.schemas.query import Attachment, GroundingInfo, QueryRequest
 from llm_platform.services.experiments import variants_of
 
 log = get_logger("llm_platform.query")
@@ -67,6 +68,9 @@ class QueryPlan:
     capabilities: ModelCapabilities
     log_request: dict[str, Any]
     stream_id: str = field(default_factory=new_id)
+    # Set by services.query_grounding: sources emitted before the first token.
+    grounding: GroundingInfo | None = None
+    citations: list[CitationEvent] = field(default_factory=list)
     created_wall: float = field(default_factory=time.time)
 
     @property

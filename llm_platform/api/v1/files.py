@@ -43,7 +43,7 @@ async def list_files(
     db: DbSession,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,  # beyond: a 422, not an overflow
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> FileList:
     rows = await file_service.list_visible(db, user, limit=limit, offset=offset)
     return FileList(items=[FileOut.model_validate(r) for r in rows])

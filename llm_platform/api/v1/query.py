@@ -16,6 +16,7 @@ from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
 from llm_platform.services import query as query_service
 from llm_platform.services.query_generation import QueryRuntime
+from llm_platform.services.query_grounding import apply_grounding
 from llm_platform.services.query_plan import QueryPlan, build_plan
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 
@@ -56,12 +57,16 @@ Runtime = Annotated[QueryRuntime, Depends(get_runtime)]
 
 
 async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
-    """Validate and plan; a read transaction only when a session must be looked up."""
+    """Validate and plan (a read transaction only when a session must be looked up), then
+    ground the plan in the user's files."""
     runtime = ctx.runtime
     if payload.session_id is None:
-        return await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
-    async with ctx.state.db.read_sessions() as read:
-        return await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
+        plan = await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
+    else:
+        async with ctx.state.db.read_sessions() as read:
+            plan = await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
+    await apply_grounding(ctx.state.rag, plan, payload)
+    return plan
 
 
 # `/query/` (trailing slash) is the original client's: `api/compat/query.py` answers it.

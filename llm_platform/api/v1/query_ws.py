@@ -26,6 +26,7 @@ from llm_platform.db.repositories.users import ApiKeyRepository
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.services import query as query_service
 from llm_platform.services.query_generation import QueryRuntime
+from llm_platform.services.query_grounding import apply_grounding
 from llm_platform.services.query_plan import build_plan
 from llm_platform.services.streams.formats import ws_message
 
@@ -89,6 +90,7 @@ class _Connection:
                 plan = await build_plan(
                     db, self.user, self.runtime.settings, self.runtime.registry, payload
                 )
+            await apply_grounding(self.state.rag, plan, payload)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"]) or "body"
