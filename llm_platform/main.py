@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
-from llm_platform.api.compat.router import compat_router
+from llm_platform.api.compat.router import compat_router, priority_router
 from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    app.include_router(priority_router)  # before the v1 API: see api/compat/router.py
     app.include_router(api_router)
     # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
     app.include_router(openai_router)

@@ -341,7 +341,10 @@ def log_entry(plan: QueryPlan, result: GenerationResult) -> QueryLogEntry:
             "data": {
                 "text": plan.query,
                 **common,
-                "attachments": len(plan.log_request.get("attachments") or []),
+                # A list, as chat clients rebuilding a conversation from events expect.
+                "attachments": [
+                    {"type": "image", **meta} for meta in plan.log_request.get("attachments") or []
+                ],
             },
             "received_at": created,
         },
@@ -353,6 +356,7 @@ def log_entry(plan: QueryPlan, result: GenerationResult) -> QueryLogEntry:
             "data": {
                 "text": result.text,
                 **common,
+                "citations": query["citations"],
                 "status": result.status,
                 "error": result.error,
             },

@@ -135,6 +135,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         RATE_LIMIT_PER_MINUTE_IP=0,
         ENABLE_SCRIPTED_PROVIDER=True,
         QUERY_LOG_WAIT=True,
+        # The web app names its stream format, so it works with the old client's default on.
+        LEGACY_CLIENT_COMPAT=True,
     )
     app = create_app(settings)
     seen: list[SeenRequest] = []

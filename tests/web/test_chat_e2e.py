@@ -212,7 +212,7 @@ def test_image_attachment_for_a_vision_model(page: Any, live_server: LiveServer)
         files=[{"name": "dot.png", "mimeType": "image/png", "buffer": PNG_1X1}]
     )
     expect(page.locator(".attachments.pending img")).to_have_count(1)
-    with page.expect_request("**/api/v1/query/stream") as req:
+    with page.expect_request("**/api/v1/query/stream?format=platform") as req:
         ask(page, "What is in this picture?")
     body = req.value.post_data_json
     assert body["attachments"][0]["mime"] == "image/png"

@@ -195,7 +195,8 @@ export async function runQueryStream(
 
   let res: Response;
   try {
-    res = await fetch("/api/v1/query/stream", {
+    // The platform format, also when LEGACY_CLIENT_COMPAT makes the old client's the default.
+    res = await fetch("/api/v1/query/stream?format=platform", {
       method: "POST",
       headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
       body: JSON.stringify(body),

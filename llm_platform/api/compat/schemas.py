@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llm_platform.schemas.common import ClientId
 from llm_platform.schemas.files import FileOut
+from llm_platform.schemas.query import Attachment, HistoryMessage, QueryResponse
 from llm_platform.schemas.sessions import Environment, SessionOut
 
 # The old client lets a researcher type the experiment id freely ("Pilot study 2"), so it is
@@ -196,3 +197,43 @@ class LegacyFile(FileOut):
 class LegacyFileList(BaseModel):
     files: list[LegacyFile]
     count: int
+
+
+# --------------------------------------------------------------------------- queries
+
+
+class LegacyLocation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy: float | None = None
+
+
+class LegacyQueryRequest(LegacyModel):
+    """The body of `POST /api/v1/query/stream` and `POST /api/v1/query/` (useChat)."""
+
+    user_id: ClientId
+    session_id: ClientId | None = None
+    query: str = Field(min_length=1)
+    model_name: str | None = Field(default=None, max_length=256)
+    model_provider: str | None = Field(default=None, max_length=64)
+    web_search: bool = False
+    use_memory: bool = False
+    history: list[HistoryMessage] = Field(default_factory=list)
+    location: LegacyLocation | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    mode: str | None = Field(default=None, max_length=32)
+
+    @field_validator("history", "attachments", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class LegacyQueryResponse(QueryResponse):
+    """The v1 answer plus the fields the old client reads (empty until the agents exist)."""
+
+    product_cards: list[dict[str, Any]] = Field(default_factory=list)
+    options: list[str] = Field(default_factory=list)
+    memory_context: dict[str, Any] = Field(default_factory=dict)
+    notices: list[str] = Field(default_factory=list)

@@ -94,7 +94,8 @@ async def add_event(
     The client's tracker posts events before its session is started (while the experiment
     modal is open): those open the session unclaimed, and its start claims it; the old
     backend answered 404 and lost them."""
-    await session_service.open_for_events(db, user, payload.session_id)
+    if state.session_owners.get(payload.session_id) is None:  # known sessions: no lookup
+        await session_service.open_for_events(db, user, payload.session_id)
     event_id = await _ingest_one(db, user, state, payload.session_id, payload.event)
     return LegacyEventAck(
         session_id=payload.session_id,
@@ -137,7 +138,12 @@ async def get_experiment(session_id: str, db: DbSession, user: CurrentUser) -> L
     )
 
 
-@router.api_route("/{session_id}/experiment", methods=["POST", "PATCH"])
+@router.post("/{session_id}/experiment", response_model=LegacyExperimentOut)
+@router.patch(  # the old backend's method for the same thing
+    "/{session_id}/experiment",
+    response_model=LegacyExperimentOut,
+    operation_id="set_experiment_patch",
+)
 async def set_experiment(
     session_id: str,
     payload: Annotated[LegacyExperimentUpdate, Body()],

@@ -69,8 +69,8 @@ async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
     return plan
 
 
+# `/query/` (trailing slash) is the original client's: `api/compat/query.py` answers it.
 @router.post("/query", response_model=QueryResponse)
-@router.post("/query/", response_model=QueryResponse, include_in_schema=False)
 async def query(payload: QueryRequest, ctx: Context) -> QueryResponse:
     """The whole answer at once (built from the same stream as `/query/stream`)."""
     plan = await plan_query(ctx, payload)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from llm_platform.services.streams.frames import Frame
 
@@ -19,13 +19,21 @@ def sse_frame(frame: Frame) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (frame.id, frame.type.encode(), frame.json())
 
 
+# Encodes one frame for the wire; None skips it (a format without that kind of frame).
+FrameEncoder = Callable[[Frame], bytes | None]
+
+
 async def sse_stream(
-    head: Iterable[Frame], frames: AsyncIterator[Frame | None]
+    head: Iterable[Frame],
+    frames: AsyncIterator[Frame | None],
+    encode: FrameEncoder = sse_frame,
 ) -> AsyncIterator[bytes]:
-    """`head` (frames already read) then the rest; `: ping` on silence; `data: [DONE]`."""
+    """`head` (frames already read) then the rest; `: ping` on silence; `data: [DONE]`.
+    `encode` picks the format (the original client's: `api/compat/stream.py`)."""
     try:
         for frame in head:
-            yield sse_frame(frame)
+            if (data := encode(frame)) is not None:
+                yield data
             if frame.terminal:
                 yield SSE_DONE
                 return
@@ -33,7 +41,8 @@ async def sse_stream(
             if item is None:
                 yield SSE_PING
                 continue
-            yield sse_frame(item)
+            if (data := encode(item)) is not None:
+                yield data
             if item.terminal:
                 break
         yield SSE_DONE

@@ -6,7 +6,15 @@ import codecs
 from collections.abc import AsyncIterator
 from typing import Any
 
-from llm_platform.api.compat.stream import STATUS_TAIL_CHARS, LegacyStreamEncoder
+from llm_platform.api.compat.stream import (
+    STATUS_TAIL_CHARS,
+    ChunkFrame,
+    LegacyStreamEncoder,
+    StatusFrame,
+    encode_frame,
+)
+from llm_platform.services.streams.formats import sse_stream
+from llm_platform.services.streams.frames import Frame
 from tests.api.compat.legacy_client import ChatView, read_stream
 
 
@@ -18,13 +26,20 @@ async def _pieces(data: bytes, size: int) -> AsyncIterator[str]:
         yield decoder.decode(data[i : i + size])
 
 
-def encode(frames: list[dict[str, Any]]) -> bytes:
-    enc = LegacyStreamEncoder()
-    return b"".join(b for b in (enc.frame(f["type"], f) for f in frames) if b)
+async def _nothing() -> AsyncIterator[Frame | None]:
+    return
+    yield
+
+
+async def encode(frames: list[dict[str, Any]]) -> bytes:
+    """Through the stream writer the v1 endpoint uses, with the legacy encoder."""
+    head = [Frame(id=i + 1, type=f["type"], data=f) for i, f in enumerate(frames)]
+    return b"".join([b async for b in sse_stream(head, _nothing(), LegacyStreamEncoder().encode)])
 
 
 async def test_reasoning_text_citations_final_done() -> None:
     frames = [
+        {"type": "notice", "message": "openai is not configured: answering with local"},
         {"type": "start", "query_id": "q1", "model": "m-1"},
         {"type": "thought", "content": "The user asks "},
         {"type": "thought", "content": "about Oslo.\nCheck"},
@@ -37,11 +52,16 @@ async def test_reasoning_text_citations_final_done() -> None:
         {"type": "done", "metadata": {"model": "m-1", "provider": "scripted", "query_id": "q1"}},
         {"type": "token", "content": "never sent: after [DONE]"},
     ]
-    data = encode(frames)
+    data = await encode(frames)
     for size in (1, 7, len(data)):
         view = ChatView(await read_stream(_pieces(data, size)))
         # A new reasoning line replaces the shown one.
-        assert view.statuses == ["The user asks", "Check", "Check the population."]
+        assert view.statuses == [
+            "openai is not configured: answering with local",
+            "The user asks",
+            "Check",
+            "Check the population.",
+        ]
         assert view.chunks == ["Oslo has ", "about 700k people."]
         assert view.citations == [
             {"title": "SSB", "url": "https://ssb.no"},
@@ -62,7 +82,7 @@ async def test_long_reasoning_line_shows_its_tail() -> None:
     enc = LegacyStreamEncoder()
     frame = enc.reasoning("word " * 100)
     assert frame is not None
-    frames = await read_stream(_pieces(frame, 1000))
+    frames = await read_stream(_pieces(frame + b"data: [DONE]\n\n", 1000))
     message = frames[0]["message"]
     assert message.startswith("…") and len(message) <= STATUS_TAIL_CHARS
     assert enc.reasoning("\n") is not None  # still shows the finished line
@@ -70,7 +90,7 @@ async def test_long_reasoning_line_shows_its_tail() -> None:
 
 
 async def test_error_frame_ends_the_stream() -> None:
-    data = encode(
+    data = await encode(
         [
             {"type": "token", "content": "partial"},
             {"type": "error", "error": "upstream went away", "status": "incomplete"},
@@ -78,3 +98,14 @@ async def test_error_frame_ends_the_stream() -> None:
     )
     view = ChatView(await read_stream(_pieces(data, 5)))
     assert view.answer == "partial" and view.errors == ["upstream went away"] and view.done
+
+
+async def test_text_with_newlines_and_quotes_stays_one_frame() -> None:
+    text = 'Line one\n\n- "quoted" \\ item\r\n'
+    data = await encode([{"type": "token", "content": text}, {"type": "done", "metadata": {}}])
+    view = ChatView(await read_stream(_pieces(data, 3)))
+    assert view.chunks == [text] and view.done
+    # The hand-written per-token frames are the models' frames.
+    enc = LegacyStreamEncoder()
+    assert enc.frame("token", {"content": text}) == encode_frame(ChunkFrame(content=text))
+    assert enc.status(text) == encode_frame(StatusFrame(message=text))
