@@ -106,10 +106,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    # The OpenAI facade first: routes are matched in order and it is the gateway's hot path
+    # (its /v1/ paths collide with nothing else).
+    app.include_router(openai_router)
     app.include_router(priority_router)  # before the v1 API: see api/compat/router.py
     app.include_router(api_router)
-    # --- other routers (OpenAI-compatible facade, legacy compat, web UI) ---
-    app.include_router(openai_router)
+    # --- other routers (legacy compat, web UI) ---
     if settings.UI_ENABLED:
         from llm_platform.web.ui import build_web_router
 

@@ -114,6 +114,8 @@ def to_query_request(body: ChatCompletionRequest, user_id: str | None) -> QueryR
         temperature=body.temperature,
         max_tokens=body.max_completion_tokens or body.max_tokens,
         reasoning_effort=body.reasoning_effort,
+        use_rag=body.use_rag if body.use_rag is not None else (None if body.file_ids else False),
+        file_ids=body.file_ids,
     )
 
 
@@ -163,6 +165,7 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
                 )
             ],
             usage=_usage(result.usage),
+            citations=result.citations or None,
         )
         return Response(
             orjson.dumps(completion.model_dump(exclude_none=True)),
@@ -233,7 +236,14 @@ class _ChunkEncoder:
                 int(data.get("http_status") or 502), str(data.get("error")), data.get("code")
             )
             return b"data: " + orjson.dumps(body) + b"\n\n"
-        return b""  # citations and usage frames: usage comes with `done`
+        if kind == "citation":  # before the first token: a platform extension field
+            return (
+                self.prefix
+                + b',"choices":[{"index":0,"delta":{},"finish_reason":null}],"citations":['
+                + orjson.dumps(data["citation"])
+                + b"]}\n\n"
+            )
+        return b""  # usage frames: usage comes with `done`
 
     async def stream(
         self, head: list[Frame], frames: AsyncIterator[Frame | None]

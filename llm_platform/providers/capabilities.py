@@ -7,6 +7,7 @@ only, no declared output limit). Patterns are `fnmatch` globs, first match wins.
 
 from __future__ import annotations
 
+import functools
 import re
 from fnmatch import fnmatchcase
 
@@ -127,6 +128,7 @@ def lookup(family: str, model: str) -> ModelCapabilities | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def capabilities_for(family: str, model: str) -> ModelCapabilities:
     """Capabilities of `model` served by a provider of `family`; conservative if unknown."""
     if family == "openrouter":

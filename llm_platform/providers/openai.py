@@ -70,12 +70,15 @@ def make_client(
     connect_timeout: float,
     request_timeout: float,
 ) -> AsyncOpenAI:
-    """An SDK client without its own retries: the query service owns retry policy."""
+    """An SDK client without its own retries (the query service owns retry policy), on the
+    SDK's aiohttp transport: about half the CPU per streamed call of its default httpx one."""
+    timeout = openai.Timeout(request_timeout, connect=connect_timeout)
     return AsyncOpenAI(
         api_key=api_key,
         base_url=base_url or None,
         max_retries=0,
-        timeout=openai.Timeout(request_timeout, connect=connect_timeout),
+        timeout=timeout,
+        http_client=openai.DefaultAioHttpClient(timeout=timeout),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from fnmatch import fnmatchcase
 from importlib import resources
 from pathlib import Path
@@ -53,11 +54,15 @@ def _read(path: Path) -> PromptFile:
         raise PromptFileError(f"invalid provider prompts file {path}: {exc}") from None
 
 
+RECHECK_SECONDS = 1.0
+
+
 class ProviderPrompts:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else packaged_prompts_path()
         self._lock = threading.Lock()
         self._mtime = self._stat()
+        self._checked = time.monotonic()
         self._file = _read(self.path)
 
     def _stat(self) -> float | None:
@@ -67,6 +72,10 @@ class ProviderPrompts:
             return None
 
     def _current(self) -> PromptFile:
+        now = time.monotonic()
+        if now - self._checked < RECHECK_SECONDS:  # edits show within a second
+            return self._file
+        self._checked = now
         mtime = self._stat()
         if mtime is not None and mtime != self._mtime:
             with self._lock:

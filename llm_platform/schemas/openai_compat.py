@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_platform.schemas.query import Citation
+
 
 class ImageURL(BaseModel):
     url: str
@@ -41,6 +43,10 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(default=None, ge=1)
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     user: str | None = Field(default=None, max_length=128)
+    # Platform extensions (the openai SDK sends them with `extra_body`): grounding in the
+    # caller's files is opt-in here, unlike /api/v1/query where it is on when files exist.
+    use_rag: bool | None = None
+    file_ids: list[str] | None = Field(default=None, max_length=100)
 
 
 class AssistantMessage(BaseModel):
@@ -78,6 +84,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: CompletionUsage | None
+    citations: list[Citation] | None = None  # the file sources of a grounded answer
 
 
 class ModelCard(BaseModel):

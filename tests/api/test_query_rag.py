@@ -190,3 +190,46 @@ async def test_websocket_cites_before_tokens_and_rejects_foreign_file(
             await ws.send(orjson.dumps({"type": "query", **question, "file_ids": [theirs]}))
             rejected = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
             assert rejected["type"] == "error" and rejected["http_status"] == 404
+
+
+async def test_openai_facade_grounds_only_on_request_and_returns_citations(
+    client: AppClient,
+) -> None:
+    fid = await ready_file(client, "acme.pdf", make_pdf(REPORT_PAGES))
+    question = "Where did the factories switch to renewable electricity?"
+    chat: dict[str, Any] = {
+        "model": "scripted:echo",
+        "messages": [{"role": "user", "content": question}],
+    }
+    headers = {"x-user-id": "u1"}
+    scripted(client).queue(ANSWER, ANSWER, ANSWER)
+
+    # OpenAI clients bring their own context: no grounding unless asked for.
+    r = await client.post("/v1/chat/completions", json=chat, headers=headers)
+    assert r.status_code == 200, r.text
+    assert "citations" not in r.json()
+    system = scripted(client).calls[-1].request.system
+    assert system is None or SOURCES_PREAMBLE not in system
+
+    r = await client.post("/v1/chat/completions", json={**chat, "file_ids": [fid]}, headers=headers)
+    assert r.status_code == 200, r.text
+    completion = r.json()
+    assert completion["choices"][0]["message"]["content"] == "Lyon switched to renewables [1]."
+    cited = completion["citations"][0]
+    assert cited["file_id"] == fid and cited["page"] == 3 and "Lyon" in cited["snippet"]
+    assert SOURCES_PREAMBLE in (scripted(client).calls[-1].request.system or "")
+
+    r = await client.post(
+        "/v1/chat/completions", json={**chat, "use_rag": True, "stream": True}, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    chunks = [
+        orjson.loads(line[6:])
+        for line in r.text.splitlines()
+        if line.startswith("data: ") and line != "data: [DONE]"
+    ]
+    with_citations = [i for i, c in enumerate(chunks) if c.get("citations")]
+    with_content = [i for i, c in enumerate(chunks) if c["choices"][0]["delta"].get("content")]
+    assert with_citations and with_content and max(with_citations) < min(with_content)
+    assert chunks[with_citations[0]]["citations"][0]["file_name"] == "acme.pdf"
+    assert all(c["object"] == "chat.completion.chunk" and c["choices"] for c in chunks)

@@ -10,6 +10,7 @@ from llm_platform.providers.base import (
     DoneEvent,
     ErrorEvent,
     ImagePart,
+    ToolCallEvent,
     UsageEvent,
     collect,
 )
@@ -48,6 +49,25 @@ async def test_chat_completions_streams_text_and_usage(
     body = sent.json()
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["temperature"] == 0.2
+
+
+async def test_chat_completions_tool_calls_are_assembled(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.scenario.text = []
+    fake_openai.scenario.tool_calls = [
+        ("call_1", "get_weather", '{"city": "Paris", "unit": "celsius"}'),
+        ("call_2", "get_time", '{"tz": "Europe/Paris"}'),
+    ]
+    events = await drain(openai_provider.stream(ask("gpt-4o-mini")))
+    assert kinds(events) == ["tool_call", "usage", "done"]
+    assert events[0] == ToolCallEvent(
+        id="call_1", name="get_weather", arguments='{"city": "Paris", "unit": "celsius"}'
+    )
+    assert events[1] == ToolCallEvent(
+        id="call_2", name="get_time", arguments='{"tz": "Europe/Paris"}'
+    )
+    assert events[-1] == DoneEvent(finish_reason="tool_calls")
 
 
 async def test_reasoning_model_uses_responses_api_reasoning_then_text(

@@ -60,18 +60,16 @@ async def test_openrouter_reasoning_is_not_doubled(
 async def test_openrouter_reasoning_details_only(
     openrouter_provider: OpenAICompatProvider,
 ) -> None:
-    from types import SimpleNamespace
-
     from llm_platform.providers.openai_chat import reasoning_from_delta
 
-    delta = SimpleNamespace(
-        reasoning=None,
-        reasoning_details=[
+    delta = {
+        "reasoning": None,
+        "reasoning_details": [
             {"type": "reasoning.summary", "summary": "Summary."},
             {"type": "reasoning.encrypted", "data": "opaque"},
             {"type": "reasoning.text", "text": "", "signature": "sig-1"},
         ],
-    )
+    }
     assert reasoning_from_delta(delta) == [
         ReasoningDelta(text="Summary."),
         ReasoningDelta(text="", signature="sig-1"),

@@ -219,7 +219,10 @@ def test_packaged_prompts() -> None:
     assert prompts.for_model("somewhere", "x") == prompts.for_model("openai", "y")
 
 
-def test_prompt_file_override_and_reload(tmp_path: Path) -> None:
+def test_prompt_file_override_and_reload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_platform.providers import prompts as prompts_module
+
+    monkeypatch.setattr(prompts_module, "RECHECK_SECONDS", 0.0)  # re-read on every call
     path = tmp_path / "provider_prompts.json"
     path.write_text(
         json.dumps(

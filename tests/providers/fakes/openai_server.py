@@ -196,7 +196,14 @@ class FakeOpenAI(FakeServer):
         chunks.extend(content)
         if s.hold_open:
             return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay, hold_open=True)
-        chunks.append(chunk({}, "stop"))
+        for index, (call_id, name, arguments) in enumerate(s.tool_calls):
+            head = {"index": index, "id": call_id, "type": "function"}
+            head["function"] = {"name": name, "arguments": ""}
+            chunks.append(chunk({"tool_calls": [head]}))
+            for i in range(0, len(arguments), 7):
+                piece = {"index": index, "function": {"arguments": arguments[i : i + 7]}}
+                chunks.append(chunk({"tool_calls": [piece]}))
+        chunks.append(chunk({}, "tool_calls" if s.tool_calls else "stop"))
         if include_usage:
             usage_chunk = {
                 "id": "chatcmpl-fake",

@@ -30,6 +30,9 @@ class Scenario:
     hold_open: bool = False
     # Cut the TCP connection after this many content chunks (a dropped upstream).
     drop_after: int | None = None
+    # Chat Completions: tool calls (id, name, JSON arguments) streamed after the text, the
+    # arguments in pieces, ending with finish_reason "tool_calls".
+    tool_calls: list[tuple[str, str, str]] = field(default_factory=list)
     signature: str = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"  # Anthropic
 
     def content(self) -> list[tuple[str, str]]:
