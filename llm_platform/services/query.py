@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from llm_platform.core.config import Settings
 from llm_platform.core.errors import AppError, NotFound
+from llm_platform.core.security import Principal
 from llm_platform.db.engine import Database
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryResponse
@@ -27,6 +28,8 @@ __all__ = [
     "QueryRuntime",
     "StreamFailed",
     "build_runtime",
+    "cancel_stream",
+    "check_stream_owner",
     "open_stream",
     "run_once",
     "start_stream",
@@ -117,6 +120,31 @@ def start_stream(runtime: QueryRuntime, plan: QueryPlan) -> str:
     return stream_id
 
 
+async def check_stream_owner(runtime: QueryRuntime, stream_id: str, user: Principal) -> None:
+    """Another user's stream answers like a missing one (404), as every owned object."""
+    first = await runtime.streams.store.first(stream_id)
+    if first is None:
+        if await runtime.streams.store.exists(stream_id):
+            return  # created, nothing written yet: only its own request knows the id
+        raise NotFound(STREAM_NOT_FOUND)
+    owner = first.data.get("user_id")
+    if isinstance(owner, str):
+        user.check_owner(owner, "Stream")
+
+
+async def cancel_stream(runtime: QueryRuntime, stream_id: str, user: Principal) -> bool:
+    """Stop the caller's generation on whichever instance runs it. False: already ended."""
+    await check_stream_owner(runtime, stream_id, user)
+    if await runtime.streams.cancel(stream_id):
+        return True
+    if await runtime.streams.store.exists(stream_id):
+        return False
+    raise NotFound(STREAM_NOT_FOUND)
+
+
+STREAM_NOT_FOUND = "Stream not found (unknown, or its retention window has ended)"
+
+
 class StreamFailed(AppError):
     """A stream whose generation failed before its first token: answered as an HTTP error."""
 
@@ -139,7 +167,7 @@ async def open_stream(
     can still be answered with an HTTP status (`StreamFailed`)."""
     store = runtime.streams.store
     if not await store.exists(stream_id):
-        raise NotFound("Stream not found (unknown, or its retention window has ended)")
+        raise NotFound(STREAM_NOT_FOUND)
     heartbeat = runtime.settings.STREAM_HEARTBEAT_SECONDS
     frames = aiter(store.subscribe(stream_id, after, heartbeat=heartbeat))
     head: list[Frame] = []

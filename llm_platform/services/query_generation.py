@@ -146,6 +146,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                 "type": "start",
                 "stream_id": plan.stream_id,
                 "query_id": plan.query_id,
+                "user_id": plan.user_id,  # the owner: only they may resume or cancel it
                 "provider": result.provider,
                 "model": result.model,
                 "supports_cot": result.supports_cot,

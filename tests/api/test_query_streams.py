@@ -63,6 +63,10 @@ async def test_cancel_stops_upstream_within_a_second_and_logs(
             frames = sse_frames(response)
             assert (await anext(frames))["type"] == "start"
             assert (await anext(frames))["content"] == "partial "
+            # Only the stream's owner may stop it; another user's stream is "not found".
+            other = {"X-User-ID": "mallory"}
+            r = await http.post(f"/api/v1/query/{stream_id}/cancel", headers=other)
+            assert r.status_code == 404 and r.json()["type"] == "not_found"
             t0 = time.monotonic()
             r = await http.post(f"/api/v1/query/{stream_id}/cancel")
             assert r.json() == {"stream_id": stream_id, "cancelled": True}
@@ -95,7 +99,13 @@ async def test_resume_with_last_event_id_after_a_dropped_connection(
                     break  # the connection drops here
         last_id = seen[-1]["_id"]
         r = await http.get(
-            f"/api/v1/query/stream/{stream_id}", headers={"Last-Event-ID": str(last_id)}
+            f"/api/v1/query/stream/{stream_id}",
+            headers={"Last-Event-ID": str(last_id), "X-User-ID": "mallory"},
+        )
+        assert r.status_code == 404  # another user's stream
+        r = await http.get(
+            f"/api/v1/query/stream/{stream_id}",
+            headers={"Last-Event-ID": str(last_id), "X-User-ID": seen[0]["user_id"]},
         )
         assert r.status_code == 200
         resumed = parse_sse(r.text)
@@ -216,6 +226,10 @@ async def test_resume_and_cancel_across_two_instances_sharing_redis(
                 seen.append(frame)
                 if len(seen) == 3:
                     break
+        r = await http.get(
+            f"{url_b}/api/v1/query/stream/{stream_id}", headers={"X-User-ID": "mallory"}
+        )
+        assert r.status_code == 404  # the owner is read from Redis on instance B
         r = await http.get(
             f"{url_b}/api/v1/query/stream/{stream_id}",
             headers={"Last-Event-ID": str(seen[-1]["_id"])},

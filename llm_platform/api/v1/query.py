@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from llm_platform.api.deps import get_current_user, state_of
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.core.errors import NotFound, ServiceUnavailable
+from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
@@ -103,15 +103,15 @@ async def query_stream(payload: QueryRequest, ctx: Context) -> StreamingResponse
 )
 async def resume_stream(
     stream_id: str,
-    runtime: Runtime,
-    request: Request,
+    ctx: Context,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="Alternative to Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Replay the frames after `Last-Event-ID`, then follow the live stream (any instance).
-    The stream id is the capability: it is unguessable and known only to its client."""
+    Only the stream's owner may (another user's stream answers 404)."""
     start = after if after is not None else _parse_event_id(last_event_id)
-    head, frames = await query_service.open_stream(runtime, stream_id, start)
+    await query_service.check_stream_owner(ctx.runtime, stream_id, ctx.user)
+    head, frames = await query_service.open_stream(ctx.runtime, stream_id, start)
     return StreamingResponse(
         sse_stream(head, frames),
         media_type="text/event-stream",
@@ -120,13 +120,11 @@ async def resume_stream(
 
 
 @router.post("/query/{stream_id}/cancel", response_model=CancelResult)
-async def cancel_stream(stream_id: str, runtime: Runtime) -> CancelResult:
-    """Stop a generation (on whichever instance runs it); its partial answer is logged."""
-    if await runtime.streams.cancel(stream_id):
-        return CancelResult(stream_id=stream_id, cancelled=True)
-    if await runtime.streams.store.exists(stream_id):
-        return CancelResult(stream_id=stream_id, cancelled=False)  # already finished
-    raise NotFound("Stream not found (unknown, or its retention window has ended)")
+async def cancel_stream(stream_id: str, ctx: Context) -> CancelResult:
+    """Stop the caller's generation (on whichever instance runs it); its partial answer is
+    logged. `cancelled` is false when it had already finished."""
+    cancelled = await query_service.cancel_stream(ctx.runtime, stream_id, ctx.user)
+    return CancelResult(stream_id=stream_id, cancelled=cancelled)
 
 
 def _parse_event_id(value: str | None) -> int:

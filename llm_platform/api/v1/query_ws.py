@@ -65,6 +65,7 @@ class _Connection:
         self.user = user
         self.lock = asyncio.Lock()
         self.forwarders: dict[str, asyncio.Task[None]] = {}
+        self.started: set[str] = set()  # streams this connection started
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.lock:
@@ -100,6 +101,7 @@ class _Connection:
             await self.reject(exc, ref)
             return
         stream_id = query_service.start_stream(self.runtime, plan)
+        self.started.add(stream_id)
         self.follow(stream_id, 0, ref)
 
     def follow(self, stream_id: str, after: int, ref: Any) -> None:
@@ -109,6 +111,8 @@ class _Connection:
 
     async def _forward(self, stream_id: str, after: int, ref: Any) -> None:
         try:
+            if stream_id not in self.started:  # resuming: only the owner may
+                await query_service.check_stream_owner(self.runtime, stream_id, self.user)
             head, frames = await query_service.open_stream(self.runtime, stream_id, after)
         except AppError as exc:
             await self.reject(exc, ref)
@@ -132,7 +136,8 @@ class _Connection:
     async def stop(self, stream_id: str | None) -> None:
         targets = [stream_id] if stream_id else list(self.forwarders)
         for target in targets:
-            await self.runtime.streams.cancel(target)
+            with contextlib.suppress(AppError):  # unknown, ended or another user's: no-op
+                await query_service.cancel_stream(self.runtime, target, self.user)
 
     async def close(self) -> None:
         """The client left: stop forwarding (the generations go on, resumable)."""

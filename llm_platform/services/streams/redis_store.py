@@ -67,6 +67,14 @@ class RedisStreamStore(StreamStore):
             return True
         return bool(await self.redis.exists(_key(stream_id)))
 
+    async def first(self, stream_id: str) -> Frame | None:
+        if self.local.has(stream_id):
+            return await self.local.first(stream_id)
+        entries: Any = await self.redis.xrange(_key(stream_id), min="0-1", max="0-1")
+        for _entry_id, fields in entries:
+            return Frame.from_json(1, bytes(fields[b"d"]))
+        return None
+
     async def subscribe(
         self, stream_id: str, after: int, *, heartbeat: float
     ) -> AsyncIterator[Frame | None]:

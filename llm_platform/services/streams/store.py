@@ -33,6 +33,10 @@ class StreamStore(ABC):
     async def exists(self, stream_id: str) -> bool: ...
 
     @abstractmethod
+    async def first(self, stream_id: str) -> Frame | None:
+        """The stream's first frame (`start`, naming its owner), or None if unknown."""
+
+    @abstractmethod
     def subscribe(
         self, stream_id: str, after: int, *, heartbeat: float
     ) -> AsyncIterator[Frame | None]:
@@ -111,6 +115,10 @@ class MemoryStreamStore(StreamStore):
 
     async def exists(self, stream_id: str) -> bool:
         return stream_id in self._buffers
+
+    async def first(self, stream_id: str) -> Frame | None:
+        buffer = self._buffers.get(stream_id)
+        return buffer.frames[0] if buffer is not None and buffer.frames else None
 
     async def subscribe(
         self, stream_id: str, after: int, *, heartbeat: float
