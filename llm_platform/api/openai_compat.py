@@ -93,6 +93,10 @@ def _images(message: ChatMessageIn) -> list[Attachment]:
 
 
 def to_query_request(body: ChatCompletionRequest, user_id: str | None) -> QueryRequest:
+    if body.tools or body.functions:
+        raise BadRequest("tools: tool calling is not supported by this gateway yet")
+    if body.n is not None and body.n > 1:
+        raise BadRequest("n: only one choice per request is supported")
     last = body.messages[-1]
     if last.role != "user":
         raise BadRequest("messages: the last message must have role 'user'")

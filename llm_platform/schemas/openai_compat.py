@@ -47,6 +47,10 @@ class ChatCompletionRequest(BaseModel):
     # caller's files is opt-in here, unlike /api/v1/query where it is on when files exist.
     use_rag: bool | None = None
     file_ids: list[str] | None = Field(default=None, max_length=100)
+    # Not supported yet: rejected with a 400 instead of being silently dropped.
+    tools: list[Any] | None = None
+    functions: list[Any] | None = None
+    n: int | None = Field(default=None, ge=1)
 
 
 class AssistantMessage(BaseModel):

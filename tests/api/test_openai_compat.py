@@ -131,6 +131,14 @@ async def test_errors_use_openai_shape(make_settings: Callable[..., Settings]) -
             )
             assert r.status_code == 400 and "last message" in r.json()["error"]["message"]
 
+        # Unsupported features are refused, never silently dropped.
+        tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.chat.completions.create(model="scripted:echo", messages=msg, tools=[tool])
+        assert "tool calling is not supported" in refused.value.message
+        with pytest.raises(openai.BadRequestError):
+            await client.chat.completions.create(model="scripted:echo", messages=msg, n=2)
+
 
 async def test_images_as_data_urls(make_settings: Callable[..., Settings]) -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8).decode()
