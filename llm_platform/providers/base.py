@@ -59,8 +59,11 @@ class TextDelta(BaseModel):
     text: str
 
 
-class CitationEvent(BaseModel):
-    type: Literal["citation"] = "citation"
+class Citation(BaseModel):
+    """A source: a web page a vendor's search cited, or a numbered file chunk ([n]) a
+    grounded answer drew on. The one citation model of the platform: stream events, API
+    responses and the query log all carry it."""
+
     index: int | None = None  # [n] of a grounded answer's numbered source
     title: str | None = None
     url: str | None = None
@@ -70,6 +73,13 @@ class CitationEvent(BaseModel):
     page: int | None = None
     chunk_id: int | None = None
     score: float | None = None
+
+
+class CitationEvent(Citation):
+    type: Literal["citation"] = "citation"
+
+    def citation(self) -> Citation:
+        return Citation.model_validate(self.model_dump(exclude={"type"}))
 
 
 class ToolCallEvent(BaseModel):

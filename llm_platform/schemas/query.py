@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llm_platform.providers.base import Citation
 from llm_platform.schemas.common import ClientId
+
+__all__ = ["Citation"]  # re-exported: part of the query API's schema
 
 
 class HistoryMessage(BaseModel):
@@ -60,18 +63,6 @@ class QueryRequest(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
-
-
-class Citation(BaseModel):
-    index: int | None = None
-    title: str | None = None
-    url: str | None = None
-    snippet: str | None = None
-    file_id: str | None = None
-    file_name: str | None = None
-    page: int | None = None
-    chunk_id: int | None = None
-    score: float | None = None
 
 
 class GroundingInfo(BaseModel):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from llm_platform.providers.base import Citation
 from llm_platform.schemas.common import Schema
 
 
@@ -30,18 +31,6 @@ class SearchResponse(Schema):
     results: list[SearchHit]
     focused_file_ids: list[str] = Field(default_factory=list)
     reranked: bool = False
-
-
-class Citation(Schema):
-    """One numbered source of a grounded answer ([n] in the prompt and the answer)."""
-
-    index: int
-    file_id: str
-    file_name: str
-    page: int | None
-    chunk_id: int
-    snippet: str
-    score: float
 
 
 class Grounding(Schema):

@@ -159,7 +159,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     first_token: float | None = None
 
     async def cite(event: CitationEvent) -> None:
-        citation = Citation.model_validate(event.model_dump(exclude={"type"}))
+        citation = event.citation()
         result.citations.append(citation)
         if emit is not None:
             await emit({"type": "citation", "citation": citation.model_dump()})

@@ -51,19 +51,7 @@ async def apply_grounding(rag: RagServices | None, plan: QueryPlan, payload: Que
     plan.grounding = GroundingInfo(
         used=True, supported=grounding.supported, notes=list(grounding.notes)
     )
-    plan.citations = [
-        CitationEvent(
-            index=c.index,
-            title=c.file_name,
-            snippet=c.snippet,
-            file_id=c.file_id,
-            file_name=c.file_name,
-            page=c.page,
-            chunk_id=c.chunk_id,
-            score=c.score,
-        )
-        for c in grounding.citations
-    ]
+    plan.citations = [CitationEvent.model_validate(c.model_dump()) for c in grounding.citations]
     plan.log_request["grounding"] = {
         **plan.grounding.model_dump(),
         "use_rag": payload.use_rag,

@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.db.repositories.files import FileRepository
+from llm_platform.providers.base import Citation
 from llm_platform.rag.retrieval import Retrieval
 from llm_platform.rag.runtime import RagRuntime
-from llm_platform.schemas.rag import Citation, Grounding, SearchHit, SearchResponse
+from llm_platform.schemas.rag import Grounding, SearchHit, SearchResponse
 from llm_platform.services.files import require_ids
 
 SNIPPET_CHARS = 400
@@ -193,6 +194,7 @@ async def ground(
         citations.append(
             Citation(
                 index=n,
+                title=r.file_name,
                 file_id=r.chunk.file_id,
                 file_name=r.file_name,
                 page=r.chunk.page,
