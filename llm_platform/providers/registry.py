@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from fnmatch import fnmatchcase
+
+from pydantic import SecretStr
 
 from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
@@ -198,6 +201,73 @@ def _compat_url(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
+# One builder per keyed vendor: each imports its SDK only when that vendor is configured.
+def _openai(settings: Settings, key: str) -> Provider:
+    from llm_platform.providers.openai import OpenAIProvider
+
+    return OpenAIProvider(
+        api_key=key,
+        base_url=settings.OPENAI_BASE_URL,
+        default_model=settings.OPENAI_DEFAULT_MODEL,
+        api_mode=settings.OPENAI_API_MODE,
+        reasoning_summary=settings.OPENAI_REASONING_SUMMARY,
+        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
+        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+    )
+
+
+def _anthropic(settings: Settings, key: str) -> Provider:
+    from llm_platform.providers.anthropic import AnthropicProvider
+
+    return AnthropicProvider(
+        api_key=key,
+        base_url=settings.ANTHROPIC_BASE_URL,
+        default_model=settings.ANTHROPIC_DEFAULT_MODEL,
+        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
+        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+    )
+
+
+def _google(settings: Settings, key: str) -> Provider:
+    from llm_platform.providers.google import GoogleProvider
+
+    return GoogleProvider(
+        api_key=key,
+        base_url=settings.GOOGLE_GEMINI_BASE_URL,
+        default_model=settings.GOOGLE_DEFAULT_MODEL,
+        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
+        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+    )
+
+
+def _deepseek(settings: Settings, key: str) -> Provider:
+    from llm_platform.providers.openai_compat import OpenAICompatProvider
+
+    return OpenAICompatProvider(
+        name="deepseek",
+        base_url=settings.DEEPSEEK_BASE_URL,
+        api_key=key,
+        default_model=settings.DEEPSEEK_DEFAULT_MODEL,
+        flavor="deepseek",
+        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
+        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+    )
+
+
+def _openrouter(settings: Settings, key: str) -> Provider:
+    from llm_platform.providers.openai_compat import OpenAICompatProvider
+
+    return OpenAICompatProvider(
+        name="openrouter",
+        base_url=settings.OPENROUTER_BASE_URL,
+        api_key=key,
+        default_model=settings.OPENROUTER_DEFAULT_MODEL,
+        flavor="openrouter",
+        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
+        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+    )
+
+
 def build_registry(settings: Settings) -> ProviderRegistry:
     """Providers for this deployment: every vendor with a key, configured compatible
     servers, and the embedded local model (when its runtime and weights are installed).
@@ -217,73 +287,18 @@ def build_registry(settings: Settings) -> ProviderRegistry:
         models_ttl_s=settings.PROVIDER_MODELS_CACHE_TTL_S,
     )
 
-    if settings.OPENAI_API_KEY is not None:
-        from llm_platform.providers.openai import OpenAIProvider
-
-        registry.register(
-            OpenAIProvider(
-                api_key=settings.OPENAI_API_KEY.get_secret_value(),
-                base_url=settings.OPENAI_BASE_URL,
-                default_model=settings.OPENAI_DEFAULT_MODEL,
-                api_mode=settings.OPENAI_API_MODE,
-                reasoning_summary=settings.OPENAI_REASONING_SUMMARY,
-                connect_timeout=connect_timeout,
-                request_timeout=request_timeout,
-            )
-        )
-    else:
-        registry.mark_unconfigured("openai", "set OPENAI_API_KEY")
-    if settings.ANTHROPIC_API_KEY is not None:
-        from llm_platform.providers.anthropic import AnthropicProvider
-
-        registry.register(
-            AnthropicProvider(
-                api_key=settings.ANTHROPIC_API_KEY.get_secret_value(),
-                base_url=settings.ANTHROPIC_BASE_URL,
-                default_model=settings.ANTHROPIC_DEFAULT_MODEL,
-                connect_timeout=connect_timeout,
-                request_timeout=request_timeout,
-            )
-        )
-    else:
-        registry.mark_unconfigured("anthropic", "set ANTHROPIC_API_KEY")
-    if settings.GOOGLE_API_KEY is not None:
-        from llm_platform.providers.google import GoogleProvider
-
-        registry.register(
-            GoogleProvider(
-                api_key=settings.GOOGLE_API_KEY.get_secret_value(),
-                base_url=settings.GOOGLE_GEMINI_BASE_URL,
-                default_model=settings.GOOGLE_DEFAULT_MODEL,
-                connect_timeout=connect_timeout,
-                request_timeout=request_timeout,
-            )
-        )
-    else:
-        registry.mark_unconfigured("google", "set GOOGLE_API_KEY")
-    vendors = (
-        ("deepseek", settings.DEEPSEEK_API_KEY, settings.DEEPSEEK_BASE_URL,
-         settings.DEEPSEEK_DEFAULT_MODEL),
-        ("openrouter", settings.OPENROUTER_API_KEY, settings.OPENROUTER_BASE_URL,
-         settings.OPENROUTER_DEFAULT_MODEL),
-    )  # fmt: skip
-    for name, key, base_url, default_model in vendors:
-        if key is None:
+    vendors: list[tuple[str, SecretStr | None, Callable[[Settings, str], Provider]]] = [
+        ("openai", settings.OPENAI_API_KEY, _openai),
+        ("anthropic", settings.ANTHROPIC_API_KEY, _anthropic),
+        ("google", settings.GOOGLE_API_KEY, _google),
+        ("deepseek", settings.DEEPSEEK_API_KEY, _deepseek),
+        ("openrouter", settings.OPENROUTER_API_KEY, _openrouter),
+    ]
+    for name, secret, build in vendors:
+        if secret is None:
             registry.mark_unconfigured(name, f"set {name.upper()}_API_KEY")
-            continue
-        from llm_platform.providers.openai_compat import OpenAICompatProvider
-
-        registry.register(
-            OpenAICompatProvider(
-                name=name,
-                base_url=base_url,
-                api_key=key.get_secret_value(),
-                default_model=default_model,
-                flavor="deepseek" if name == "deepseek" else "openrouter",
-                connect_timeout=connect_timeout,
-                request_timeout=request_timeout,
-            )
-        )
+        else:
+            registry.register(build(settings, secret.get_secret_value()))
 
     if settings.OLLAMA_BASE_URL:
         from llm_platform.providers.openai_compat import OpenAICompatProvider

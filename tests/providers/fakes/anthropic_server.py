@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.providers.fakes.scenario import Scenario
-from tests.providers.fakes.server import FakeServer, Reply, Request, sse
+from tests.providers.fakes.server import FakeVendor, Reply, Request, sse
 
 ANTHROPIC_TEST_KEY = "sk-ant-test-0123456789abcdef"
 DEFAULT_MODELS = (
@@ -44,25 +43,11 @@ def anthropic_error(status: int, message: str) -> dict[str, Any]:
     }
 
 
-class FakeAnthropic(FakeServer):
+class FakeAnthropic(FakeVendor):
     def __init__(
         self, *, api_key: str = ANTHROPIC_TEST_KEY, models: tuple[str, ...] = DEFAULT_MODELS
     ) -> None:
-        super().__init__()
-        self.api_key = api_key
-        self.models = list(models)
-        self._initial_models = tuple(models)
-        self.scenario = Scenario()
-
-    def reset(self) -> None:
-        """Back to the initial state: default scenario, models, no queued failures."""
-        super().reset()
-        self.scenario = Scenario()
-        self.models = list(self._initial_models)
-
-    @property
-    def base_url(self) -> str:
-        return self.url
+        super().__init__(api_key=api_key, models=models)
 
     def fail_next(
         self,

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.providers.fakes.scenario import Scenario
-from tests.providers.fakes.server import FakeServer, Reply, Request
+from tests.providers.fakes.server import FakeVendor, Reply, Request
 
 GOOGLE_TEST_KEY = "AIzaSyTest-0123456789abcdefghijklmno"
 DEFAULT_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-3-pro-preview")
@@ -68,25 +67,11 @@ def _data(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\r\n\r\n"
 
 
-class FakeGemini(FakeServer):
+class FakeGemini(FakeVendor):
     def __init__(
         self, *, api_key: str = GOOGLE_TEST_KEY, models: tuple[str, ...] = DEFAULT_MODELS
     ) -> None:
-        super().__init__()
-        self.api_key = api_key
-        self.models = list(models)
-        self._initial_models = tuple(models)
-        self.scenario = Scenario()
-
-    def reset(self) -> None:
-        """Back to the initial state: default scenario, models, no queued failures."""
-        super().reset()
-        self.scenario = Scenario()
-        self.models = list(self._initial_models)
-
-    @property
-    def base_url(self) -> str:
-        return self.url
+        super().__init__(api_key=api_key, models=models)
 
     def fail_next(
         self,

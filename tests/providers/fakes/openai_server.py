@@ -30,8 +30,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from tests.providers.fakes.scenario import Scenario
-from tests.providers.fakes.server import FakeServer, Reply, Request, sse
+from tests.providers.fakes.server import FakeVendor, Reply, Request, sse
 
 Flavor = Literal["openai", "deepseek", "openrouter", "think"]
 
@@ -57,7 +56,7 @@ _SUMMARY_REFUSED = {
 }
 
 
-class FakeOpenAI(FakeServer):
+class FakeOpenAI(FakeVendor):
     def __init__(
         self,
         *,
@@ -65,20 +64,14 @@ class FakeOpenAI(FakeServer):
         models: tuple[str, ...] = DEFAULT_MODELS,
         flavor: Flavor = "openai",
     ) -> None:
-        super().__init__()
-        self.api_key = api_key
-        self.models = list(models)
-        self._initial_models = tuple(models)
+        super().__init__(api_key=api_key, models=models)
         self.flavor: Flavor = flavor
-        self.scenario = Scenario()
         # False: like an unverified OpenAI organization, refuse `reasoning.summary`.
         self.summaries_allowed = True
 
     def reset(self) -> None:
         """Back to the initial state: default scenario, models, no queued failures."""
         super().reset()
-        self.scenario = Scenario()
-        self.models = list(self._initial_models)
         self.summaries_allowed = True
 
     @property

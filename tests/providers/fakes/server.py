@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.providers.fakes.scenario import Scenario
+
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -285,3 +287,25 @@ async def _closed_within(eof: asyncio.Future[bytes], seconds: float) -> bool:
 def _head(headers: dict[str, str]) -> bytes:
     lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     return (lines + "\r\n").encode()
+
+
+class FakeVendor(FakeServer):
+    """A vendor's fake: the key it accepts, the models it knows and the scenario it answers
+    with; `reset` restores all three (queued failures included)."""
+
+    def __init__(self, *, api_key: str | None, models: tuple[str, ...]) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.models = list(models)
+        self._initial_models = tuple(models)
+        self.scenario = Scenario()
+
+    def reset(self) -> None:
+        super().reset()
+        self.scenario = Scenario()
+        self.models = list(self._initial_models)
+
+    @property
+    def base_url(self) -> str:
+        """What the SDK's base URL should be."""
+        return self.url
