@@ -253,12 +253,14 @@ class _ChunkEncoder:
         self, head: list[Frame], frames: AsyncIterator[Frame | None]
     ) -> AsyncIterator[bytes]:
         try:
+            first: list[bytes] = []  # the frames read before the response: one write
             for frame in head:
-                if out := self.encode(frame):
-                    yield out
+                first.append(self.encode(frame))
                 if frame.terminal:
-                    yield SSE_DONE
+                    yield b"".join(first) + SSE_DONE
                     return
+            if first:
+                yield b"".join(first)
             async for item in frames:
                 if item is None:
                     yield b": ping\n\n"

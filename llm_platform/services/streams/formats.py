@@ -31,12 +31,16 @@ async def sse_stream(
     """`head` (frames already read) then the rest; `: ping` on silence; `data: [DONE]`.
     `encode` picks the format (the original client's: `api/compat/stream.py`)."""
     try:
+        # The frames read before the response started go out in one write.
+        first: list[bytes] = []
         for frame in head:
             if (data := encode(frame)) is not None:
-                yield data
+                first.append(data)
             if frame.terminal:
-                yield SSE_DONE
+                yield b"".join(first) + SSE_DONE
                 return
+        if first:
+            yield b"".join(first)
         async for item in frames:
             if item is None:
                 yield SSE_PING
