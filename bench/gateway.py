@@ -268,6 +268,7 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
     )
     await warm(ports.platform, chat_request("/v1/chat/completions", f"openai:{ns_model}", False))
 
+    verdicts: list[str] = []
     for clients in (50, 200):
         p50s, p99s, direct50, via50, direct99, via99, errs = [], [], [], [], [], [], 0
         cpus = []
@@ -289,6 +290,9 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
             f"ms, platform {med(via50):.1f}/{med(via99):.1f} ms, {len(via.samples)} req/run, "
             f"platform CPU {med(cpus):.2f} ms/req, errors {errs})"
         )
+        if clients == 50:
+            verdicts.append(_verdict("non-streaming overhead p50 at 50 clients", med(p50s), 3))
+            verdicts.append(_verdict("non-streaming overhead p99 at 50 clients", med(p99s), 15))
 
     st_model = model_name(delay, 16, 10)
     p50s, p99s, errs, cpus = [], [], 0, []
@@ -302,6 +306,7 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
         f"streaming TTFT,  50 clients: overhead p50 {med(p50s):6.2f} ms, p99 {med(p99s):6.2f} ms"
         f"  (platform CPU {med(cpus):.2f} ms/stream, errors {errs})"
     )
+    verdicts.append(_verdict("streaming TTFT overhead p50 at 50 clients", med(p50s), 5))
 
     fast = model_name(0, 16, 0)
     raw = chat_request("/v1/chat/completions", f"openai:{fast}", False)
@@ -317,6 +322,13 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
 
     if args.streams:
         await open_streams(ports, platform_pid, args.streams)
+    print("targets (this machine, one worker):")
+    for line in verdicts:
+        print(f"  {line}")
+
+
+def _verdict(what: str, value: float, target: float) -> str:
+    return f"{what}: {value:.2f} ms (target <= {target:g} ms: {'met' if value <= target else 'MISSED'})"
 
 
 async def open_streams(ports: Ports, pid: int, count: int) -> None:
