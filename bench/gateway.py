@@ -328,7 +328,8 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
 
 
 def _verdict(what: str, value: float, target: float) -> str:
-    return f"{what}: {value:.2f} ms (target <= {target:g} ms: {'met' if value <= target else 'MISSED'})"
+    verdict = "met" if value <= target else "MISSED"
+    return f"{what}: {value:.2f} ms (target <= {target:g} ms: {verdict})"
 
 
 async def open_streams(ports: Ports, pid: int, count: int) -> None:
