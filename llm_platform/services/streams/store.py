@@ -71,7 +71,7 @@ class StreamStore(ABC):
 @dataclass
 class _Buffer:
     frames: list[Frame] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     readers: int = 0
     detached_at: float | None = None
     expires_at: float | None = None
@@ -84,7 +84,12 @@ class _Buffer:
         waiters, self.waiters = self.waiters, []
         for waiter in waiters:
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
+
+
+def _beat(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(True)
 
 
 class MemoryStreamStore(StreamStore):
@@ -137,12 +142,16 @@ class MemoryStreamStore(StreamStore):
                     yield frame
                     if frame.terminal:
                         return
-                waiter = loop.create_future()
+                # A frame resolves the waiter with False, the heartbeat timer with True
+                # (cheaper per frame than an asyncio.timeout scope).
+                waiter: asyncio.Future[bool] = loop.create_future()
                 buffer.waiters.append(waiter)
+                timer = loop.call_later(heartbeat, _beat, waiter)
                 try:
-                    async with asyncio.timeout(heartbeat):
-                        await waiter
-                except TimeoutError:
+                    beat = await waiter
+                finally:
+                    timer.cancel()
+                if beat:
                     yield Heartbeat
         finally:
             buffer.readers -= 1
