@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1 import (
+    auth,
     events,
     experiments,
     files,
@@ -18,6 +19,7 @@ from llm_platform.api.v1 import (
 
 api_router = APIRouter(prefix="/api/v1", route_class=JSONRoute)
 api_router.include_router(health.router)
+api_router.include_router(auth.router)
 api_router.include_router(sessions.router)
 api_router.include_router(events.router)
 api_router.include_router(queries.router)
