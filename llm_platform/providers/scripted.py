@@ -14,6 +14,7 @@ sequence given at construction, or the built-in demo model named by the request.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -117,6 +118,20 @@ def _usage_for(request: ChatRequest, answer: str, reasoning: str) -> UsageEvent:
     )
 
 
+# A numbered source in a grounded system prompt: "[1] report.pdf, page 3" then its text.
+_SOURCE = re.compile(r"^\[(\d+)\] (.+)\n(.+)$", re.MULTILINE)
+
+
+def grounded_answer(request: ChatRequest) -> str:
+    """Answers from the first numbered source of the system prompt, citing it as [n]."""
+    found = _SOURCE.search(request.system or "")
+    if found is None:
+        return "I have no source for that."
+    n, where, text = found.groups()
+    sentence = text.strip().split(". ")[0].rstrip(".")
+    return f"According to {where}: {sentence} [{n}]."
+
+
 def demo_script(model: str, request: ChatRequest, delay: float = 0.02) -> Script:
     """The built-in models a running server offers when the scripted provider is enabled."""
     query = _last_user_text(request)
@@ -146,6 +161,9 @@ def demo_script(model: str, request: ChatRequest, delay: float = 0.02) -> Script
             CitationEvent(title="Example source", url="https://example.org/a", snippet="yes"),
             _usage_for(request, answer, ""),
         ]
+    if model == "grounded":
+        grounded = grounded_answer(request)
+        return [*text_events(grounded, delay=delay), _usage_for(request, grounded, "")]
     if model == "fail-midstream":
         return [
             *text_events("This answer stops", delay=delay),
@@ -164,6 +182,7 @@ DEMO_MODELS: dict[str, ModelCapabilities] = {
     "plain": ModelCapabilities(max_output_tokens=4096),
     "instant": ModelCapabilities(max_output_tokens=4096),
     "cite": ModelCapabilities(web_search=True, max_output_tokens=4096),
+    "grounded": ModelCapabilities(max_output_tokens=4096),
     "fail-midstream": ModelCapabilities(max_output_tokens=4096),
     "fail": ModelCapabilities(max_output_tokens=4096),
     "hang": ModelCapabilities(max_output_tokens=4096),
