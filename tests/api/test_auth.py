@@ -129,7 +129,6 @@ async def test_revoked_key_is_401(keyed: tuple[AppClient, Keys]) -> None:
     assert (await client.get("/api/v1/sessions", headers=keys.bob)).status_code == 200
 
 
-
 async def test_me_names_the_keys_user(keyed: tuple[AppClient, Keys]) -> None:
     """The web app's sign-in form checks a key with this and shows whom it signed in as."""
     client, keys = keyed
@@ -145,6 +144,7 @@ async def test_me_names_the_keys_user(keyed: tuple[AppClient, Keys]) -> None:
     assert admin["user_id"] == "root" and admin["is_admin"] is True
     for headers in ({}, {"Authorization": "Bearer lp_wrong"}, {"X-User-ID": "bob"}):
         assert_error(await client.get("/api/v1/auth/me", headers=headers), 401, "unauthorized")
+
 
 async def test_a_key_acts_for_its_own_user_only(keyed: tuple[AppClient, Keys]) -> None:
     client, keys = keyed
@@ -288,7 +288,6 @@ async def test_open_mode_scopes_by_x_user_id(client: AppClient) -> None:
     # ... and reads unscoped (open mode has no authentication by design).
     everyone = (await client.get("/api/v1/sessions")).json()["items"]
     assert {s["session_id"] for s in everyone} == {"alice-s", "bob-s", "h"}
-
 
 
 async def test_me_in_open_mode(client: AppClient) -> None:
