@@ -119,17 +119,23 @@ def _usage_for(request: ChatRequest, answer: str, reasoning: str) -> UsageEvent:
 
 
 # A numbered source in a grounded system prompt: "[1] report.pdf, page 3" then its text.
-_SOURCE = re.compile(r"^\[(\d+)\] (.+)\n(.+)$", re.MULTILINE)
+_SOURCE = re.compile(r"^\[(\d+)\] (.+)\n", re.MULTILINE)
+_WORD = re.compile(r"\w+")
 
 
 def grounded_answer(request: ChatRequest) -> str:
-    """Answers from the first numbered source of the system prompt, citing it as [n]."""
-    found = _SOURCE.search(request.system or "")
+    """Answers with the sentence of the first numbered source in the system prompt that
+    shares the most words with the question, citing that source as [n]."""
+    system = request.system or ""
+    found = _SOURCE.search(system)
     if found is None:
         return "I have no source for that."
-    n, where, text = found.groups()
-    sentence = text.strip().split(". ")[0].rstrip(".")
-    return f"According to {where}: {sentence} [{n}]."
+    n, where = found.groups()
+    text = system[found.end() :].split("\n\n")[0]
+    asked = {w.lower() for w in _WORD.findall(_last_user_text(request))}
+    sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+|\n", text) if x.strip()]
+    best = max(sentences, key=lambda x: len(asked & {w.lower() for w in _WORD.findall(x)}))
+    return f"According to {where}: {best.rstrip('.')} [{n}]."
 
 
 def demo_script(model: str, request: ChatRequest, delay: float = 0.02) -> Script:

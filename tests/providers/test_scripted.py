@@ -54,18 +54,18 @@ async def test_script_function_sees_the_request_and_call_index() -> None:
     assert (await provider.complete(request("m"))).text == "m-1"
 
 
-
 async def test_demo_grounded_answers_from_the_first_source_and_cites_it() -> None:
     provider = ScriptedProvider(token_delay=0)
     system = (
         "Answer using the numbered sources below.\n\n"
-        "[1] notes.pdf, page 2\nThe offsite is in Grenoble. Hiking on Saturday.\n\n"
-        "[2] other.txt\nUnrelated."
+        "[1] notes.pdf, page 2\nChapter 2\nHiking on Saturday. The offsite is in Grenoble.\n\n"
+        "[2] other.txt\nWhere is the offsite? Unrelated."
     )
-    grounded = request("grounded").model_copy(update={"system": system})
+    grounded = request("grounded", "Where is the offsite?").model_copy(update={"system": system})
     answer = await provider.complete(grounded)
     assert answer.text == "According to notes.pdf, page 2: The offsite is in Grenoble [1]."
     assert (await provider.complete(request("grounded"))).text == "I have no source for that."
+
 
 async def test_unknown_demo_model_fails_before_first_token() -> None:
     with pytest.raises(ModelNotFound):
