@@ -7,6 +7,7 @@ tests with the reason.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,10 +123,10 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def serve_platform(tmp: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """The platform on a free port, with the scripted provider and a fresh SQLite database."""
     require(load_bundle() is not None, "web bundle not built: run `make install`")
-    tmp = tmp_path_factory.mktemp("e2e")
     db_path = tmp / "e2e.db"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -137,6 +139,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         QUERY_LOG_WAIT=True,
         # The web app names its stream format, so it works with the old client's default on.
         LEGACY_CLIENT_COMPAT=True,
+        **overrides,
     )
     app = create_app(settings)
     seen: list[SeenRequest] = []
@@ -147,6 +150,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serve_platform(tmp_path_factory.mktemp("e2e")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +193,18 @@ def screenshot(page: Any, name: str, docs: bool = False) -> Path:
         (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copyfile(path, ROOT / "docs" / f"{name}.png")
     return path
+
+
+def drop_file(page: Any, selector: str, name: str, mime: str, data: bytes) -> None:
+    """Drag-and-drop a file from outside the page (a DataTransfer built in the page)."""
+    transfer = page.evaluate_handle(
+        """([name, mime, b64]) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], name, { type: mime }));
+          return dt;
+        }""",
+        [name, mime, base64.b64encode(data).decode()],
+    )
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})

@@ -1,5 +1,5 @@
-// JSON over fetch with the user's id; errors become ApiError ({detail, type, request_id}).
-import { userId } from "./config";
+// JSON over fetch with the caller's credentials; errors become ApiError ({detail, type, request_id}).
+import { auth } from "./auth";
 
 export class ApiError extends Error {
   constructor(
@@ -18,7 +18,7 @@ export class ApiError extends Error {
 }
 
 export function headers(extra: Record<string, string> = {}): Record<string, string> {
-  return { "X-User-ID": userId(), ...extra };
+  return { ...auth.headers(), ...extra };
 }
 
 export async function errorFrom(res: Response): Promise<ApiError> {
@@ -34,6 +34,7 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     /* not JSON */
   }
+  if (res.status === 401 || res.status === 403) auth.rejected(res.status, detail);
   const ra = res.headers.get("Retry-After");
   return new ApiError(detail, res.status, type, requestId, ra ? Number(ra) : null);
 }

@@ -1,6 +1,7 @@
 // The user's files: list, upload with progress (XHR: fetch has no upload progress),
 // live ingestion status (polled while something is in flight), delete.
 import { api, ApiError, headers } from "./api";
+import { auth } from "./auth";
 import type { FileInfo } from "./types";
 
 export interface Upload {
@@ -111,7 +112,9 @@ class FilesStore {
           const info = normaliseFile((body.file as Raw) ?? body);
           finish(undefined, info);
         } else {
-          finish(typeof body.detail === "string" ? body.detail : `Upload failed (HTTP ${xhr.status})`);
+          const detail = typeof body.detail === "string" ? body.detail : `Upload failed (HTTP ${xhr.status})`;
+          if (xhr.status === 401 || xhr.status === 403) auth.rejected(xhr.status, detail);
+          finish(detail);
         }
       };
       xhr.onerror = () => finish("The server cannot be reached");

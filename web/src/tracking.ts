@@ -2,7 +2,10 @@
 // first; a batch leaves the queue only when the server acknowledges it (accepted or
 // duplicate). Failed sends are retried with backoff; on page hide the queue goes out with
 // sendBeacon (and stays queued: the server de-duplicates when it is sent again later).
-import { headers } from "./api";
+// With API keys (a beacon cannot carry the Authorization header) it goes out with a
+// keepalive fetch instead, which outlives the page too.
+import { errorFrom, headers } from "./api";
+import { auth } from "./auth";
 import { storage, uuid } from "./config";
 
 export interface QueuedEvent {
@@ -141,7 +144,7 @@ export class Tracker {
 
   /** Sends everything queued; on failure backs off (1 s, 2 s, 4 s ... 60 s) and tries again. */
   async flush(): Promise<void> {
-    if (this.sending || !this.enabled) return;
+    if (this.sending || !this.enabled || !auth.ready) return;
     this.sending = true;
     try {
       await this.sendPendingSessions();
@@ -168,7 +171,8 @@ export class Tracker {
           this.queue = this.queue.filter((q) => !ids.has(q.event.event_id));
           console.warn("tracking: batch rejected", res.status);
         } else {
-          throw new Error(`events: HTTP ${res.status}`);
+          // Retried later (errorFrom signs the user out on a 401: sent again once signed in).
+          throw await errorFrom(res);
         }
         this.persist();
       }
@@ -196,6 +200,10 @@ export class Tracker {
       headers: headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(s.body),
     });
+    if (res.status === 401 || res.status === 403) {
+      await errorFrom(res); // kept: started once signed in again
+      return false;
+    }
     if (res.ok || (res.status >= 400 && res.status < 500 && res.status !== 429)) {
       this.sessionConfirmed(s.session_id);
       return res.ok;
@@ -205,7 +213,7 @@ export class Tracker {
 
   /** Page is going away: hand the queue to the browser (it outlives the page). */
   beacon(): void {
-    if (!this.enabled || !this.queue.length) return;
+    if (!this.enabled || !this.queue.length || !auth.ready) return;
     const bySession = new Map<string, QueuedEvent["event"][]>();
     for (const q of this.queue) {
       const list = bySession.get(q.session_id) ?? [];
@@ -216,10 +224,12 @@ export class Tracker {
       const body = JSON.stringify({ session_id: sid, events });
       if (body.length > 60_000) continue; // over the beacon limit: left for the next visit
       let queued = false;
-      try {
-        queued = navigator.sendBeacon("/api/v1/events", new Blob([body], { type: "application/json" }));
-      } catch {
-        queued = false; // a browser that refuses a JSON beacon
+      if (!auth.apiKeyMode) {
+        try {
+          queued = navigator.sendBeacon("/api/v1/events", new Blob([body], { type: "application/json" }));
+        } catch {
+          queued = false; // a browser that refuses a JSON beacon
+        }
       }
       if (!queued) {
         void fetch("/api/v1/events", {

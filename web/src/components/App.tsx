@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { auth } from "../auth";
 import type { PageConfig } from "../config";
 import { storage } from "../config";
 import { modelsStore } from "../models";
@@ -16,6 +17,7 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
   const sessions = useMemo(() => new SessionsStore(tracker, experimentId), [tracker, experimentId]);
   useStore(sessions);
   useStore(modelsStore);
+  useStore(auth);
   const [menuOpen, setMenuOpen] = useState(false);
   const [trackingOn, setTrackingOn] = useState(tracker.enabled);
 
@@ -45,6 +47,13 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
     storage.set("llmp.tracking", "off");
     tracker.setEnabled(false);
     setTrackingOn(false);
+  };
+
+  const signOut = async () => {
+    tracker.track("sign_out", {});
+    await tracker.flush(); // the events go out under the user who made them
+    auth.signOut();
+    location.assign("/"); // a fresh page: nothing of this user stays in memory
   };
 
   const link = (path: string, label: string, active: boolean) => (
@@ -90,7 +99,25 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
         ) : (
           <span class="pill muted" data-testid="tracking-off">Tracking off</span>
         )}
+        {auth.apiKeyMode && (
+          <span class="account" data-testid="account">
+            <span class="muted small">
+              Signed in as <strong>{auth.user ?? "?"}</strong>
+            </span>
+            <button class="btn small" onClick={() => void signOut()} data-track="sign-out">
+              Sign out
+            </button>
+          </span>
+        )}
       </header>
+      {auth.forbidden && (
+        <div class="banner inline-error" role="alert" data-testid="forbidden">
+          <span>Not allowed: {auth.forbidden}</span>
+          <button class="btn small" onClick={() => auth.dismissForbidden()}>
+            Dismiss
+          </button>
+        </div>
+      )}
       {route.name === "chat" && <Sidebar store={sessions} onClose={() => setMenuOpen(false)} />}
       <main id="main" class={`main main-${route.name}`} tabIndex={-1}>
         {route.name === "chat" &&

@@ -3,6 +3,7 @@ import { api, qs } from "../api";
 import { fmtCost, fmtDate, fmtInt, fmtMs, fmtTokens } from "../format";
 import { navigate } from "../router";
 import type { Page, QueryLog, TokenAnalytics, TokenGroup } from "../types";
+import { ApiLink } from "./ApiLink";
 import { DailyColumns, Histogram, type Series, StackedBars } from "./charts";
 
 const TOKEN_SERIES: Series[] = [
@@ -169,14 +170,14 @@ export function Dashboard() {
             </a>
           )}
           {expFilter && (
-            <a class="btn small" href={`/api/v1/experiments/${encodeURIComponent(expFilter)}/export?format=csv`} data-track="experiment-export">
+            <ApiLink class="btn small" href={`/api/v1/experiments/${encodeURIComponent(expFilter)}/export?format=csv`} filename={`experiment-${expFilter}.csv`} data-track="experiment-export">
               Experiment export (CSV)
-            </a>
+            </ApiLink>
           )}
           {sesFilter && (
-            <a class="btn small" href={`/api/v1/sessions/${encodeURIComponent(sesFilter)}/export?format=csv`} data-track="session-export">
+            <ApiLink class="btn small" href={`/api/v1/sessions/${encodeURIComponent(sesFilter)}/export?format=csv`} filename={`session-${sesFilter}.csv`} data-track="session-export">
               Session export (CSV)
-            </a>
+            </ApiLink>
           )}
         </div>
         <form

@@ -4,6 +4,7 @@ import { fmtCost, fmtDate, fmtInt, fmtTokens } from "../format";
 import { modelKey, modelsStore } from "../models";
 import { useStore } from "../router";
 import type { Experiment, ExperimentStats, Variant } from "../types";
+import { ApiLink } from "./ApiLink";
 import { Icon } from "./Icon";
 
 interface ArmDraft {
@@ -234,12 +235,12 @@ function ExperimentCard({ exp, active }: { exp: Experiment; active: boolean }) {
       </div>
       {error && <div class="inline-error small">{error}</div>}
       <div class="form-actions">
-        <a class="btn small" href={`/api/v1/experiments/${encodeURIComponent(exp.id)}/export?format=jsonl`} download data-track="export-jsonl" data-testid="export-jsonl">
+        <ApiLink class="btn small" href={`/api/v1/experiments/${encodeURIComponent(exp.id)}/export?format=jsonl`} filename={`experiment-${exp.id}.jsonl`} data-track="export-jsonl" data-testid="export-jsonl">
           <Icon name="download" size={14} /> Export JSONL
-        </a>
-        <a class="btn small" href={`/api/v1/experiments/${encodeURIComponent(exp.id)}/export?format=csv`} download data-track="export-csv" data-testid="export-csv">
+        </ApiLink>
+        <ApiLink class="btn small" href={`/api/v1/experiments/${encodeURIComponent(exp.id)}/export?format=csv`} filename={`experiment-${exp.id}.csv`} data-track="export-csv" data-testid="export-csv">
           <Icon name="download" size={14} /> Export CSV
-        </a>
+        </ApiLink>
       </div>
     </section>
   );
