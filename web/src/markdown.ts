@@ -9,9 +9,28 @@ const escapeHtml = (s: string) =>
 
 const SAFE_URL = /^(https?:|mailto:|#)/i;
 
+// "[1]" in an answer cites source 1 (the numbering the server gives the model): a link to
+// #source-1 that the message view turns into opening that source. Not "[1](url)" nor "[1][x]".
+const citeRef = {
+  name: "citeRef",
+  level: "inline" as const,
+  start(src: string): number | undefined {
+    const i = src.search(/\[\d{1,3}\]/);
+    return i < 0 ? undefined : i;
+  },
+  tokenizer(src: string): Tokens.Generic | undefined {
+    const m = /^\[(\d{1,3})\](?![([:])/.exec(src);
+    return m ? { type: "citeRef", raw: m[0], n: Number(m[1]) } : undefined;
+  },
+  renderer(token: Tokens.Generic): string {
+    return `<a href="#source-${token.n}" class="cite-ref" title="Source ${token.n}">[${token.n}]</a>`;
+  },
+};
+
 export const marked = new Marked({
   gfm: true,
   breaks: false,
+  extensions: [citeRef],
   renderer: {
     // Raw HTML in model output is displayed, never interpreted.
     html(token: Tokens.HTML | Tokens.Tag): string {

@@ -104,6 +104,7 @@ export function ChatPage({
       }}
       onDrop={(e) => {
         setDragging(false);
+        if (e.defaultPrevented) return; // the files panel's drop zone took it
         const files = [...(e.dataTransfer?.files ?? [])];
         if (!files.length) return;
         e.preventDefault();

@@ -62,6 +62,7 @@ export function FilesPanel({
             }}
             onDragLeave={() => setOver(false)}
             onDrop={(e) => {
+              // Handled here: the chat's own drop target (around this panel) sees it handled.
               e.preventDefault();
               setOver(false);
               upload([...(e.dataTransfer?.files ?? [])]);

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { fetchBlob } from "../auth";
 import type { Msg } from "../chat";
 import { fmtInt, fmtMs } from "../format";
 import { MarkdownView } from "../markdown";
@@ -72,12 +73,49 @@ function citationLabel(c: Citation): string {
   return c.page != null ? `${name}, p. ${c.page}` : name;
 }
 
-function Sources({ m, tracker }: { m: Msg; tracker: Tracker }) {
-  const [open, setOpen] = useState<number | null>(null);
+// Types a browser may show in a tab: anything else from the user's files is downloaded
+// (an uploaded HTML file must not run as a page of this origin).
+const VIEWABLE = /^(application\/pdf|text\/plain|image\/(png|jpeg|gif|webp))$/;
+
+/** Opens a cited file (at its page) in a new tab: fetched with the user's credentials. */
+async function openCitedFile(c: Citation): Promise<void> {
+  const { blob, filename } = await fetchBlob(`/api/v1/files/${encodeURIComponent(c.file_id!)}/content`);
+  const mime = blob.type.split(";")[0].trim().toLowerCase();
+  const type = mime.startsWith("text/") ? "text/plain" : mime;
+  const url = URL.createObjectURL(new Blob([blob], { type: VIEWABLE.test(type) ? type : "application/octet-stream" }));
+  setTimeout(() => URL.revokeObjectURL(url), 120_000);
+  const a = document.createElement("a");
+  a.href = VIEWABLE.test(type) && c.page != null ? `${url}#page=${c.page}` : url;
+  if (VIEWABLE.test(type)) {
+    a.target = "_blank";
+    a.rel = "noopener";
+  } else {
+    a.download = filename ?? c.file_name ?? "source";
+  }
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+/** The sources of an answer: chips; one opens with its excerpt (also from an [n] marker). */
+function Sources({ m, tracker, selected, onSelect }: { m: Msg; tracker: Tracker; selected: number | null; onSelect: (i: number | null, via: string) => void }) {
+  const [openError, setOpenError] = useState<string | null>(null);
+  const detail = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (selected !== null) detail.current?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }, [selected]);
   if (!m.citations.length) return null;
-  const current = open !== null ? m.citations[open] : null;
-  const fileHref = (c: Citation) =>
-    c.file_id ? `/api/v1/files/${encodeURIComponent(c.file_id)}/content${c.page != null ? `#page=${c.page}` : ""}` : c.url && /^https?:/i.test(c.url) ? c.url : null;
+  const current = selected !== null ? m.citations[selected] : null;
+  const webUrl = (c: Citation) => (!c.file_id && c.url && /^https?:/i.test(c.url) ? c.url : null);
+  const open = async (c: Citation) => {
+    tracker.track("source_open", { message_id: m.id, query_id: m.queryId, file_id: c.file_id ?? null, page: c.page ?? null });
+    setOpenError(null);
+    try {
+      await openCitedFile(c);
+    } catch (err) {
+      setOpenError(`Cannot open the file: ${(err as Error).message}`);
+    }
+  };
   return (
     <div class="sources" data-testid="sources">
       <span class="sources-label">Sources</span>
@@ -85,22 +123,11 @@ function Sources({ m, tracker }: { m: Msg; tracker: Tracker }) {
         {m.citations.map((c, i) => (
           <li key={i}>
             <button
-              class={`source-chip ${open === i ? "active" : ""}`}
-              aria-expanded={open === i}
+              class={`source-chip ${selected === i ? "active" : ""}`}
+              aria-expanded={selected === i}
               data-track="source"
-              onClick={() => {
-                setOpen(open === i ? null : i);
-                if (open !== i)
-                  tracker.track("source_click", {
-                    message_id: m.id,
-                    query_id: m.queryId,
-                    rank: i + 1,
-                    file_id: c.file_id ?? null,
-                    file_name: c.file_name ?? null,
-                    page: c.page ?? null,
-                    score: c.score ?? null,
-                  });
-              }}
+              data-testid="source-chip"
+              onClick={() => onSelect(selected === i ? null : i, "chip")}
             >
               <span class="source-n">{c.index ?? i + 1}</span>
               <Icon name="file" size={14} />
@@ -110,22 +137,33 @@ function Sources({ m, tracker }: { m: Msg; tracker: Tracker }) {
         ))}
       </ul>
       {current && (
-        <div class="source-detail" data-testid="source-detail">
+        <div class="source-detail" data-testid="source-detail" ref={detail}>
           <div class="source-head">
             <strong>{citationLabel(current)}</strong>
             {current.score != null && <span class="muted"> · relevance {current.score.toFixed(2)}</span>}
           </div>
           <blockquote class="snippet">{current.snippet || current.text || "(no excerpt)"}</blockquote>
-          {fileHref(current) && (
-            <a
-              href={fileHref(current)!}
-              target="_blank"
-              rel="noopener noreferrer"
-              data-track="source-open"
-              onClick={() => tracker.track("source_open", { message_id: m.id, query_id: m.queryId, file_id: current.file_id ?? null, page: current.page ?? null })}
-            >
-              <Icon name="link" size={14} /> Open {current.page != null ? `page ${current.page}` : "source"}
-            </a>
+          {current.file_id ? (
+            <button class="link-btn" data-track="source-open" data-testid="source-open" onClick={() => void open(current)}>
+              <Icon name="link" size={14} /> Open {current.page != null ? `page ${current.page}` : "file"}
+            </button>
+          ) : (
+            webUrl(current) && (
+              <a
+                href={webUrl(current)!}
+                target="_blank"
+                rel="noopener noreferrer"
+                data-track="source-open"
+                onClick={() => tracker.track("source_open", { message_id: m.id, query_id: m.queryId, url: current.url })}
+              >
+                <Icon name="link" size={14} /> Open source
+              </a>
+            )
+          )}
+          {openError && (
+            <div class="inline-error small" role="alert">
+              {openError}
+            </div>
           )}
         </div>
       )}
@@ -149,6 +187,31 @@ export function MessageView({
   onChange: () => void;
 }) {
   const [copied, setCopied] = useState(false);
+  const [source, setSource] = useState<number | null>(null);
+  const selectSource = (i: number | null, via: string) => {
+    setSource(i);
+    if (i === null) return;
+    const c = m.citations[i];
+    tracker.track("source_click", {
+      message_id: m.id,
+      query_id: m.queryId,
+      rank: i + 1,
+      via,
+      file_id: c.file_id ?? null,
+      file_name: c.file_name ?? null,
+      page: c.page ?? null,
+      score: c.score ?? null,
+    });
+  };
+  // An [n] marker in the answer (a link to #source-n) opens that source.
+  const onAnswerClick = (e: MouseEvent) => {
+    const ref = (e.target as Element).closest?.("a.cite-ref");
+    if (!ref) return;
+    e.preventDefault();
+    const n = Number((ref.getAttribute("href") || "").replace("#source-", ""));
+    const i = m.citations.findIndex((c, k) => (c.index ?? k + 1) === n);
+    if (i >= 0) selectSource(i, "marker");
+  };
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(m.content);
@@ -191,6 +254,7 @@ export function MessageView({
       data-status={m.status}
       aria-label="Answer"
       aria-busy={streaming}
+      onClick={onAnswerClick}
     >
       {m.reasoning && <Thinking m={m} tracker={tracker} onChange={onChange} />}
       {waiting && (
@@ -202,7 +266,7 @@ export function MessageView({
       )}
       {m.content && <Markdown text={m.content} />}
       {streaming && m.content && <span class="caret" aria-hidden="true" />}
-      <Sources m={m} tracker={tracker} />
+      <Sources m={m} tracker={tracker} selected={source} onSelect={selectSource} />
       {m.status === "error" && (
         <div class="inline-error" role="alert" data-testid="message-error">
           <span>{m.error || "Something went wrong"}</span>
