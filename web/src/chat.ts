@@ -37,6 +37,8 @@ export interface Msg {
   errorRetryable?: boolean;
   startedAt?: number;
   replyTo?: string; // the user message this answers
+  reconnecting?: boolean; // the stream dropped; resuming
+  resumes?: number; // how many times the stream was resumed
 }
 
 export interface SendOptions {
@@ -246,7 +248,15 @@ export class Conversation {
   }
 
   private apply(m: Msg, ev: StreamEvent): void {
+    if (ev.kind !== "reconnecting") m.reconnecting = false;
     switch (ev.kind) {
+      case "reconnecting":
+        if (!m.reconnecting) this.tracker.track("stream_reconnect", { message_id: m.id, stream_id: m.streamId, chars: m.content.length });
+        m.reconnecting = true;
+        break;
+      case "resumed":
+        m.resumes = (m.resumes ?? 0) + 1;
+        break;
       case "start":
         m.streamId = ev.streamId;
         if (ev.queryId) m.queryId = ev.queryId;

@@ -58,7 +58,9 @@ export type StreamEvent =
   | { kind: "citation"; citation: Citation }
   | { kind: "usage"; usage: Usage }
   | { kind: "done"; meta: DoneMeta }
-  | { kind: "error"; message: string; code: string; retryable: boolean; queryId?: string };
+  | { kind: "error"; message: string; code: string; retryable: boolean; queryId?: string }
+  | { kind: "reconnecting"; attempt: number }
+  | { kind: "resumed"; after: string | null };
 
 export interface Usage {
   input_tokens?: number | null;
@@ -146,6 +148,20 @@ export interface StreamHandlers {
 const RESUME_ATTEMPTS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves when the browser is online again (at once if it is), or when `signal` aborts. */
+function whenOnline(signal: AbortSignal): Promise<void> {
+  if (navigator.onLine || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      removeEventListener("online", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    addEventListener("online", done);
+    signal.addEventListener("abort", done);
+  });
+}
+
 /**
  * Runs one generation. Returns when the stream ends ([DONE], done or error event).
  * A dropped connection is resumed from the last event id when the stream id is known.
@@ -213,10 +229,14 @@ export async function runQueryStream(
     if (signal.aborted) return;
     if (!streamId) throw new ApiError("The connection dropped", 0, "network_error");
   }
-  // Connection lost before the end: resume where we were.
+  // Connection lost before the end: resume where we were (the server keeps generating and
+  // replays the frames after Last-Event-ID). Time spent offline does not use up attempts.
   for (let attempt = 0; !finished && !signal.aborted && attempt < RESUME_ATTEMPTS; attempt++) {
     if (!streamId) break;
+    handlers.onEvent({ kind: "reconnecting", attempt: attempt + 1 });
+    await whenOnline(signal);
     await sleep(Math.min(4000, 300 * 2 ** attempt));
+    if (signal.aborted) return;
     try {
       const h: Record<string, string> = { Accept: "text/event-stream" };
       if (lastEventId) h["Last-Event-ID"] = lastEventId;
@@ -225,9 +245,11 @@ export async function runQueryStream(
         signal,
       });
       if (!again.ok) {
-        if (again.status === 404 || again.status === 410) throw await errorFrom(again);
+        // Gone (retention ended) or refused: final. Busy or failing server: try again.
+        if (again.status >= 400 && again.status < 500 && again.status !== 408 && again.status !== 429) throw await errorFrom(again);
         continue;
       }
+      handlers.onEvent({ kind: "resumed", after: lastEventId });
       attempt = -1; // reset backoff on a good reconnect
       await consume(again);
     } catch (err) {

@@ -266,6 +266,11 @@ export function MessageView({
       )}
       {m.content && <Markdown text={m.content} />}
       {streaming && m.content && <span class="caret" aria-hidden="true" />}
+      {streaming && m.reconnecting && (
+        <div class="note" role="status" data-testid="reconnecting">
+          Connection lost: reconnecting…
+        </div>
+      )}
       <Sources m={m} tracker={tracker} selected={source} onSelect={selectSource} />
       {m.status === "error" && (
         <div class="inline-error" role="alert" data-testid="message-error">
