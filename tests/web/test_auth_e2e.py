@@ -132,19 +132,23 @@ def test_sign_in_then_everything_is_the_keys_user(page: Any, live_server: LiveSe
     assert info.value.suggested_filename == f"session-{sid}.csv"
     assert sid in Path(info.value.path()).read_text()
 
-    # Still signed in after a reload; the page hides: its last events leave with the key
-    # (a keepalive fetch: a beacon cannot carry the Authorization header).
+    # Still signed in after a reload. The user leaves the site: the last events go out with
+    # the key (a keepalive fetch: a beacon cannot carry the Authorization header).
     page.reload()
     expect(page.get_by_test_id("account")).to_contain_text("Signed in as alice")
     page.get_by_role("link", name="Chat").click()
+    expect(page).to_have_url(f"{live_server.url}/c/{sid}")
+    expect(page.locator("article.msg")).to_have_count(2)
     dwell = "SELECT count(*) FROM events WHERE session_id = ? AND type = 'dwell'"
     live_server.wait_sql(dwell, lambda r: r[0][0] > 0, sid)  # the reload's are in
     dwells = live_server.sql(dwell, sid)[0][0]
     before = len(live_server.requests)
-    page.close(run_before_unload=True)
-    live_server.wait_sql(dwell, lambda r: r[0][0] > dwells, sid, timeout=20)
+    page.goto("about:blank")
+    assert live_server.wait_sql(dwell, lambda r: r[0][0] > dwells, sid)[0][0] > dwells
     posts = [r for r in live_server.requests[before:] if r.path == "/api/v1/events"]
     assert posts and all(r.headers.get("authorization") == f"Bearer {alice.key}" for r in posts)
+    # Nothing else was started on the way (one conversation, all events in it).
+    assert live_server.sql("SELECT count(*) FROM sessions WHERE user_id = 'alice'") == [(1,)]
 
 
 def test_revoked_key_signs_out_and_sign_out_forgets(browser: Any, live_server: LiveServer) -> None:
@@ -161,9 +165,10 @@ def test_revoked_key_signs_out_and_sign_out_forgets(browser: Any, live_server: L
     ask(page, "Bob's question")
     expect(last_answer(page)).to_have_attribute("data-status", "done")
 
-    # The key is revoked: the next request is refused and the app asks for a key, saying why.
+    # The key is revoked: the next request (here the tracker's next batch, after a click) is
+    # refused and the app asks for a key again, saying why.
     cli(live_server, "users", "revoke-key", bob.key_id)
-    page.get_by_role("button", name="+ New chat").click()
+    page.evaluate("document.body.click()")
     reason = page.get_by_test_id("signin-reason")
     expect(reason).to_contain_text("You were signed out: Invalid or revoked API key")
     assert page.evaluate("localStorage.getItem('llmp.api_key')") is None
@@ -174,10 +179,12 @@ def test_revoked_key_signs_out_and_sign_out_forgets(browser: Any, live_server: L
     expect(page.get_by_role("textbox", name="Message")).to_be_visible()
     expect(page.locator(".conv-title", has_text="Bob's question")).to_have_count(0)
     carol_sid = session_of(page)
-    assert live_server.sql("SELECT user_id FROM sessions WHERE id = ?", carol_sid) == [("carol",)]
+    owner = live_server.wait_sql("SELECT user_id FROM sessions WHERE id = ?", bool, carol_sid)
+    assert owner == [("carol",)]
 
     # Sign out: the key is forgotten, the sign-in form is back (also after a reload).
-    page.get_by_role("button", name="Sign out").click()
+    with page.expect_navigation():  # a fresh page: nothing of carol's stays in memory
+        page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_test_id("signin")).to_be_visible()
     assert page.evaluate("localStorage.getItem('llmp.api_key')") is None
     page.reload()

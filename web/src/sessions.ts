@@ -31,7 +31,9 @@ export class SessionsStore {
     return this.sessions.find((s) => s.session_id === this.current);
   }
 
-  async refresh(): Promise<void> {
+  /** Reloads the list; false when the server could not be asked (the list is unchanged). */
+  async refresh(): Promise<boolean> {
+    let ok = true;
     try {
       const page = await api.get<Page<SessionOut>>(`/api/v1/sessions${qs({ limit: 200 })}`);
       // Keep a just-created session that the list does not show yet.
@@ -40,17 +42,23 @@ export class SessionsStore {
       this.error = null;
     } catch (err) {
       this.error = (err as Error).message;
+      ok = false;
     }
     this.emit();
+    return ok;
   }
 
   /** Resume the conversation in the URL or the last one used, else start one. */
   async init(fromUrl: string | null): Promise<void> {
-    await this.refresh();
+    const listed = await this.refresh();
     const wanted = fromUrl ?? storage.get(CURRENT_KEY);
     const known = wanted ? this.sessions.find((s) => s.session_id === wanted) : undefined;
     if (known && (!this.experimentId || known.experiment_id === this.experimentId)) {
       this.select(known.session_id, "resume");
+    } else if (!listed && wanted && !this.experimentId) {
+      // The list could not be read (server unreachable, page leaving): keep the last
+      // conversation rather than starting another one.
+      this.select(wanted, "resume");
     } else {
       const reusable = this.sessions.find((s) => !s.title && (s.experiment_id ?? null) === this.experimentId);
       if (reusable) this.select(reusable.session_id, "resume");

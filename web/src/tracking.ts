@@ -57,7 +57,7 @@ export class Tracker {
   private queue: QueuedEvent[];
   private sessions: PendingSession[];
   private timer: number | null = null;
-  private sending = false;
+  private sending: Promise<void> | null = null;
   private failures = 0;
   private sessionId: string | null = null;
   private early: QueuedEvent[] = [];
@@ -143,9 +143,22 @@ export class Tracker {
   }
 
   /** Sends everything queued; on failure backs off (1 s, 2 s, 4 s ... 60 s) and tries again. */
-  async flush(): Promise<void> {
-    if (this.sending || !this.enabled || !auth.ready) return;
-    this.sending = true;
+  flush(): Promise<void> {
+    if (!this.enabled || !auth.ready) return Promise.resolve();
+    // One send loop at a time; a caller arriving meanwhile waits for it.
+    this.sending ??= this.send().finally(() => {
+      this.sending = null;
+    });
+    return this.sending;
+  }
+
+  /** Everything queued so far is sent (or the send failed): e.g. before signing out. */
+  async drain(): Promise<void> {
+    await this.flush();
+    if (this.queue.length) await this.flush();
+  }
+
+  private async send(): Promise<void> {
     try {
       await this.sendPendingSessions();
       while (this.queue.length) {
@@ -180,11 +193,7 @@ export class Tracker {
     } catch {
       this.failures += 1;
       const delay = Math.min(60_000, 1000 * 2 ** (this.failures - 1)) * (0.8 + Math.random() * 0.4);
-      this.sending = false;
       this.flushSoon(delay);
-      return;
-    } finally {
-      this.sending = false;
     }
   }
 

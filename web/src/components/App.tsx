@@ -51,7 +51,7 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
 
   const signOut = async () => {
     tracker.track("sign_out", {});
-    await tracker.flush(); // the events go out under the user who made them
+    await tracker.drain(); // the events go out under the user who made them
     auth.signOut();
     location.assign("/"); // a fresh page: nothing of this user stays in memory
   };
