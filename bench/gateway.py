@@ -3,8 +3,8 @@
     python bench/gateway.py [--runs 3] [--duration 8] [--delay-ms 1000] [--quick]
 
 Starts, on 127.0.0.1 only: the fake upstream (bench/gateway_upstream.py, uvicorn) and the
-platform (one uvicorn worker, SQLite query log, provider chosen by settings: OPENAI_BASE_URL
-points at the upstream; see bench/gateway_app.py). A raw asyncio HTTP/1.1 keep-alive client
+platform as users start it (`llm-platform serve`, one worker, SQLite query log; its `openai`
+provider points at the upstream through OPENAI_BASE_URL). A raw asyncio HTTP/1.1 keep-alive client
 (cheap enough not to be the bottleneck) then measures the same requests sent directly to the
 upstream and through the platform's `/v1/chat/completions`:
 
@@ -60,24 +60,25 @@ def start_upstream(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd)
 
 
-def start_platform(port: int, upstream: int, data: Path, info: Path) -> subprocess.Popen[bytes]:
+def start_platform(port: int, upstream: int, data: Path) -> subprocess.Popen[bytes]:
+    """The product's own command, `llm-platform serve`, one worker, SQLite in `data`."""
     env = {
         **os.environ,
         "DATA_DIR": str(data),
         "DATABASE_URL": f"sqlite:///{data / 'bench.db'}",
+        "HOST": HOST,
+        "PORT": str(port),
+        "WORKERS": "1",
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_PER_MINUTE": "0",
         "RATE_LIMIT_PER_MINUTE_IP": "0",
         "OPENAI_BASE_URL": f"http://{HOST}:{upstream}/v1",
         "OPENAI_API_KEY": "bench-key",
         "PROVIDER_MAX_CONCURRENCY": "4096",
-        "BENCH_INFO_FILE": str(info),
     }
     env.pop("REDIS_URL", None)
-    cmd = [sys.executable, "-m", "uvicorn", "gateway_app:create_bench_app", "--factory"]
-    cmd += ["--app-dir", str(HERE), "--host", HOST, "--port", str(port), "--workers", "1"]
-    cmd += ["--log-level", "warning", "--no-access-log"]
-    return subprocess.Popen(cmd, env=env)
+    command = Path(sys.executable).parent / "llm-platform"
+    return subprocess.Popen([str(command), "serve"], env=env)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -380,15 +381,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="llmp-bench-") as tmp:
         ports = Ports(upstream=free_port(), platform=free_port())
-        info = Path(tmp) / "provider.txt"
         upstream = start_upstream(ports.upstream)
-        platform = start_platform(ports.platform, ports.upstream, Path(tmp), info)
+        platform = start_platform(ports.platform, ports.upstream, Path(tmp))
         ports.platform_pid = platform.pid
         try:
             wait_port(ports.upstream)
             wait_port(ports.platform)
             time.sleep(0.5)
-            print(f"provider: {info.read_text() if info.exists() else '?'}")
+            print("platform: `llm-platform serve`, its own 'openai' adapter (official SDK)")
             print(f"runs: median of {args.runs} x {args.duration:g} s; 1 uvicorn worker; SQLite")
             print(f"machine load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
             with contextlib.suppress(ImportError):
