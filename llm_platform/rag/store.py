@@ -110,6 +110,17 @@ def params_for(stmt: str, file_ids: list[str] | None) -> tuple[TextClause, dict[
     return clause, params
 
 
+async def scope_size(session: AsyncSession, user_id: str, file_ids: list[str] | None) -> int:
+    """Chunks in a search's scope by the files' counts (a few rows, not the chunk index)."""
+    stmt, params = params_for(
+        "SELECT coalesce(sum(chunk_count), 0) FROM files WHERE user_id = :u"
+        + file_filter("id", file_ids),
+        file_ids,
+    )
+    params["u"] = user_id
+    return int((await session.execute(stmt, params)).scalar_one())
+
+
 def build_store(dialect: str, ef_search: int = 200) -> VectorStore:
     if dialect == "sqlite":
         from llm_platform.rag.store_sqlite import SqliteVecStore

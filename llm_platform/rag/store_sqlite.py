@@ -38,6 +38,7 @@ from llm_platform.rag.store import (
     clean_terms,
     file_filter,
     params_for,
+    scope_size,
     vec_table,
 )
 
@@ -162,17 +163,6 @@ class SqliteVecStore:
             await session.execute(text(f"DELETE FROM {emb_table(dim)} WHERE chunk_id = :id"), ids)
         await session.execute(text("DELETE FROM chunk_fts WHERE rowid = :id"), ids)
 
-    async def _scope_size(
-        self, session: AsyncSession, user_id: str, file_ids: list[str] | None
-    ) -> int:
-        stmt, params = params_for(
-            "SELECT coalesce(sum(chunk_count), 0) FROM files WHERE user_id = :u"
-            + file_filter("id", file_ids),
-            file_ids,
-        )
-        params["u"] = user_id
-        return int((await session.execute(stmt, params)).scalar_one())
-
     async def vector_search(
         self,
         session: AsyncSession,
@@ -187,7 +177,7 @@ class SqliteVecStore:
     ) -> list[ScoredId]:
         emb = emb_table(dimension)
         limit = self.exact_scan_max if file_ids is None else self.exact_scan_max_files
-        if exact or await self._scope_size(session, user_id, file_ids) <= limit:
+        if exact or await scope_size(session, user_id, file_ids) <= limit:
             # file_chunks' (user_id, file_id) index covers its side: no chunk text is read.
             stmt, params = params_for(
                 f"SELECT c.id, vec_distance_l2(e.embedding, :q) AS d FROM file_chunks c"

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 
 from llm_platform.db.engine import Database
 from llm_platform.db.models import File, FileChunk
-from llm_platform.rag.store import IndexEntry, build_store, vec_table
+from llm_platform.rag.store import IndexEntry, VectorStore, build_store, vec_table
 
 DIM = 8
 
@@ -121,16 +121,22 @@ async def test_delete_file_leaves_no_vectors_or_keyword_rows(database: Database)
         assert count == 8
 
 
-async def test_sqlite_coarse_path_filters_like_the_exact_one(database: Database) -> None:
-    """The binary-quantized coarse scan (forced here: the scope is below the exact-scan size)
-    keeps every filter inside the SQL and rescores with exact cosine similarities."""
-    if database.dialect != "sqlite":
-        pytest.skip("SQLite's store only")
+async def test_approximate_path_filters_like_the_exact_one(database: Database) -> None:
+    """SQLite's binary-quantized coarse scan and pgvector's HNSW with a file filter (forced
+    here: the scopes are below the exact-scan sizes) keep every filter inside the SQL and
+    score with exact cosine similarities."""
+    from llm_platform.rag.store_pg import PgVectorStore
     from llm_platform.rag.store_sqlite import SqliteVecStore
 
     ids = await _seed(database)
-    exact = SqliteVecStore()
-    coarse = SqliteVecStore(exact_scan_max=0, exact_scan_max_files=0)
+    exact: VectorStore
+    coarse: VectorStore
+    if database.dialect == "sqlite":
+        exact = SqliteVecStore()
+        coarse = SqliteVecStore(exact_scan_max=0, exact_scan_max_files=0)
+    else:
+        exact = PgVectorStore()
+        coarse = PgVectorStore(exact_scan_max_files=0)
     async with database.read_sessions() as s:
         for file_ids in (None, ["fb"], ["fc"], ["fa", "fb"], []):
             for user in ("alice", "bob"):
