@@ -9,12 +9,22 @@
    PostgreSQL (pgvector HNSW + tsvector): the store's vector search and the full hybrid
    retrieval (vector + keyword + fusion + chunk fetch), query embedding excluded
    (target p50 < 50 ms at 100k).
-3. Recall@10 of the pgvector HNSW path against exact search (target >= 0.95).
+3. Recall of the approximate vector paths against exact search (target >= 0.95): pgvector
+   HNSW (with an ef_search sweep), and SQLite's binary-quantized coarse scan + exact rescoring
+   (recall@10 of a top-10 search and recall@50 of the 50-candidate list retrieval asks for),
+   next to SQLite's exact scan for comparison.
+
+Load average is printed with each section: the machine is shared, and latency under load is
+not latency.
 
 Vectors at 10k/100k are synthetic: clustered unit vectors (1,000 topics; a chunk's cosine to
 its topic centre is about 0.7, to another chunk of its topic about 0.5, as with MiniLM
 neighbours) with a text drawn from a topic vocabulary, since embedding 100k real chunks takes
-over an hour here."""
+over an hour here. At 10k a topic has only 10 chunks: a query's neighbours past those sit at
+cosine ~0 +- 0.05, pure noise, so SQLite's recall@50 there measures how sign bits order noise
+(about 0.8). On 11k real MiniLM passages (Python docstrings, 200 held-out queries) the same
+path finds 1.000 of the exact top 10 and 0.992 of the top 50, and bench/rag_quality.py
+--coarse gives the same page hit rates as the exact scan."""
 
 from __future__ import annotations
 
@@ -96,8 +106,14 @@ async def bench_ingestion() -> None:
         f"{doc.page_count / extract_s:.0f} pages/s"
     )
 
-    embedder = LocalEmbedder()
+    embedder = LocalEmbedder(
+        precision=settings.EMBEDDING_PRECISION, threads=settings.EMBEDDING_THREADS
+    )
     embedder._load()  # model load is a one-off per process, not part of the file's time
+    print(
+        f"embedder: bfloat16={embedder.bf16} torch threads={torch_threads()}"
+        f"  (load average {load()})"
+    )
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
@@ -122,7 +138,9 @@ async def bench_ingestion() -> None:
     chunks = body["chunk_count"]
     embed_s = stages.get("indexing", total) - stages.get("embedding", 0.0)
     print(f"embedding: {chunks} chunks in {embed_s:.2f} s = {chunks / embed_s:.1f} chunks/s")
-    print(f"100-page PDF upload -> ready: {total:.2f} s (target < 30 s)")
+    marks = sorted(stages.items(), key=lambda kv: kv[1])
+    print("  stage first seen at: " + ", ".join(f"{name} {at:.2f} s" for name, at in marks))
+    print(f"100-page PDF upload -> ready: {total:.2f} s (target < 30 s)  (load average {load()})")
 
 
 def clustered(
@@ -227,6 +245,16 @@ class _NoEmbed:
         raise NotImplementedError
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 def pct(values: list[float]) -> str:
     arr = np.array(values) * 1000
     return f"p50 {np.percentile(arr, 50):6.1f} ms  p99 {np.percentile(arr, 99):6.1f} ms"
@@ -246,27 +274,56 @@ async def bench_latency(url: str, label: str, n: int, queries: int = 100) -> Non
     print(f"{label} {n:>7,} chunks (loaded in {time.perf_counter() - t0:.1f} s)")
     store = build_store(db.dialect)
     retriever = Retriever(_NoEmbed(), store, None, RetrievalOptions(focus=False))  # type: ignore[arg-type]
-    vec_t, full_t, recall = [], [], []
+    # The platform's defaults focus on documents the question names: these queries' numbered
+    # words ("lo21") name a few of the 100 "Document N" files, so both scopes get searched.
+    platform = Retriever(_NoEmbed(), store, None, RetrievalOptions())  # type: ignore[arg-type]
+    platform_t: list[float] = []
+    focused = 0
+    candidates = RetrievalOptions().candidates
+    vec_t: dict[int, list[float]] = {10: [], candidates: []}
+    recall: dict[int, list[float]] = {10: [], candidates: []}
+    exact_t, full_t = [], []
+    # Exact neighbours first: a 100k-vector numpy pass between timed queries would flush the
+    # CPU caches and bill that to the next query.
+    top = max(10, candidates)
+    rankings = []
+    for qv in qvecs:
+        sims = vecs @ qv
+        best = np.argpartition(-sims, top)[:top]
+        rankings.append(best[np.argsort(-sims[best])] + 1)
     async with db.read_sessions() as s:
-        for i, qv in enumerate(qvecs):
-            t0 = time.perf_counter()
-            hits = await store.vector_search(
-                s,
-                model="local:all-MiniLM-L6-v2",
-                dimension=DIM,
-                query=qv,
-                user_id="bench",
-                file_ids=None,
-                k=10,
-            )
-            vec_t.append(time.perf_counter() - t0)
-            exact = set((np.argsort(-(vecs @ qv))[:10] + 1).tolist())
-            recall.append(len(exact & {h.chunk_id for h in hits}) / 10)
+        for i, (qv, ranking) in enumerate(zip(qvecs, rankings, strict=True)):
+            for k in (10, candidates):
+                t0 = time.perf_counter()
+                hits = await store.vector_search(
+                    s, model=MODEL, dimension=DIM, query=qv, user_id="bench", file_ids=None, k=k
+                )
+                vec_t[k].append(time.perf_counter() - t0)
+                found = {h.chunk_id for h in hits}
+                recall[k].append(len(set(ranking[:k].tolist()) & found) / k)
             q = " ".join(WORDS[(int(qtopics[i]) * 7 + j) % len(WORDS)] for j in range(4))
             t0 = time.perf_counter()
             await retriever.retrieve(s, user_id="bench", query=q, top_k=10, query_vector=qv)
             full_t.append(time.perf_counter() - t0)
-    print(f"  vector search top-10:  {pct(vec_t)}   recall@10 vs exact {np.mean(recall):.3f}")
+            t0 = time.perf_counter()
+            got = await platform.retrieve(s, user_id="bench", query=q, top_k=10, query_vector=qv)
+            platform_t.append(time.perf_counter() - t0)
+            focused += bool(got.focused_file_ids)
+        if db.dialect == "sqlite":  # a plain scan of every float vector, for comparison
+            for qv in qvecs[:20]:
+                t0 = time.perf_counter()
+                await store.vector_search(
+                    s, model=MODEL, dimension=DIM, query=qv, user_id="bench", file_ids=None,
+                    k=candidates, exact=True,
+                )  # fmt: skip
+                exact_t.append(time.perf_counter() - t0)
+    for k in (10, candidates):
+        print(
+            f"  vector search top-{k}:  {pct(vec_t[k])}"
+            f"   recall@{k} vs exact {np.mean(recall[k]):.3f}"
+        )
+    if exact_t:
+        print(f"  (exact scan top-{candidates}: {pct(exact_t)})")
     if db.dialect == "postgresql":
         exact_sets = [set((np.argsort(-(vecs @ qv))[:10] + 1).tolist()) for qv in qvecs]
         for ef in (40, 100, 200, 400):
@@ -288,6 +345,10 @@ async def bench_latency(url: str, label: str, n: int, queries: int = 100) -> Non
                     rec.append(len(exact & {h.chunk_id for h in hits}) / 10)
             print(f"    hnsw.ef_search={ef:<4} {pct(times)}   recall@10 {np.mean(rec):.3f}")
     print(f"  hybrid retrieve top-10: {pct(full_t)}")
+    print(
+        f"  same, default options:  {pct(platform_t)}"
+        f"   ({focused}/{len(qvecs)} queries focused on named files)   (load average {load()})"
+    )
     await db.dispose()
 
 

@@ -1,6 +1,8 @@
 """Retrieval quality on a library of long multi-table reports (page-level gold answers).
 
-    python bench/rag_quality.py
+    python bench/rag_quality.py             # SQLite: this library is scanned exactly
+    python bench/rag_quality.py --coarse    # through the binary-quantized coarse scan instead
+    EMBEDDING_PRECISION=float32 python bench/rag_quality.py   # (default: auto, bfloat16 here)
 
 Generates 24 reports (6 issuers x 4 quarters, 22 pages, 13 tables each, same tables in
 every report so the wrong report is a near miss) and 60 questions naming issuer, period and
@@ -10,6 +12,7 @@ FTS5) and prints page hit@1/@5/@10 for our retrieval, its ablations, and the pla
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -29,6 +32,7 @@ from llm_platform.core.config import Settings
 from llm_platform.main import create_app
 from llm_platform.rag.retrieval import RetrievalOptions, Retriever
 from llm_platform.rag.runtime import RagRuntime
+from llm_platform.rag.store_sqlite import SqliteVecStore
 
 KS = (1, 5, 10)
 
@@ -70,6 +74,13 @@ def plain_chunks(
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--coarse",
+        action="store_true",
+        help="SQLite: answer every search with the quantized coarse scan + rescoring",
+    )
+    args = parser.parse_args()
     reports, questions = build_library()
     tmp = Path(tempfile.mkdtemp(prefix="rag-quality-"))
     settings = Settings(_env_file=None, DATA_DIR=tmp, LOG_LEVEL="WARNING", INGEST_CONCURRENCY=1)
@@ -103,6 +114,15 @@ async def main() -> None:
             print(f"ingested in {time.perf_counter() - started:.1f} s ({chunks} chunks)")
 
         runtime: RagRuntime = app.state.platform.rag.runtime
+        store = runtime.store
+        if args.coarse and isinstance(store, SqliteVecStore):
+            store.exact_scan_max = store.exact_scan_max_files = 0
+        print(
+            f"store: {store.name}"
+            + (" (coarse scan for every search)" if args.coarse else "")
+            + f"; embedder: {runtime.embedder.model_name}"
+            + (" bfloat16" if getattr(runtime.embedder, "bf16", False) else "")
+        )
         variants = {
             "vector only (context in chunks)": RetrievalOptions(
                 keyword=False, focus=False, strip_boilerplate=False

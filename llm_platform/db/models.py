@@ -174,10 +174,11 @@ class Query(Base):
 
 
 # ---------------------------------------------------------------- files and RAG
-# Vector and keyword-index tables (`chunk_vec_<dim>`, `chunk_fts*`) are created by the
-# vector store (llm_platform/rag/store_*.py), not by this metadata: their column types are
-# database specific (sqlite-vec / FTS5 virtual tables, pgvector / tsvector).
-UNMANAGED_TABLE_PREFIXES = ("chunk_vec_", "chunk_fts")
+# Vector and keyword-index tables (`chunk_vec_<dim>`, SQLite's `chunk_emb_<dim>`,
+# `chunk_fts*`) are created by the vector store (llm_platform/rag/store_*.py), not by this
+# metadata: their dimension is the embedding model's and their column types are database
+# specific (sqlite-vec / FTS5 virtual tables, pgvector / tsvector).
+UNMANAGED_TABLE_PREFIXES = ("chunk_vec_", "chunk_emb_", "chunk_fts")
 
 
 class File(Base):

@@ -8,6 +8,7 @@ carries one page number for citations."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,7 +108,9 @@ class Chunker:
     def __init__(self, count: TokenCounter, max_tokens: int = 512, overlap: int = 128) -> None:
         if overlap >= max_tokens:
             overlap = max_tokens // 4
-        self.count = count
+        # Splitting and packing count the same pieces more than once (half the calls are
+        # repeats); a tokenizer pass is the slow part of chunking.
+        self.count: TokenCounter = functools.lru_cache(maxsize=16384)(count)
         self.max_tokens = max_tokens
         self.overlap = overlap
 

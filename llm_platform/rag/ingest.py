@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 
+import numpy as np
 from sqlalchemy import update
 
 from llm_platform.core.logging import get_logger
@@ -185,10 +186,13 @@ async def run_ingestion(
         heartbeat.set(_EMBED[0], "embedding")
         embedder = runtime.embedder
         batch = max(1, settings.EMBEDDING_BATCH_SIZE)
-        vectors = []
-        for i in range(0, len(chunks), batch):
-            part = chunks[i : i + batch]
-            vectors.append(await embedder.embed_documents([c.embed_text for c in part]))
+        # Batches of similar lengths: a batch is padded to its longest text, so document
+        # order would pay for padding on most batches.
+        order = sorted(range(len(chunks)), key=lambda n: len(chunks[n].embed_text))
+        vectors = np.zeros((len(chunks), embedder.dimension), dtype=np.float32)
+        for i in range(0, len(order), batch):
+            part = order[i : i + batch]
+            vectors[part] = await embedder.embed_documents([chunks[n].embed_text for n in part])
             heartbeat.set(_band(_EMBED, (i + len(part)) / len(chunks)))
             if heartbeat.lost:
                 raise _LeaseLost
@@ -222,10 +226,9 @@ async def run_ingestion(
             ]
             session.add_all(rows)
             await session.flush()
-            flat = [v for part in vectors for v in part]
             entries = [
                 IndexEntry(row.id, record.user_id, file_id, c.embed_text, vec)
-                for row, c, vec in zip(rows, chunks, flat, strict=True)
+                for row, c, vec in zip(rows, chunks, vectors, strict=True)
             ]
             await runtime.store.add(session, embedder.model_name, embedder.dimension, entries)
             record.status = "ready"

@@ -215,6 +215,8 @@ async def test_delete_removes_blob_chunks_and_vectors(client: AppClient) -> None
     assert after < before
     assert await _rows(client, f"SELECT count(*) FROM file_chunks WHERE file_id='{fid}'") == 0
     assert await _rows(client, "SELECT count(*) FROM chunk_vec_384") == after
+    if client.app.state.platform.db.dialect == "sqlite":  # the exact vectors beside the index
+        assert await _rows(client, "SELECT count(*) FROM chunk_emb_384") == after
     fts = await _rows(client, "SELECT count(*) FROM chunk_fts")
     assert fts == after
     storage = client.app.state.platform.rag.runtime.storage

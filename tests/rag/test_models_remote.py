@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm_platform.rag.embeddings import EmbeddingError, LocalEmbedder, OpenAIEmbedder
+from llm_platform.core.config import EmbeddingPrecision
+from llm_platform.rag.embeddings import (
+    EmbeddingError,
+    LocalEmbedder,
+    OpenAIEmbedder,
+    native_bf16,
+)
 from llm_platform.rag.rerank import CohereReranker, RerankError
 from tests.rag.conftest import embedder  # noqa: F401
 from tests.rag.fake_servers import fake_api
@@ -52,3 +58,21 @@ async def test_cohere_reranker_wire_format() -> None:
         with pytest.raises(RerankError):
             await bad.rerank("q", ["d"], 1)
         await bad.aclose()
+
+
+async def test_local_embedder_bfloat16_agrees_with_float32(embedder: LocalEmbedder) -> None:  # noqa: F811
+    """bfloat16 autocast (the default where the CPU has it) gives the float32 vectors to a
+    cosine of 0.999+, so vectors stored by either and queries from either mix."""
+    texts = [
+        "The cat sat on the mat.",
+        "Quarterly revenue rose 4% on higher pricing in the industrial segment. " * 12,
+        "Supplier contracts were renegotiated.",
+    ]
+    f32 = LocalEmbedder(precision=EmbeddingPrecision.FLOAT32)
+    bf16 = LocalEmbedder(precision=EmbeddingPrecision.BFLOAT16)
+    a = await f32.embed_documents(texts)
+    b = await bf16.embed_documents(texts)
+    assert bf16.bf16 and not f32.bf16
+    assert b.dtype == np.float32 and np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.999
+    assert embedder.bf16 == native_bf16()  # the default (auto) follows the CPU
