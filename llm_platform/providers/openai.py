@@ -130,7 +130,10 @@ class OpenAIProvider(Provider):
 
         if self.uses_responses_api(request):
             return guarded_stream(self._responses_events(request), mapper)
-        return guarded_stream(self._chat_events(request), mapper)
+        events = chat_completion_events(
+            self.client, self.chat_params(request), split_think_tags=False
+        )
+        return guarded_stream(events, mapper)
 
     # ------------------------------------------------------------------ chat completions
 
@@ -150,12 +153,6 @@ class OpenAIProvider(Provider):
         if request.reasoning_effort is not None and caps.reasoning:
             params["reasoning_effort"] = _effort(request.model, request.reasoning_effort)
         return params
-
-    async def _chat_events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        async for event in chat_completion_events(
-            self.client, self.chat_params(request), split_think_tags=False
-        ):
-            yield event
 
     # ------------------------------------------------------------------ responses API
 

@@ -10,7 +10,7 @@ Flavors differ only in small ways:
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from llm_platform.providers.base import ChatRequest, ModelCapabilities, Provider, StreamEvent
@@ -82,15 +82,10 @@ class OpenAICompatProvider(Provider):
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         mapper = openai_error_mapper(self.name, request.model, self._secrets)
-        return guarded_stream(self._events(request), mapper)
-
-    async def _events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
-        async for event in chat_completion_events(
-            self.client,
-            self.chat_params(request),
-            split_think_tags=self.flavor == "generic",
-        ):
-            yield event
+        events = chat_completion_events(
+            self.client, self.chat_params(request), split_think_tags=self.flavor == "generic"
+        )
+        return guarded_stream(events, mapper)
 
     async def list_models(self) -> list[str]:
         models = [m.id async for m in self.client.models.list()]
