@@ -368,21 +368,6 @@ async def open_streams(ports: Ports, pid: int, count: int) -> None:
     )
 
 
-def pin(mode: str, platform_pid: int, upstream_pid: int) -> str:
-    """Give the platform a CPU of its own, so the load generator and the fake upstream
-    (both Python, on the same machine) do not take turns with it on its core. Every
-    thread of each process is pinned (uvicorn's and the query log's included)."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if mode == "off" or len(cpus) < 2:
-        return "off (all processes share all CPUs)"
-    mine, theirs = {cpus[-1]}, set(cpus[:-1])
-    for pid, where in ((platform_pid, mine), (upstream_pid, theirs), (os.getpid(), theirs)):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(int(task), where)
-    return f"platform on CPU {sorted(mine)}, load generator and upstream on CPU {sorted(theirs)}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -390,13 +375,6 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=int, default=1000, help="upstream time to answer")
     parser.add_argument("--streams", type=int, default=1000, help="open streams (0: skip)")
     parser.add_argument("--quick", action="store_true", help="1 run of 3 s, 200 streams")
-    parser.add_argument(
-        "--pin",
-        choices=("auto", "off"),
-        default="auto",
-        help="auto: platform alone on the last CPU; load generator and fake upstream on the "
-        "others (as in production, where clients and the vendor are other machines)",
-    )
     args = parser.parse_args()
     if args.quick:
         args.runs, args.duration, args.streams = 1, 3.0, 200
@@ -411,7 +389,6 @@ def main() -> None:
             wait_port(ports.platform)
             time.sleep(0.5)
             print("platform: `llm-platform serve`, its own 'openai' adapter (official SDK)")
-            print(f"CPU pinning: {pin(args.pin, platform.pid, upstream.pid)}")
             print(f"runs: median of {args.runs} x {args.duration:g} s; 1 uvicorn worker; SQLite")
             print(f"machine load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
             with contextlib.suppress(ImportError):
