@@ -78,16 +78,23 @@ SQLITE_SWITCH_INTERVAL_S = 0.0005
 _HOLDS_WRITE_LOCK = "llmp_holds_write_lock"
 
 
+# Every connection to the database file, the engine's and the query-log writer's.
+SQLITE_CONNECTION_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+    "busy_timeout=30000",
+)
+
+
 def _configure_sqlite(engine: AsyncEngine, tuning: SqliteTuning) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions are off).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_CONNECTION_PRAGMAS:
+            cur.execute(f"PRAGMA {pragma}")
         cur.execute(f"PRAGMA wal_autocheckpoint={int(tuning.autocheckpoint_pages)}")
         # Vector scans read every vector of a user: map the file instead of copying pages.
         cur.execute("PRAGMA mmap_size=1073741824")

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.logging import get_logger
-from llm_platform.db.engine import Database
+from llm_platform.db.engine import SQLITE_CONNECTION_PRAGMAS, Database
 from llm_platform.db.models import Event, Query, Session
 
 log = get_logger("llm_platform.query_log")
@@ -125,20 +125,28 @@ class QueryLogWriter:
             await _insert_async(session, entries)
 
 
+def _batches(entries: list[QueryLogEntry]) -> list[tuple[Table, list[str] | None, list[Any]]]:
+    """What a batch inserts, table by table: sessions to create (once each, skipped if they
+    exist), the query rows, the session events (skipped if already stored)."""
+    out: list[tuple[Table, list[str] | None, list[Any]]] = []
+    sessions = {e.session["id"]: e.session for e in entries if e.session is not None}
+    if sessions:
+        out.append((_table(Session), ["id"], list(sessions.values())))
+    out.append((_table(Query), None, [e.query for e in entries]))
+    events = [row for e in entries for row in e.events]
+    if events:
+        out.append((_table(Event), ["session_id", "event_id"], events))
+    return out
+
+
 def _statements(entries: list[QueryLogEntry], dialect: str) -> list[tuple[Any, Any]]:
     dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     out: list[tuple[Any, Any]] = []
-    sessions = {e.session["id"]: e.session for e in entries if e.session is not None}
-    if sessions:
-        stmt = dialect_insert(Session).on_conflict_do_nothing(index_elements=["id"])
-        out.append((stmt, list(sessions.values())))
-    out.append((insert(Query), [e.query for e in entries]))
-    events = [row for e in entries for row in e.events]
-    if events:
-        stmt = dialect_insert(Event).on_conflict_do_nothing(
-            index_elements=["session_id", "event_id"]
-        )
-        out.append((stmt, events))
+    for table, conflict, rows in _batches(entries):
+        stmt: Any = insert(table)
+        if conflict is not None:
+            stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=conflict)
+        out.append((stmt, rows))
     return out
 
 
@@ -150,10 +158,10 @@ async def _insert_async(session: AsyncSession, entries: list[QueryLogEntry]) -> 
 class _SQLiteTable:
     """One table's INSERT for the raw driver: column order and bind processors."""
 
-    def __init__(self, table: Table, dialect: Dialect, conflict: str | None) -> None:
+    def __init__(self, table: Table, dialect: Dialect, conflict: list[str] | None) -> None:
         self.table = table
         self.dialect = dialect
-        self.conflict = conflict
+        self.conflict = ", ".join(conflict) if conflict else None
         self._plans: dict[tuple[str, ...], tuple[str, list[Any]]] = {}
 
     def _plan(self, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -193,11 +201,9 @@ class _SQLiteWriter:
     in that thread), one IMMEDIATE transaction per batch."""
 
     def __init__(self, db: Database) -> None:
-        dialect = db.engine.dialect
+        self.dialect = db.engine.dialect
         self.path = str(db.engine.url.database)
-        self.sessions = _SQLiteTable(_table(Session), dialect, "id")
-        self.queries = _SQLiteTable(_table(Query), dialect, None)
-        self.events = _SQLiteTable(_table(Event), dialect, "session_id, event_id")
+        self._tables: dict[str, _SQLiteTable] = {}
         self._conn: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -205,12 +211,7 @@ class _SQLiteWriter:
             conn = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
-            for pragma in (
-                "journal_mode=WAL",
-                "synchronous=NORMAL",
-                "foreign_keys=ON",
-                "busy_timeout=30000",
-            ):
+            for pragma in SQLITE_CONNECTION_PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
             self._conn = conn
         return self._conn
@@ -219,13 +220,11 @@ class _SQLiteWriter:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            sessions = {e.session["id"]: e.session for e in entries if e.session is not None}
-            if sessions:
-                self.sessions.insert(conn, list(sessions.values()))
-            self.queries.insert(conn, [e.query for e in entries])
-            events = [row for e in entries for row in e.events]
-            if events:
-                self.events.insert(conn, events)
+            for table, conflict, rows in _batches(entries):
+                writer = self._tables.get(table.name)
+                if writer is None:
+                    writer = self._tables[table.name] = _SQLiteTable(table, self.dialect, conflict)
+                writer.insert(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
