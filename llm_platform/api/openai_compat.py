@@ -7,7 +7,7 @@ resilience, logging) as `/api/v1/query`; errors come back in OpenAI's error body
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -35,7 +35,7 @@ from llm_platform.schemas.openai_compat import (
 )
 from llm_platform.schemas.query import Attachment, HistoryMessage, QueryRequest, Usage
 from llm_platform.services import query as query_service
-from llm_platform.services.streams.formats import SSE_DONE, SSE_HEADERS
+from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 from llm_platform.services.streams.frames import Frame
 
 
@@ -183,7 +183,7 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
         f"chatcmpl-{plan.query_id}", int(plan.created_wall), plan.primary.name, include_usage
     )
     return StreamingResponse(
-        encoder.stream(head, frames),
+        sse_stream(head, frames, encoder.encode),
         media_type="text/event-stream",
         headers={**SSE_HEADERS, "X-Stream-ID": stream_id, "X-Query-ID": plan.query_id},
     )
@@ -219,7 +219,7 @@ class _ChunkEncoder:
             + b"}]}\n\n"
         )
 
-    def encode(self, frame: Frame) -> bytes:
+    def encode(self, frame: Frame) -> bytes | None:
         data = frame.data
         kind = frame.type
         if kind == "token":
@@ -247,33 +247,7 @@ class _ChunkEncoder:
                 + orjson.dumps(data["citation"])
                 + b"]}\n\n"
             )
-        return b""  # usage frames: usage comes with `done`
-
-    async def stream(
-        self, head: list[Frame], frames: AsyncIterator[Frame | None]
-    ) -> AsyncIterator[bytes]:
-        try:
-            first: list[bytes] = []  # the frames read before the response: one write
-            for frame in head:
-                first.append(self.encode(frame))
-                if frame.terminal:
-                    yield b"".join(first) + SSE_DONE
-                    return
-            if first:
-                yield b"".join(first)
-            async for item in frames:
-                if item is None:
-                    yield b": ping\n\n"
-                    continue
-                if out := self.encode(item):
-                    yield out
-                if item.terminal:
-                    break
-            yield SSE_DONE
-        finally:
-            aclose = getattr(frames, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        return None  # usage frames: usage comes with `done`
 
 
 @router.get("/models", response_model=ModelList)
