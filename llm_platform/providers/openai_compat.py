@@ -75,7 +75,7 @@ class OpenAICompatProvider(Provider):
         effort = request.reasoning_effort
         if effort is not None:
             if self.flavor == "openrouter":
-                params["extra_body"] = {"reasoning": {"effort": effort}}
+                params["reasoning"] = {"effort": effort}
             elif self.flavor == "generic":
                 params["reasoning_effort"] = effort
         return params
