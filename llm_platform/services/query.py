@@ -29,7 +29,6 @@ __all__ = [
     "StreamFailed",
     "build_runtime",
     "cancel_stream",
-    "check_stream_owner",
     "open_stream",
     "run_once",
     "start_stream",
@@ -160,13 +159,21 @@ class StreamFailed(AppError):
 
 
 async def open_stream(
-    runtime: QueryRuntime, stream_id: str, after: int = 0, *, wait_first: bool = False
+    runtime: QueryRuntime,
+    stream_id: str,
+    after: int = 0,
+    *,
+    wait_first: bool = False,
+    caller: Principal | None = None,
 ) -> tuple[list[Frame], AsyncIterator[Frame | None]]:
     """Subscribe to a stream from frame `after`. With `wait_first`, read up to the first frame
     past `start` (or a heartbeat's worth of silence) so that a failure before the first token
-    can still be answered with an HTTP status (`StreamFailed`)."""
+    can still be answered with an HTTP status (`StreamFailed`). With `caller` (a resume),
+    only the stream's owner may open it."""
     store = runtime.streams.store
-    if not await store.exists(stream_id):
+    if caller is not None:
+        await check_stream_owner(runtime, stream_id, caller)
+    elif not await store.exists(stream_id):
         raise NotFound(STREAM_NOT_FOUND)
     heartbeat = runtime.settings.STREAM_HEARTBEAT_SECONDS
     frames = aiter(store.subscribe(stream_id, after, heartbeat=heartbeat))

@@ -110,8 +110,7 @@ async def resume_stream(
     """Replay the frames after `Last-Event-ID`, then follow the live stream (any instance).
     Only the stream's owner may (another user's stream answers 404)."""
     start = after if after is not None else _parse_event_id(last_event_id)
-    await query_service.check_stream_owner(ctx.runtime, stream_id, ctx.user)
-    head, frames = await query_service.open_stream(ctx.runtime, stream_id, start)
+    head, frames = await query_service.open_stream(ctx.runtime, stream_id, start, caller=ctx.user)
     return StreamingResponse(
         sse_stream(head, frames),
         media_type="text/event-stream",

@@ -111,9 +111,10 @@ class _Connection:
 
     async def _forward(self, stream_id: str, after: int, ref: Any) -> None:
         try:
-            if stream_id not in self.started:  # resuming: only the owner may
-                await query_service.check_stream_owner(self.runtime, stream_id, self.user)
-            head, frames = await query_service.open_stream(self.runtime, stream_id, after)
+            caller = None if stream_id in self.started else self.user  # resuming: owner only
+            head, frames = await query_service.open_stream(
+                self.runtime, stream_id, after, caller=caller
+            )
         except AppError as exc:
             await self.reject(exc, ref)
             return
