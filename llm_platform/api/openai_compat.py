@@ -153,6 +153,7 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
         request = QueryRequest.model_validate({**request.model_dump(), "session_id": session_id})
     plan = await plan_query(ctx, request)
     if not body.stream:
+        plan.answer_at_once()
         result = await query_service.run_once(runtime, plan)
         if result.status == "error" and result.error_exc is not None:
             raise result.error_exc

@@ -43,6 +43,10 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = None
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     web_search: bool = False
+    # False: the caller wants the whole answer at once (the OpenAI facade's `stream: false`).
+    # Chat Completions adapters then ask for one response, as that caller would have; the
+    # events are the same, all at the end. Other adapters stream either way.
+    stream: bool = True
 
 
 # --------------------------------------------------------------------------- events

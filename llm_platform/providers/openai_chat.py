@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any
 
-import aiohttp
 import httpx2
 import openai
 import orjson
@@ -196,57 +195,88 @@ def _chunk(response: httpx2.Response, payload: bytes) -> dict[str, Any]:
     return chunk
 
 
+class _ChunkReader:
+    """Chat Completions chunks to events: what a chunk's delta carries (reasoning in any of
+    its fields, text, `<think>` spans, tool-call pieces), its finish reason and usage."""
+
+    def __init__(self, split_think_tags: bool) -> None:
+        self.splitter = ThinkTagSplitter() if split_think_tags else None
+        self.tools = _ToolCalls()
+        self.finish: str | None = None
+        self.usage: UsageEvent | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> list[StreamEvent]:
+        if chunk.get("usage"):
+            self.usage = usage_event(chunk["usage"])
+        choices = chunk.get("choices")
+        if not choices:
+            return []
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finish = choice["finish_reason"]
+        delta = choice.get("delta")
+        if not delta:
+            return []
+        events: list[StreamEvent] = list(reasoning_from_delta(delta))
+        content = delta.get("content")
+        if content:
+            if self.splitter is None:
+                events.append(TextDelta(text=content))
+            else:
+                events.extend(self.splitter.feed(content))
+        if delta.get("tool_calls"):
+            self.tools.feed(delta["tool_calls"])
+        return events
+
+    def end(self) -> list[StreamEvent]:
+        events: list[StreamEvent] = list(self.splitter.flush()) if self.splitter else []
+        events.extend(self.tools.events())
+        if self.usage is not None:
+            events.append(self.usage)
+        events.append(DoneEvent(finish_reason=normalize_finish(self.finish)))
+        return events
+
+
+def _as_chunk(completion: dict[str, Any]) -> dict[str, Any]:
+    """A whole `chat.completion` as the one chunk that would have carried it all: its
+    message is the delta (same fields: content, reasoning_*, tool_calls)."""
+    choices = completion.get("choices") or []
+    first = choices[0] if choices and isinstance(choices[0], dict) else {}
+    choice = {"delta": first.get("message") or {}, "finish_reason": first.get("finish_reason")}
+    return {"choices": [choice], "usage": completion.get("usage")}
+
+
 async def chat_completion_events(
     client: AsyncOpenAI,
     params: dict[str, Any],
     *,
     split_think_tags: bool,
+    stream: bool = True,
 ) -> AsyncGenerator[StreamEvent, None]:
-    """Stream one Chat Completions call as events; closes the response when stopped.
+    """One Chat Completions call as events; closes the response when stopped.
 
     The SDK builds and sends the request (auth, headers, timeouts, status errors); the
     stream is read as raw server-sent events decoded with orjson instead of the SDK's typed
-    chunk models, which cost about three times as much CPU per chunk on the gateway path."""
-    body = {**params, "stream": True, "stream_options": {"include_usage": True}}
+    chunk models, which cost about three times as much CPU per chunk on the gateway path.
+    `stream=False` asks for one whole response (what a caller that wants the answer at once
+    would have sent) and reads it as a single chunk: the same events, all at the end."""
+    body: dict[str, Any] = {**params, "stream": stream}
+    if stream:
+        body["stream_options"] = {"include_usage": True}
     response = await client.post(
-        "/chat/completions", cast_to=httpx2.Response, body=body, stream=True
+        "/chat/completions", cast_to=httpx2.Response, content=orjson.dumps(body), stream=True
     )
     try:
-        splitter = ThinkTagSplitter() if split_think_tags else None
-        tools = _ToolCalls()
-        finish: str | None = None
-        usage: UsageEvent | None = None
-        async for payload in sse_data(response):
-            chunk = _chunk(response, payload)
-            if chunk.get("usage"):
-                usage = usage_event(chunk["usage"])
-            choices = chunk.get("choices")
-            if not choices:
-                continue
-            choice = choices[0]
-            delta = choice.get("delta")
-            if delta:
-                for event in reasoning_from_delta(delta):
+        reader = _ChunkReader(split_think_tags)
+        if stream:
+            async for payload in sse_data(response):
+                for event in reader.feed(_chunk(response, payload)):
                     yield event
-                content = delta.get("content")
-                if content:
-                    if splitter is None:
-                        yield TextDelta(text=content)
-                    else:
-                        for piece in splitter.feed(content):
-                            yield piece
-                if delta.get("tool_calls"):
-                    tools.feed(delta["tool_calls"])
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
-        if splitter is not None:
-            for piece in splitter.flush():
-                yield piece
-        for call in tools.events():
-            yield call
-        if usage is not None:
-            yield usage
-        yield DoneEvent(finish_reason=normalize_finish(finish))
+        else:
+            for event in reader.feed(_as_chunk(_chunk(response, await response.aread()))):
+                yield event
+        for event in reader.end():
+            yield event
     finally:
         await response.aclose()
 
@@ -276,7 +306,7 @@ def openai_error_mapper(provider: str, model: str, secrets: Iterable[str]) -> Er
                 body=exc.body,
                 secrets=secret_list,
             )
-        if isinstance(exc, openai.APITimeoutError) and not _connect_failed(exc):
+        if isinstance(exc, openai.APITimeoutError):
             return ProviderTimeout(provider, f"{provider} did not answer in time")
         if isinstance(exc, openai.APIConnectionError):
             return ProviderUnavailable(provider, f"could not reach {provider}")
@@ -285,21 +315,6 @@ def openai_error_mapper(provider: str, model: str, secrets: Iterable[str]) -> Er
         return transport_error(provider, exc) or unexpected_error(provider, exc, secret_list)
 
     return to_error
-
-
-def _connect_failed(exc: BaseException) -> bool:
-    """Whether a "timeout" is really a refused or unresolvable connection: the aiohttp
-    transport reports `ClientConnectorError` as a connect timeout."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, aiohttp.ClientConnectorError) and not isinstance(
-            seen, aiohttp.ServerTimeoutError
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def stream_error(

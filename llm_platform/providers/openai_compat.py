@@ -83,7 +83,10 @@ class OpenAICompatProvider(Provider):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         mapper = openai_error_mapper(self.name, request.model, self._secrets)
         events = chat_completion_events(
-            self.client, self.chat_params(request), split_think_tags=self.flavor == "generic"
+            self.client,
+            self.chat_params(request),
+            split_think_tags=self.flavor == "generic",
+            stream=request.stream,
         )
         return guarded_stream(events, mapper)
 

@@ -227,7 +227,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     result.supports_cot = result.supports_cot or bool(reasoning)
     result.chain_of_thought = thoughts.result(usage.reasoning_tokens)
     result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-    if first_token is not None:
+    if first_token is not None and plan.streamed:
         result.ttft_ms = round((first_token - started) * 1000, 2)
     result.cost_usd = call_cost(
         runtime.settings.MODEL_PRICES,
@@ -237,8 +237,13 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
         output_tokens=usage.output_tokens,
         cached_tokens=usage.cached_tokens,
     )
-    # Log and announce the end even if a cancel arrives meanwhile.
-    final = asyncio.ensure_future(_finish(runtime, plan, result, emit))
+    _observe(runtime.metrics, result)
+    wait = emit is not None or runtime.settings.QUERY_LOG_WAIT
+    written = runtime.log_writer.submit(log_entry(plan, result), awaited=wait)
+    if not wait:
+        return result
+    # Wait for the log and announce the end even if a cancel arrives meanwhile.
+    final = asyncio.ensure_future(_finish(result, emit, written))
     while not final.done():
         try:
             await asyncio.shield(final)
@@ -250,12 +255,9 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
 
 
 async def _finish(
-    runtime: QueryRuntime, plan: QueryPlan, result: GenerationResult, emit: Emit | None
+    result: GenerationResult, emit: Emit | None, written: asyncio.Future[None]
 ) -> None:
-    _observe(runtime.metrics, result)
-    written = runtime.log_writer.submit(log_entry(plan, result))
-    if emit is not None or runtime.settings.QUERY_LOG_WAIT:
-        await written
+    await written
     if emit is None:
         return
     if result.usage.input_tokens is not None or result.usage.output_tokens is not None:

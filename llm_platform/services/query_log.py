@@ -3,6 +3,10 @@
 
 Generations hand over an entry and may wait for its commit; the writer keeps the database
 off the token path. On shutdown everything queued is written before the engine closes.
+An entry nobody waits for lingers a few milliseconds before its batch is written: the
+answer it belongs to is still being sent in those milliseconds, and a write running then
+(on SQLite a thread that needs the GIL back and forth) would sit on its latency. Entries
+that are waited for (a stream's `done`) are written at once.
 
 On SQLite a batch is written by the plain `sqlite3` driver on one dedicated thread, in a
 single hand-off: through aiosqlite every statement step is a round trip between threads,
@@ -42,10 +46,12 @@ class QueryLogEntry:
 
 
 class QueryLogWriter:
-    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 256, linger: float = 0.005) -> None:
         self.db = db
         self.max_batch = max_batch
+        self.linger = linger
         self._queue: asyncio.Queue[tuple[QueryLogEntry, asyncio.Future[None]]] = asyncio.Queue()
+        self._awaited = asyncio.Event()  # set when an entry someone waits for is queued
         self._task: asyncio.Task[None] | None = None
         self._inline: set[asyncio.Future[None]] = set()
         self.written = 0
@@ -59,8 +65,9 @@ class QueryLogWriter:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="query-log-writer")
 
-    def submit(self, entry: QueryLogEntry) -> asyncio.Future[None]:
-        """Queue an entry; the future resolves once it is committed (or given up on)."""
+    def submit(self, entry: QueryLogEntry, *, awaited: bool = True) -> asyncio.Future[None]:
+        """Queue an entry; the future resolves once it is committed (or given up on).
+        `awaited=False`: nobody waits for it, so it may linger to join a later batch."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._task is None or self._task.done():
             # Not running (e.g. shut down): write inline so nothing is lost.
@@ -69,12 +76,15 @@ class QueryLogWriter:
             task.add_done_callback(self._inline.discard)
         else:
             self._queue.put_nowait((entry, future))
+            if awaited:
+                self._awaited.set()
         return future
 
     async def flush(self) -> None:
         await self._queue.join()
 
     async def close(self) -> None:
+        self._awaited.set()  # no lingering on the way out
         await self.flush()
         if self._task is not None:
             self._task.cancel()
@@ -90,6 +100,11 @@ class QueryLogWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            if self.linger > 0 and not self._awaited.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.linger):
+                        await self._awaited.wait()
+            self._awaited.clear()
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:

@@ -15,6 +15,7 @@ from llm_platform.providers.base import DoneEvent, UsageEvent
 from llm_platform.providers.errors import ProviderRateLimited
 from llm_platform.providers.scripted import Fail, ScriptedProvider, reasoning_events, text_events
 from tests.api.query_helpers import FAST, live_server
+from tests.providers.fakes import OPENAI_TEST_KEY, FakeOpenAI
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -69,6 +70,7 @@ async def test_openai_client_streaming_and_not(make_settings: Callable[..., Sett
         assert completion.usage.completion_tokens_details.reasoning_tokens == 3  # type: ignore[union-attr]
         sent = provider.last.request
         assert sent.system == "Be brief." and sent.temperature == 0.2
+        assert sent.stream is False  # the client's own choice, passed on to the provider
 
         provider.queue(SCRIPT)
         stream = await client.chat.completions.create(
@@ -94,9 +96,13 @@ async def test_openai_client_streaming_and_not(make_settings: Callable[..., Sett
         assert finish == "stop"
         assert usage is not None and usage.total_tokens == 20
 
+        assert provider.last.request.stream is True
         rows = await logged(app)
         assert [r.user_id for r in rows] == ["alice", "alice"]
         assert [r.status for r in rows] == ["ok", "ok"]
+        # A whole answer has no first-token time; a streamed one has.
+        assert rows[0].ttft_ms is None and rows[0].latency_ms is not None
+        assert rows[1].ttft_ms is not None
         assert rows[1].response_text == "Paris is the capital."
         assert rows[1].request["system"] == "Be brief."
 
@@ -156,3 +162,39 @@ async def test_images_as_data_urls(make_settings: Callable[..., Settings]) -> No
         completion = await client.chat.completions.create(model="scripted:echo", messages=msg)
         assert completion.choices[0].message.content == "You said: What is this?"
         assert provider_of(app).last.request.messages[-1].images[0].mime == "image/png"
+
+
+async def test_facade_in_front_of_a_real_openai_server(
+    make_settings: Callable[..., Settings], fake_openai: FakeOpenAI
+) -> None:
+    """The whole gateway path: the official client -> the facade -> the `openai` adapter (the
+    SDK on the lean transport) -> an OpenAI-speaking server, streaming and not: the upstream
+    gets the client's `stream` choice, the answers and usage come back unchanged."""
+    settings = make_settings(
+        **FAST, OPENAI_API_KEY=OPENAI_TEST_KEY, OPENAI_BASE_URL=fake_openai.base_url
+    )
+    async with live_server(settings) as (url, app):
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        messages: Any = [{"role": "user", "content": "Hi"}]
+        for _ in range(2):  # the second call reuses the pooled upstream connection
+            completion = await client.chat.completions.create(
+                model="openai:gpt-4o-mini", messages=messages
+            )
+            assert completion.choices[0].message.content == "Hello world!"
+            assert completion.usage is not None and completion.usage.prompt_tokens == 12
+        assert fake_openai.requests[-1].json()["stream"] is False
+
+        stream = await client.chat.completions.create(
+            model="openai:gpt-4o-mini",
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        pieces, usage = [], None
+        async for chunk in stream:
+            usage = chunk.usage or usage
+            pieces += [c.delta.content or "" for c in chunk.choices]
+        assert "".join(pieces) == "Hello world!"
+        assert usage is not None and usage.completion_tokens == 34
+        assert fake_openai.requests[-1].json()["stream"] is True
+        assert [r.response_text for r in await logged(app)] == ["Hello world!"] * 3

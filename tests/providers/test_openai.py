@@ -46,6 +46,7 @@ async def test_chat_completions_streams_text_and_usage(
     assert events[-1] == DoneEvent(finish_reason="stop")
     sent = fake_openai.requests[-1]
     assert sent.path == "/v1/chat/completions"
+    assert sent.headers["content-type"] == "application/json"
     body = sent.json()
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["temperature"] == 0.2
@@ -68,6 +69,39 @@ async def test_chat_completions_tool_calls_are_assembled(
         id="call_2", name="get_time", arguments='{"tz": "Europe/Paris"}'
     )
     assert events[-1] == DoneEvent(finish_reason="tool_calls")
+
+
+async def test_whole_answer_is_one_non_streamed_call_with_the_same_events(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    """`stream=False` (the facade's `stream: false`): one `chat.completion`, read as the
+    same events a stream gives."""
+    events = await drain(openai_provider.stream(ask("gpt-4o-mini", stream=False)))
+    assert kinds(events) == ["text", "usage", "done"]
+    assert answer_text(events) == "Hello world!"
+    assert next(e for e in events if isinstance(e, UsageEvent)) == UsageEvent(
+        input_tokens=12, output_tokens=34, reasoning_tokens=20, cached_tokens=4
+    )
+    body = fake_openai.requests[-1].json()
+    assert body["stream"] is False and "stream_options" not in body
+
+    fake_openai.scenario.text = []
+    fake_openai.scenario.tool_calls = [("call_9", "get_weather", '{"city": "Oslo"}')]
+    events = await drain(openai_provider.stream(ask("gpt-4o-mini", stream=False)))
+    assert kinds(events) == ["tool_call", "usage", "done"]
+    assert events[0] == ToolCallEvent(id="call_9", name="get_weather", arguments='{"city": "Oslo"}')
+    assert events[-1] == DoneEvent(finish_reason="tool_calls")
+
+
+async def test_whole_answer_errors_map_like_streams(
+    openai_provider: OpenAIProvider, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.fail_next(429, "Rate limit reached for requests", retry_after=7)
+    with pytest.raises(ProviderRateLimited) as caught:
+        await drain(openai_provider.stream(ask("gpt-4o-mini", stream=False)))
+    assert caught.value.retry_after == 7
+    with pytest.raises(ModelNotFound):
+        await drain(openai_provider.stream(ask("gpt-9-nonexistent", stream=False)))
 
 
 async def test_reasoning_model_uses_responses_api_reasoning_then_text(

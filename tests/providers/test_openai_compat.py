@@ -126,6 +126,27 @@ async def test_local_server_think_tags_split_across_chunks(
     assert local_server_provider.capabilities("qwen3:0.6b").reasoning
 
 
+@pytest.mark.parametrize("flavor", ["deepseek", "openrouter", "think"])
+async def test_whole_answers_carry_each_flavors_reasoning(
+    flavor: str,
+    deepseek_provider: OpenAICompatProvider,
+    openrouter_provider: OpenAICompatProvider,
+    local_server_provider: OpenAICompatProvider,
+) -> None:
+    """A non-streamed answer (`stream=False`) puts reasoning where each server puts it in the
+    message (`reasoning_content`, `reasoning` + `reasoning_details`, `<think>` in the text):
+    the same events as the stream, reasoning once."""
+    provider, model = {
+        "deepseek": (deepseek_provider, "deepseek-reasoner"),
+        "openrouter": (openrouter_provider, "deepseek/deepseek-r1"),
+        "think": (local_server_provider, "qwen3:0.6b"),
+    }[flavor]
+    events = await drain(provider.stream(ask(model, stream=False)))
+    assert kinds(events) == ["reasoning", "text", "usage", "done"]
+    assert reasoning_text(events) == "Let me think about this."
+    assert answer_text(events) == "Hello world!"
+
+
 async def test_local_server_early_close(
     local_server_provider: OpenAICompatProvider, fake_think: FakeOpenAI
 ) -> None:

@@ -270,16 +270,36 @@ class FakeOpenAI(FakeVendor):
         return base
 
     def _chat_completion(self, model: str) -> dict[str, Any]:
+        """`stream: false`: the whole answer in one `chat.completion` (each flavor's message
+        fields, as the streamed deltas carry them)."""
         s = self.scenario
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(s.text)}
+        text, reasoning = "".join(s.text), "".join(s.reasoning)
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
         if self.flavor == "deepseek":
-            message["reasoning_content"] = "".join(s.reasoning)
+            message["reasoning_content"] = reasoning
+        elif self.flavor == "openrouter":
+            message["reasoning"] = reasoning
+            message["reasoning_details"] = [
+                {"type": "reasoning.text", "text": reasoning, "format": "unknown", "index": 0}
+            ]
+        elif self.flavor == "think":
+            message["content"] = f"<think>{reasoning}</think>\n\n{text}"
+        finish = "stop"
+        if s.tool_calls:
+            message["content"] = None
+            message["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+                for call_id, name, args in s.tool_calls
+            ]
+            finish = "tool_calls"
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            ],
             "usage": self._chat_usage(),
         }
 

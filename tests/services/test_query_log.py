@@ -1,0 +1,81 @@
+"""The query log writer: entries nobody waits for linger to join a batch, waited-for ones
+are written at once, nothing is lost on close. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from llm_platform.core.config import Settings
+from llm_platform.db.engine import Database, create_database
+from llm_platform.db.migrate import upgrade
+from llm_platform.db.models import Query, utcnow
+from llm_platform.services.query_log import QueryLogEntry, QueryLogWriter
+
+
+@pytest.fixture
+async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Database]:
+    database = create_database(make_settings())
+    await upgrade(database.engine)
+    yield database
+    await database.dispose()
+
+
+def entry(n: int) -> QueryLogEntry:
+    row: dict[str, Any] = {
+        "id": f"q{n}",
+        "user_id": "u",
+        "provider": "scripted",
+        "model": "echo",
+        "request": {"query": f"question {n}"},
+        "response_text": f"answer {n}",
+        "citations": [],
+        "status": "ok",
+        "created_at": utcnow(),
+        "finished_at": utcnow(),
+    }
+    return QueryLogEntry(query=row)
+
+
+async def count(db: Database) -> int:
+    async with db.read_sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Query)) or 0)
+
+
+async def test_unawaited_entries_linger_into_one_batch(db: Database) -> None:
+    writer = QueryLogWriter(db, linger=0.2)
+    await writer.start()
+    futures = [writer.submit(entry(1), awaited=False)]
+    await asyncio.sleep(0.05)  # still lingering: a later entry joins the same batch
+    futures.append(writer.submit(entry(2), awaited=False))
+    assert await count(db) == 0
+    await asyncio.gather(*futures)
+    assert await count(db) == 2 and writer.written == 2
+    await writer.close()
+
+
+async def test_an_awaited_entry_cuts_the_linger_short(db: Database) -> None:
+    writer = QueryLogWriter(db, linger=5.0)
+    await writer.start()
+    background = writer.submit(entry(1), awaited=False)
+    await asyncio.sleep(0.02)
+    started = time.perf_counter()
+    await asyncio.wait_for(writer.submit(entry(2)), 2.0)  # not 5 s
+    assert time.perf_counter() - started < 2.0
+    assert background.done()  # written in the same batch
+    assert await count(db) == 2
+    await writer.close()
+
+
+async def test_close_writes_what_still_lingers(db: Database) -> None:
+    writer = QueryLogWriter(db, linger=5.0)
+    await writer.start()
+    for n in range(3):
+        writer.submit(entry(n), awaited=False)
+    await asyncio.wait_for(writer.close(), 2.0)  # not after the 5 s linger
+    assert await count(db) == 3
