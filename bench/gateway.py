@@ -14,7 +14,8 @@ upstream and through the platform's `/v1/chat/completions`:
 - resident memory with 1,000 concurrent open streams (and errors).
 
 Overheads are platform percentile minus direct percentile; each figure is the median of
-`--runs` runs. Every request loop is bounded in count and time.
+`--runs` runs, measured after an unmeasured settling pass at the same concurrency (direct
+and through the platform). Every request loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -231,6 +232,15 @@ async def warm(port: int, raw: bytes) -> None:
     await load(port, raw, 8, 1.0, 200)
 
 
+async def settle(ports: Ports, model: str, stream: bool, clients: int, spread: float) -> None:
+    """Unmeasured load at the scenario's concurrency, direct and through the platform, before
+    its runs: connection pools at their steady size, caches and allocator warm. The figures
+    are the steady state, not the first second of a new concurrency level."""
+    for port, name in ((ports.upstream, model), (ports.platform, f"openai:{model}")):
+        raw = chat_request("/v1/chat/completions", name, stream)
+        await load(port, raw, clients, max(2.0, 2 * spread), clients * 400, spread)
+
+
 # ----------------------------------------------------------------------------- scenarios
 @dataclass
 class Ports:
@@ -273,6 +283,7 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
     for clients in (50, 200):
         p50s, p99s, direct50, via50, direct99, via99, errs = [], [], [], [], [], [], 0
         cpus = []
+        await settle(ports, ns_model, False, clients, delay / 1000)
         for _ in range(args.runs):
             direct, via = await compare(
                 ports, ns_model, False, clients, args.duration, delay / 1000
@@ -297,6 +308,7 @@ async def run(args: argparse.Namespace, ports: Ports, platform_pid: int) -> None
 
     st_model = model_name(delay, 16, 10)
     p50s, p99s, errs, cpus = [], [], 0, []
+    await settle(ports, st_model, True, 50, delay / 1000)
     for _ in range(args.runs):
         direct, via = await compare(ports, st_model, True, 50, args.duration, delay / 1000)
         cpus.append(via.cpu_ms)

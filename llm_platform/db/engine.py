@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
+import threading
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,30 +49,58 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
 
-    async def start_checkpoints(self, interval_s: float = 1.0) -> asyncio.Task[None] | None:
+    async def start_checkpoints(self, interval_s: float = 1.0) -> SqliteCheckpointer | None:
         """SQLite only: move WAL checkpoints off the request path (call before serving).
 
         With `synchronous=NORMAL` a COMMIT does not fsync; only checkpoints do. Left to
         SQLite, every few hundred batches one unlucky request pays for copying the WAL back
         and syncing it: the tail of the ingest latency. PASSIVE checkpoints run beside
-        readers and writers and never block them. Cancel the returned task at shutdown.
+        readers and writers and never block them. `stop()` the returned checkpointer at
+        shutdown.
         """
         if self.sqlite is None:
             return None
         self.sqlite.autocheckpoint_pages = 0
         await self.engine.dispose()  # pooled connections were opened with the old setting
-        return asyncio.create_task(self._checkpoint_loop(interval_s))
+        checkpointer = SqliteCheckpointer(str(self.engine.url.database), interval_s)
+        checkpointer.start()
+        return checkpointer
 
-    async def _checkpoint_loop(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
+
+class SqliteCheckpointer:
+    """PASSIVE checkpoints every `interval_s` from a thread with its own `sqlite3` connection:
+    nothing of it runs on the event loop (through the engine, each round was a pool checkout,
+    a statement and a rollback, every one a hop to aiosqlite's thread and back), and SQLite
+    copies the pages with the GIL released."""
+
+    def __init__(self, path: str, interval_s: float) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.rounds = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        while not self._stopping.wait(self.interval_s):
             try:
-                async with self.engine.connect() as conn:
-                    driver = (await conn.get_raw_connection()).driver_connection
-                    assert driver is not None
-                    await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except Exception as exc:  # next round; a failed checkpoint loses nothing
-                log.warning("sqlite_checkpoint_failed", error=type(exc).__name__)
+                if conn is None:
+                    conn = sqlite3.connect(self.path, isolation_level=None)
+                    for pragma in SQLITE_CONNECTION_PRAGMAS:
+                        conn.execute(f"PRAGMA {pragma}")
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.rounds += 1
+            except sqlite3.Error as exc:  # next round; a failed checkpoint loses nothing
+                log.warning("sqlite_checkpoint_failed", error=str(exc))
+        if conn is not None:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
 
 
 SQLITE_LOCK_TIMEOUT_S = 30.0
