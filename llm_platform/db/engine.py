@@ -33,6 +33,18 @@ class SqliteTuning:
     # SQLite's default: a checkpoint (and its fsyncs) inside the COMMIT of whichever write
     # crosses 1,000 WAL pages. 0 when `Database.run_checkpoints` does them instead.
     autocheckpoint_pages: int = 1000
+    # The DBAPI module of the engine's connections (`sqlean`, else `sqlite3`). Every other
+    # connection of this process to the file must come from the same library: two copies of
+    # SQLite in one process do not see each other's POSIX locks, and one closing its last
+    # connection removes the WAL index the other still has mapped (SIGBUS, corruption).
+    driver: Any = sqlite3
+
+    def connect(self, path: str) -> Any:
+        """A plain connection to `path` on the engine's SQLite library, with its pragmas."""
+        conn = self.driver.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        for pragma in SQLITE_CONNECTION_PRAGMAS:
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ class Database:
             return None
         self.sqlite.autocheckpoint_pages = 0
         await self.engine.dispose()  # pooled connections were opened with the old setting
-        checkpointer = SqliteCheckpointer(str(self.engine.url.database), interval_s)
+        checkpointer = SqliteCheckpointer(self.sqlite, str(self.engine.url.database), interval_s)
         checkpointer.start()
         return checkpointer
 
@@ -73,7 +85,8 @@ class SqliteCheckpointer:
     a statement and a rollback, every one a hop to aiosqlite's thread and back), and SQLite
     copies the pages with the GIL released."""
 
-    def __init__(self, path: str, interval_s: float) -> None:
+    def __init__(self, tuning: SqliteTuning, path: str, interval_s: float) -> None:
+        self.tuning = tuning
         self.path = path
         self.interval_s = interval_s
         self.rounds = 0
@@ -84,16 +97,15 @@ class SqliteCheckpointer:
         self._thread.start()
 
     def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
+        conn: Any = None
+        driver = self.tuning.driver
         while not self._stopping.wait(self.interval_s):
             try:
                 if conn is None:
-                    conn = sqlite3.connect(self.path, isolation_level=None)
-                    for pragma in SQLITE_CONNECTION_PRAGMAS:
-                        conn.execute(f"PRAGMA {pragma}")
+                    conn = self.tuning.connect(self.path)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self.rounds += 1
-            except sqlite3.Error as exc:  # next round; a failed checkpoint loses nothing
+            except driver.Error as exc:  # next round; a failed checkpoint loses nothing
                 log.warning("sqlite_checkpoint_failed", error=str(exc))
         if conn is not None:
             conn.close()
@@ -220,6 +232,7 @@ def sqlean_dbapi() -> Any | None:
 
 def create_database(settings: Settings) -> Database:
     url = settings.database_url
+    driver: Any = sqlite3  # the SQLite library of the engine's connections
     kwargs: dict[str, Any] = {
         "echo": settings.DATABASE_ECHO,
         "json_serializer": _json_dumps,
@@ -233,13 +246,14 @@ def create_database(settings: Settings) -> Database:
         module = sqlean_dbapi()
         if module is not None:
             kwargs["module"] = module
+            driver = module.sqlite
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     write_engine = engine
     tuning = None
     if engine.dialect.name == "sqlite":
-        tuning = SqliteTuning()
+        tuning = SqliteTuning(driver=driver)
         _configure_sqlite(engine, tuning)
         write_engine = engine.execution_options(sqlite_immediate=True)
     return Database(

@@ -91,6 +91,8 @@ class _Connection(asyncio.Protocol):
             self.complete = True  # a body delimited by the connection's close
         elif not self.got_bytes and self.requests > 1:
             self._fail(_StaleConnection())
+        elif not self.got_bytes:
+            self._fail(httpx2.RemoteProtocolError("server closed the connection without answering"))
         else:
             self._fail(httpx2.RemoteProtocolError("server closed the connection mid-response"))
         self._wake()

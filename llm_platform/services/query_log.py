@@ -8,7 +8,7 @@ answer it belongs to is still being sent in those milliseconds, and a write runn
 (on SQLite a thread that needs the GIL back and forth) would sit on its latency. Entries
 that are waited for (a stream's `done`) are written at once.
 
-On SQLite a batch is written by the plain `sqlite3` driver on one dedicated thread, in a
+On SQLite a batch is written by the plain DBAPI driver on one dedicated thread, in a
 single hand-off: through aiosqlite every statement step is a round trip between threads,
 each waiting for the GIL and the busy event loop, which made a commit take tens of
 milliseconds under load. The rows go to the driver directly (values converted by the
@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.logging import get_logger
-from llm_platform.db.engine import SQLITE_CONNECTION_PRAGMAS, Database
+from llm_platform.db.engine import Database, SqliteTuning
 from llm_platform.db.models import Event, Query, Session
 
 log = get_logger("llm_platform.query_log")
@@ -58,8 +58,8 @@ class QueryLogWriter:
         self.failed = 0
         self._sqlite: _SQLiteWriter | None = None
         self._thread: ThreadPoolExecutor | None = None
-        if db.dialect == "sqlite":
-            self._sqlite = _SQLiteWriter(db)
+        if db.sqlite is not None:
+            self._sqlite = _SQLiteWriter(db, db.sqlite)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-log")
 
     async def start(self) -> None:
@@ -212,23 +212,19 @@ class _SQLiteTable:
 
 
 class _SQLiteWriter:
-    """The writer thread's own `sqlite3` connection on the same file (opened on first use,
-    in that thread), one IMMEDIATE transaction per batch."""
+    """The writer thread's own connection on the same file (opened on first use, in that
+    thread, on the engine's SQLite library), one IMMEDIATE transaction per batch."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tuning: SqliteTuning) -> None:
         self.dialect = db.engine.dialect
         self.path = str(db.engine.url.database)
+        self.tuning = tuning
         self._tables: dict[str, _SQLiteTable] = {}
         self._conn: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=30, isolation_level=None, check_same_thread=False
-            )
-            for pragma in SQLITE_CONNECTION_PRAGMAS:
-                conn.execute(f"PRAGMA {pragma}")
-            self._conn = conn
+            self._conn = self.tuning.connect(self.path)
         return self._conn
 
     def write(self, entries: list[QueryLogEntry]) -> None:

@@ -102,3 +102,19 @@ async def test_postgres_has_no_checkpointer(tmp_path: Path) -> None:
         assert await database.start_checkpoints() is None
     finally:
         await database.dispose()
+
+
+async def test_plain_connections_use_the_engines_sqlite_library(db: Database) -> None:
+    """The query log writer and the checkpointer open plain connections beside the engine's:
+    from the same SQLite library, or the two copies break each other's locks (seen as a
+    SIGBUS when one removed the WAL index the other had mapped)."""
+    assert db.sqlite is not None
+    assert db.sqlite.driver is db.engine.dialect.loaded_dbapi.sqlite
+    async with db.engine.connect() as conn:
+        engine_version = (await conn.exec_driver_sql("select sqlite_version()")).scalar()
+    plain = db.sqlite.connect(str(db.engine.url.database))
+    try:
+        assert plain.execute("select sqlite_version()").fetchone()[0] == engine_version
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        plain.close()

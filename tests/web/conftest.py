@@ -11,7 +11,6 @@ import base64
 import os
 import shutil
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -91,8 +90,13 @@ class LiveServer:
     requests: list[SeenRequest]
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db_path) as conn:
-            return conn.execute(query, params).fetchall()
+        # The server's own SQLite library (it runs in this process): a second copy of SQLite
+        # closing its connection would remove the WAL index the server has mapped.
+        conn = self.app.state.platform.db.sqlite.connect(str(self.db_path))
+        try:
+            return list(conn.execute(query, params).fetchall())
+        finally:
+            conn.close()
 
     def wait_sql(
         self, query: str, predicate: Any, *params: Any, timeout: float = 10.0
