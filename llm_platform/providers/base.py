@@ -104,6 +104,9 @@ class UsageEvent(BaseModel):
 class DoneEvent(BaseModel):
     type: Literal["done"] = "done"
     finish_reason: str | None = None
+    # False: the answer came in one piece (`ChatRequest.stream=False` honoured), so the time
+    # its first token arrived says nothing about the model's time to first token.
+    streamed: bool = True
 
 
 class ErrorEvent(BaseModel):

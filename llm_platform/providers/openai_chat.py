@@ -199,7 +199,8 @@ class _ChunkReader:
     """Chat Completions chunks to events: what a chunk's delta carries (reasoning in any of
     its fields, text, `<think>` spans, tool-call pieces), its finish reason and usage."""
 
-    def __init__(self, split_think_tags: bool) -> None:
+    def __init__(self, split_think_tags: bool, streamed: bool) -> None:
+        self.streamed = streamed
         self.splitter = ThinkTagSplitter() if split_think_tags else None
         self.tools = _ToolCalls()
         self.finish: str | None = None
@@ -233,7 +234,9 @@ class _ChunkReader:
         events.extend(self.tools.events())
         if self.usage is not None:
             events.append(self.usage)
-        events.append(DoneEvent(finish_reason=normalize_finish(self.finish)))
+        events.append(
+            DoneEvent(finish_reason=normalize_finish(self.finish), streamed=self.streamed)
+        )
         return events
 
 
@@ -267,7 +270,7 @@ async def chat_completion_events(
         "/chat/completions", cast_to=httpx2.Response, content=orjson.dumps(body), stream=True
     )
     try:
-        reader = _ChunkReader(split_think_tags)
+        reader = _ChunkReader(split_think_tags, streamed=stream)
         if stream:
             async for payload in sse_data(response):
                 for event in reader.feed(_chunk(response, payload)):

@@ -157,6 +157,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     thoughts = ThoughtTracker()
     usage = UsageEvent()
     first_token: float | None = None
+    streamed = True  # False: the provider answered in one piece (no token timing)
 
     async def cite(event: CitationEvent) -> None:
         citation = event.citation()
@@ -201,6 +202,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                     await cite(event)
                 elif isinstance(event, DoneEvent):
                     result.finish_reason = event.finish_reason
+                    streamed = event.streamed
                 elif isinstance(event, ErrorEvent):
                     result.status = "incomplete"
                     result.error = event.message
@@ -227,7 +229,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     result.supports_cot = result.supports_cot or bool(reasoning)
     result.chain_of_thought = thoughts.result(usage.reasoning_tokens)
     result.latency_ms = round((time.perf_counter() - started) * 1000, 2)
-    if first_token is not None and plan.streamed:
+    if first_token is not None and streamed:
         result.ttft_ms = round((first_token - started) * 1000, 2)
     result.cost_usd = call_cost(
         runtime.settings.MODEL_PRICES,

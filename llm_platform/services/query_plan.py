@@ -72,8 +72,6 @@ class QueryPlan:
     grounding: GroundingInfo | None = None
     citations: list[CitationEvent] = field(default_factory=list)
     created_wall: float = field(default_factory=time.time)
-    # False: providers are asked for whole answers (`answer_at_once`): no token timing.
-    streamed: bool = True
 
     @property
     def primary(self) -> Candidate:
@@ -82,8 +80,8 @@ class QueryPlan:
     def answer_at_once(self) -> None:
         """The caller wants the whole answer in one response (the OpenAI facade's
         `stream: false`): every candidate asks its provider for exactly that, as the caller
-        would have. Time to first token and thinking time are then not measured."""
-        self.streamed = False
+        would have. Providers that honour it answer in one piece (no token timing); the
+        others stream as usual."""
         for candidate in self.candidates:
             candidate.request = candidate.request.model_copy(update={"stream": False})
 

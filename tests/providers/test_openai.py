@@ -79,6 +79,7 @@ async def test_whole_answer_is_one_non_streamed_call_with_the_same_events(
     events = await drain(openai_provider.stream(ask("gpt-4o-mini", stream=False)))
     assert kinds(events) == ["text", "usage", "done"]
     assert answer_text(events) == "Hello world!"
+    assert events[-1] == DoneEvent(finish_reason="stop", streamed=False)
     assert next(e for e in events if isinstance(e, UsageEvent)) == UsageEvent(
         input_tokens=12, output_tokens=34, reasoning_tokens=20, cached_tokens=4
     )
@@ -90,7 +91,7 @@ async def test_whole_answer_is_one_non_streamed_call_with_the_same_events(
     events = await drain(openai_provider.stream(ask("gpt-4o-mini", stream=False)))
     assert kinds(events) == ["tool_call", "usage", "done"]
     assert events[0] == ToolCallEvent(id="call_9", name="get_weather", arguments='{"city": "Oslo"}')
-    assert events[-1] == DoneEvent(finish_reason="tool_calls")
+    assert events[-1] == DoneEvent(finish_reason="tool_calls", streamed=False)
 
 
 async def test_whole_answer_errors_map_like_streams(
