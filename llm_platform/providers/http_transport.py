@@ -13,7 +13,7 @@ default context, chunked and length-delimited bodies and bodies ended by the con
 close, request bodies given whole or as a stream (sent chunked), connect/read/write timeouts
 from the request (httpx2 timeout errors, which the SDK turns into `APITimeoutError`), read
 back-pressure. What it does not: HTTP/2, proxies (the SDK's aiohttp transport does not read
-proxy settings either), upgrades.
+proxy settings either), upgrades, HEAD requests (the SDKs send none).
 
 A request on a reused connection that fails before any byte of the answer (the server closed
 the idle connection just as it was picked) is sent again once on a new connection.
@@ -55,6 +55,8 @@ class _Connection(asyncio.Protocol):
         self._reset_response()
 
     def _reset_response(self) -> None:
+        if getattr(self, "paused", False) and self.transport is not None and not self.closed:
+            self.transport.resume_reading()  # the last answer's unread rest was dropped
         self.got_bytes = False
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = False

@@ -333,3 +333,25 @@ async def test_tls_through_the_openai_sdk(tls_files: tuple[Path, Path]) -> None:
     head = server.requests[0][0].lower()
     assert b"authorization: bearer sk-test" in head
     assert b"host: localhost:" in head
+
+
+async def test_large_body_read_slowly_arrives_whole_and_the_connection_is_reused() -> None:
+    """Past 1 MB unread the socket is paused (back-pressure), then resumed as it is read."""
+    big = bytes(range(256)) * 16384  # 4 MiB
+
+    async def large(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: Server
+    ) -> None:
+        while await read_request(reader, server) is not None:
+            writer.write(ok(big))
+            await writer.drain()
+
+    async with serve(large) as server, client(server) as http:
+        for _ in range(2):
+            async with http.stream("GET", "/") as response:
+                received = bytearray()
+                async for piece in response.aiter_raw():
+                    received += piece
+                    await asyncio.sleep(0.005)
+            assert bytes(received) == big
+    assert server.connections == 1
