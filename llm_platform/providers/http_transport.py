@@ -52,10 +52,11 @@ class _Connection(asyncio.Protocol):
         self.requests = 0
         self.idle_since = 0.0
         self._writable: asyncio.Future[None] | None = None
+        self.paused = False  # reading paused for back-pressure
         self._reset_response()
 
     def _reset_response(self) -> None:
-        if getattr(self, "paused", False) and self.transport is not None and not self.closed:
+        if self.paused and self.transport is not None and not self.closed:
             self.transport.resume_reading()  # the last answer's unread rest was dropped
         self.got_bytes = False
         self.headers: list[tuple[bytes, bytes]] = []
