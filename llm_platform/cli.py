@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -20,7 +21,10 @@ app = typer.Typer(
     help="LLM Platform: chat, reasoning, files and research logging.", no_args_is_help=True
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-users_app = typer.Typer(help="Users and API keys (AUTH_MODE=api_key).", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users and API keys (researchers, admins; participants in AUTH_MODE=api_key).",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 
@@ -70,24 +74,74 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    bind_host = host or settings.HOST
+    bind_port = port or settings.PORT
 
-    async def migrate() -> None:
-        async with _database(settings):
-            pass
+    async def prepare() -> str | None:
+        async with _database(settings) as db:
+            return await _operator_sign_in(db, settings, bind_host)
 
-    asyncio.run(migrate())
+    key = asyncio.run(prepare())
+    if key is not None:
+        shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+        if ":" in shown:
+            shown = f"[{shown}]"
+        typer.echo(
+            f"Admin sign-in (dashboard, experiments): http://{shown}:{bind_port}/#key={key}\n"
+            f"  The key is kept in {Path(settings.DATA_DIR) / 'admin_key'}; "
+            "manage keys with `llm-platform users`.",
+            err=True,
+        )
     _freeze_imports()
     uvicorn.run(
         "llm_platform.main:create_app",
         factory=True,
-        host=host or settings.HOST,
-        port=port or settings.PORT,
+        host=bind_host,
+        port=bind_port,
         workers=None if reload else (workers or settings.WORKERS),
         reload=reload,
         log_config=None,
-        proxy_headers=True,
+        **proxy_options(settings),
         timeout_graceful_shutdown=10,
     )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """X-Forwarded-For is believed only from TRUSTED_PROXIES (uvicorn rewrites the client
+    address then; the rate limits count that address)."""
+    if not settings.TRUSTED_PROXIES:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.TRUSTED_PROXIES)}
+
+
+async def _operator_sign_in(db: Database, settings: Settings, host: str) -> str | None:
+    """The admin sign-in key to print (loopback only), or refuse to start a server open to
+    participants on a public address with no admin key."""
+    from llm_platform.core.config import AuthMode
+    from llm_platform.services.users import has_admin_key, operator_key
+
+    async with db.write_sessions() as session, session.begin():
+        if is_loopback(host):
+            return await operator_key(session, settings.DATA_DIR)
+        if settings.AUTH_MODE is AuthMode.OPEN and not await has_admin_key(session):
+            typer.echo(
+                f"Refusing to start: HOST={host} is reachable from other machines, this server "
+                "admits participants (AUTH_MODE=open), and no admin key exists to run it.\n"
+                "Create one first:  llm-platform users create <name> --role admin\n"
+                "(or serve on HOST=127.0.0.1 and put a reverse proxy in front: docs/deploy.md)",
+                err=True,
+            )
+            raise typer.Exit(2)
+    return None
 
 
 def _freeze_imports() -> None:
@@ -196,7 +250,7 @@ def export(
 @users_app.command("create")
 def users_create(
     user_id: Annotated[str, typer.Argument(help="User id")],
-    role: Annotated[str, typer.Option(help="user or admin")] = "user",
+    role: Annotated[str, typer.Option(help="participant, researcher or admin")] = "researcher",
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
 ) -> None:
     """Create a user (if new) and print a new API key for it (shown once)."""

@@ -6,17 +6,20 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
 from llm_platform.api.compat.router import compat_router, priority_router
+from llm_platform.api.deps import get_staff
 from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
+from llm_platform.core.secret_key import load_secret
+from llm_platform.core.security import ParticipantTokens
 from llm_platform.core.state import AppState
 from llm_platform.db.engine import create_database
 from llm_platform.db.migrate import upgrade
@@ -53,8 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.RATE_LIMIT_PER_MINUTE,
                 settings.RATE_LIMIT_PER_MINUTE_IP,
                 settings.REDIS_URL,
+                new_participants_per_ip=settings.RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP,
             ),
             metrics=metrics,
+            tokens=ParticipantTokens(load_secret(settings)),
             redis=redis,
             providers=providers,
         )
@@ -116,8 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if metrics is not None:
 
-        @app.get("/metrics", include_in_schema=False)
+        @app.get("/metrics", include_in_schema=False, dependencies=[Depends(get_staff)])
         async def metrics_endpoint() -> Response:
+            """Scrapers send a researcher or admin key (Prometheus: `authorization`)."""
             return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # Outermost last: request context wraps everything, so every line has the request id.

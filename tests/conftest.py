@@ -165,6 +165,10 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_PER_MINUTE": 0,
             "RATE_LIMIT_PER_MINUTE_IP": 0,
+            "RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP": 0,
+            # Most tests name their users with X-User-ID (the opt-in mode of the original
+            # client); tests/api/test_access.py covers the default, tokens and keys.
+            "TRUST_CLIENT_USER_ID": True,
             "_env_file": None,
         }
         values.update(overrides)

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llm_platform.core.config import AuthMode, Settings
+from llm_platform.core.config import Settings
 from llm_platform.core.errors import ServiceUnavailable, Unauthorized
-from llm_platform.core.security import Principal, hash_api_key
+from llm_platform.core.security import NO_IDENTITY, Principal
 from llm_platform.core.state import AppState, RagServices
-from llm_platform.db.repositories.users import ApiKeyRepository
+from llm_platform.services.auth import Credentials, authenticate, bearer_of
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -50,37 +50,41 @@ State = Annotated[AppState, Depends(get_state)]
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header and header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return None
+def client_ip(request: Request) -> str | None:
+    # Behind TRUSTED_PROXIES, uvicorn has already replaced the peer with the forwarded client.
+    return request.client.host if request.client else None
 
 
-async def get_current_user(request: Request, state: State) -> Principal:
-    settings = state.settings
-    await state.rate_limiter.check_ip(request.client.host if request.client else None)
-    if settings.AUTH_MODE is AuthMode.API_KEY:
-        key = _bearer(request)
-        if key is None:
-            raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-        # A short read of its own, not the request's transaction: on SQLite a write request's
-        # first statement takes the database's write lock, which must not be held while the
-        # body is validated and the endpoint prepares its rows.
-        async with state.db.read_sessions() as session:
-            found = await ApiKeyRepository(session).find_active(hash_api_key(key))
-        if found is None:
-            raise Unauthorized("Invalid or revoked API key")
-        principal = Principal(
-            user_id=found.user_id, is_admin=found.role == "admin", authenticated=True
-        )
-    else:
-        named = request.headers.get("x-user-id") or None
-        principal = Principal(user_id=named)
-    await state.rate_limiter.check_user(principal.user_id)
+async def get_principal(request: Request, state: State) -> Principal:
+    """Who is asking, or an anonymous principal (for the few routes open to anyone)."""
+    await state.rate_limiter.check_ip(client_ip(request))
+    headers = request.headers
+    principal = await authenticate(
+        state.db,
+        state.tokens,
+        state.settings,
+        Credentials(bearer_of(headers.get("authorization")), headers.get("x-user-id") or None),
+    )
+    await state.rate_limiter.check_principal(principal, client_ip(request))
     return principal
 
 
+async def get_current_user(request: Request, state: State) -> Principal:
+    """A caller with an identity, or (where client-named ids are trusted) one who may name
+    it in the request; anybody else is asked to sign in (401)."""
+    principal = await get_principal(request, state)
+    if principal.user_id is None and not principal.may_claim:
+        raise Unauthorized(NO_IDENTITY)
+    return principal
+
+
+async def get_staff(user: Annotated[Principal, Depends(get_current_user)]) -> Principal:
+    user.require_staff()
+    return user
+
+
+AnyCaller = Annotated[Principal, Depends(get_principal)]
+Staff = Annotated[Principal, Depends(get_staff)]
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 

@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     REDIS_URL: str | None = None
 
     AUTH_MODE: AuthMode = AuthMode.OPEN
+    # Signs participant tokens. Unset: a random secret kept in DATA_DIR/secret_key (give every
+    # instance the same value when several share one database).
+    SECRET_KEY: SecretStr | None = None
+    # Accept a client-named participant id (`X-User-ID` header, or `user_id` in a body) from
+    # callers without a token or key. Nothing proves such an id: anyone may name anyone.
+    # None: on exactly when LEGACY_CLIENT_COMPAT is (the original client cannot send tokens).
+    TRUST_CLIENT_USER_ID: bool | None = None
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (reverse proxies): IPs or
+    # networks, comma-separated; "*" trusts every peer. Empty: the TCP peer is the client.
+    TRUSTED_PROXIES: Annotated[list[str], NoDecode] = Field(default_factory=list)
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"]
     )
@@ -117,6 +127,10 @@ class Settings(BaseSettings):
 
     RATE_LIMIT_PER_MINUTE: int = Field(default=600, ge=0)
     RATE_LIMIT_PER_MINUTE_IP: int = Field(default=1200, ge=0)
+    # New participant tokens per client IP (each token is a fresh identity).
+    RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP: int = Field(default=30, ge=0)
+    # An open WebSocket re-checks its API key this often (a revoked key closes it).
+    WS_REAUTH_SECONDS: float = Field(default=5.0, gt=0)
 
     LOG_LEVEL: str = "INFO"
     LOG_FORMAT: LogFormat = LogFormat.CONSOLE
@@ -281,7 +295,7 @@ class Settings(BaseSettings):
         # Configured prices add to (or override) the built-in table; they do not replace it.
         return {**_default_prices(), **value}
 
-    @field_validator("MODEL_ALLOWLIST", mode="before")
+    @field_validator("MODEL_ALLOWLIST", "TRUSTED_PROXIES", mode="before")
     @classmethod
     def _split_allowlist(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -323,6 +337,12 @@ class Settings(BaseSettings):
         if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
             url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
         return url
+
+    @property
+    def trust_client_user_id(self) -> bool:
+        if self.TRUST_CLIENT_USER_ID is None:
+            return self.LEGACY_CLIENT_COMPAT
+        return self.TRUST_CLIENT_USER_ID
 
     @property
     def is_sqlite(self) -> bool:

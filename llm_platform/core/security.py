@@ -1,14 +1,54 @@
-"""Who is asking: the `Principal` every endpoint receives from `get_current_user`."""
+"""Who is asking: roles, credentials, participant tokens, and the rules of `Principal`.
+
+Three roles in every mode. A *participant* reads and writes only their own data; a
+*researcher* also runs experiments and reads the data of their experiments' participants; an
+*admin* reads everything. Researchers and admins hold API keys (`lp_...`). Participants hold a
+server-issued signed token (`pt_...`, minted on first contact in `AUTH_MODE=open`) or a key
+of the participant role; a client-named id (`X-User-ID`) identifies a participant only where
+the operator opts in (`TRUST_CLIENT_USER_ID`, the original Next.js client's mode).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
-from llm_platform.core.errors import BadRequest, Forbidden, NotFound
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from llm_platform.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
 API_KEY_PREFIX = "lp_"
+PARTICIPANT_TOKEN_PREFIX = "pt_"
+# One rule for every user id, wherever it comes from (header, token, key, body).
+USER_ID_PATTERN = r"^[A-Za-z0-9._:@\-]{1,128}$"
+
+NO_IDENTITY = (
+    "Who is asking? Send 'Authorization: Bearer <token or key>': participants get a token "
+    "from POST /api/v1/auth/participant, researchers and admins use an API key"
+)
+
+
+class Role(StrEnum):
+    PARTICIPANT = "participant"
+    RESEARCHER = "researcher"
+    ADMIN = "admin"
+
+    @classmethod
+    def of_key(cls, stored: str) -> Role:
+        """A key's stored role; "user" is the name of keys made before roles had names (such a
+        key could run experiments, as a researcher does)."""
+        if stored == "user":
+            return cls.RESEARCHER
+        return cls(stored)
+
+
+class Credential(StrEnum):
+    KEY = "key"  # an API key
+    TOKEN = "token"  # a signed participant token
+    CLAIMED = "claimed"  # a client-named id (TRUST_CLIENT_USER_ID): nothing proves it
+    NONE = "none"  # nobody
 
 
 def generate_api_key() -> str:
@@ -19,56 +59,131 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+class ParticipantTokens:
+    """Signed participant tokens: `pt_` + the user id signed with the server's secret.
+
+    Stateless, so every instance sharing the secret accepts them; forging one needs the
+    secret. The user id inside is chosen by the server (`new_participant_id`)."""
+
+    def __init__(self, secret: str) -> None:
+        self._serializer = URLSafeSerializer(secret, salt="llm-platform.participant")
+
+    def issue(self, user_id: str) -> str:
+        return PARTICIPANT_TOKEN_PREFIX + str(self._serializer.dumps({"u": user_id}))
+
+    def verify(self, token: str) -> str:
+        """The token's user id; Unauthorized for anything not minted by this server."""
+        if not token.startswith(PARTICIPANT_TOKEN_PREFIX) or len(token) > 512:
+            raise Unauthorized("Invalid participant token")
+        try:
+            data = self._serializer.loads(token[len(PARTICIPANT_TOKEN_PREFIX) :])
+        except BadSignature:
+            raise Unauthorized("Invalid participant token") from None
+        user_id = data.get("u") if isinstance(data, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            raise Unauthorized("Invalid participant token")
+        return user_id
+
+
+def new_participant_id() -> str:
+    return "p-" + secrets.token_hex(12)
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller.
 
-    `user_id` is None only in open mode when the client named nobody: such a caller acts
-    unscoped (open mode has no authentication by design). `authenticated` is true for an
-    API-key caller, who cannot act as another user unless the key has the admin role.
+    `user_id` is None for a caller who named nobody. Such a caller may only name a user in
+    a request (`acting_user`) where the server trusts client-named ids (`may_claim`); reads
+    of anything need an identity.
     """
 
     user_id: str | None
-    is_admin: bool = False
-    authenticated: bool = False
+    role: Role = Role.PARTICIPANT
+    credential: Credential = Credential.NONE
+    may_claim: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_staff(self) -> bool:
+        """A researcher or an admin."""
+        return self.role is not Role.PARTICIPANT
+
+    @property
+    def authenticated(self) -> bool:
+        """Proved by a key or a signed token (not merely named)."""
+        return self.credential in (Credential.KEY, Credential.TOKEN)
+
+    def require_identity(self) -> None:
+        """Someone is named (or, where client-named ids are trusted, may be)."""
+        if self.user_id is None and not self.may_claim:
+            raise Unauthorized(NO_IDENTITY)
 
     def acting_user(self, requested: str | None) -> str:
         """The user an action is done for: the requested one if the caller may name it."""
-        if requested is not None and requested != self.user_id:
-            if self.authenticated and not self.is_admin:
-                raise Forbidden("An API key may only act for its own user")
-            if self.user_id is not None and not self.authenticated:
-                raise BadRequest("user_id in the request differs from the X-User-ID header")
-            return requested
         if self.user_id is None:
-            raise BadRequest("user_id is required")
-        return self.user_id
+            if requested is not None and self.may_claim:
+                return requested
+            raise Unauthorized(NO_IDENTITY)
+        if requested is None or requested == self.user_id:
+            return self.user_id
+        if self.is_admin:
+            return requested
+        if self.credential is Credential.CLAIMED:
+            raise BadRequest("user_id in the request differs from the X-User-ID header")
+        raise Forbidden("A key or token may only act for its own user")
 
     def acting_as(self, requested: str | None) -> Principal:
         """This caller acting for `requested` (by the rules of `acting_user`); itself when
         nobody is named. For endpoints whose body cannot carry the user as JSON (uploads)."""
         if requested is None:
             return self
-        return replace(self, user_id=self.acting_user(requested))
+        user_id = self.acting_user(requested)
+        if user_id == self.user_id:
+            return self
+        credential = Credential.CLAIMED if self.user_id is None else self.credential
+        return replace(self, user_id=user_id, credential=credential)
 
     def user_filter(self, requested: str | None) -> str | None:
-        """For listings: whose objects to show (None = everyone's, for unscoped readers)."""
-        if requested is not None:
-            if requested != self.user_id and self.authenticated and not self.is_admin:
-                raise Forbidden("An API key may only read its own user's data")
+        """For listings: whose objects to show (None = everyone's, for admins only)."""
+        if self.is_admin:
             return requested
-        if self.is_admin or self.user_id is None:
-            return None
+        if self.user_id is None:
+            if requested is not None and self.may_claim:
+                return requested
+            raise Unauthorized(NO_IDENTITY)
+        if requested is not None and requested != self.user_id:
+            raise Forbidden("Only your own data can be read with this key or token")
         return self.user_id
 
     def can_access(self, owner_id: str) -> bool:
-        return self.is_admin or self.user_id is None or owner_id == self.user_id
+        if self.is_admin:
+            return True
+        if self.user_id is None:
+            # Trusted client-named ids (the original client's mode), nobody named: the
+            # client's unguessable object id is what it holds, as the old backend had it.
+            return self.may_claim
+        return owner_id == self.user_id
 
     def check_owner(self, owner_id: str, what: str) -> None:
         """Another user's object answers exactly like a missing one: no existence leak."""
+        self.require_identity()
         if not self.can_access(owner_id):
             raise NotFound(f"{what} not found")
 
+    def require_staff(self) -> str:
+        """Researchers and admins only (experiments, analytics, cross-user reads)."""
+        if self.user_id is None:
+            raise Unauthorized(NO_IDENTITY)
+        if not self.is_staff:
+            raise Forbidden("This needs a researcher or admin API key")
+        return self.user_id
+
     def require_admin(self) -> None:
-        if self.authenticated and not self.is_admin:
+        if self.user_id is None:
+            raise Unauthorized(NO_IDENTITY)
+        if not self.is_admin:
             raise Forbidden("This needs an admin API key")

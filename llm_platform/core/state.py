@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from llm_platform.core.config import Settings
+from llm_platform.core.security import ParticipantTokens
 from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
@@ -30,6 +31,7 @@ class AppState:
     db: Database
     rate_limiter: RateLimiter
     metrics: Metrics | None
+    tokens: ParticipantTokens
     redis: Redis | None = None
     session_owners: SessionOwners = field(default_factory=SessionOwners)
     # --- providers ---

@@ -8,8 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.errors import BadRequest
 from llm_platform.core.security import Principal
-from llm_platform.db.repositories.queries import QueryRepository, TokenTotals
+from llm_platform.db.models import Query
+from llm_platform.db.repositories.queries import QueryRepository, TokenTotals, UsageRow
 from llm_platform.schemas.queries import GroupBy, TokenAnalytics, TokenGroup
+from llm_platform.services.access import visibility
+
+# Set in a logged request when its system prompt came from an experiment arm.
+HIDDEN_SYSTEM = "system_from_arm"
 
 
 def _group(t: TokenTotals) -> TokenGroup:
@@ -43,10 +48,11 @@ async def token_totals(
     start: datetime | None,
     end: datetime | None,
 ) -> TokenAnalytics:
+    principal.require_staff()
     if start is not None and end is not None and end <= start:
         raise BadRequest("'to' must be after 'from'")
     rows = await QueryRepository(db).token_totals(
-        group_by=group_by, user_id=principal.user_filter(user_id), start=start, end=end
+        group_by=group_by, visible=await visibility(db, principal, user_id), start=start, end=end
     )
     groups = [_group(r) for r in rows]
     unpriced = sum(g.unpriced_queries for g in groups)
@@ -64,3 +70,42 @@ async def token_totals(
         avg_ttft_ms=_weighted([(g.avg_ttft_ms, g.queries) for g in groups]),
     )
     return TokenAnalytics(group_by=group_by, start=start, end=end, groups=groups, totals=totals)
+
+
+async def query_page(
+    db: AsyncSession,
+    principal: Principal,
+    *,
+    user_id: str | None,
+    session_id: str | None,
+    experiment_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Query], str | None]:
+    """Logged model calls the caller may read, newest first. What a participant reads of
+    their own calls leaves out an experiment arm's system prompt (the researcher's)."""
+    rows, next_cursor = await QueryRepository(db).list_page(
+        visible=await visibility(db, principal, user_id),
+        session_id=session_id,
+        experiment_id=experiment_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    if not principal.is_staff:
+        for row in rows:
+            if row.request.get(HIDDEN_SYSTEM):
+                db.expunge(row)  # never written back
+                row.request = {k: v for k, v in row.request.items() if k != "system"}
+    return list(rows), next_cursor
+
+
+async def usage(
+    db: AsyncSession, principal: Principal, *, provider: str | None, model: str | None
+) -> tuple[list[UsageRow], list[str], list[str]]:
+    """The token dashboard's rows and filter lists (researchers and admins)."""
+    principal.require_staff()
+    visible = await visibility(db, principal, None)
+    repo = QueryRepository(db)
+    rows = await repo.usage_rows(visible=visible, provider=provider, model=model)
+    providers, models = await repo.usage_names(visible=visible)
+    return rows, providers, models

@@ -34,8 +34,10 @@ def assign_variant(experiment_id: str, user_id: str, variants: Sequence[Variant]
 
 
 async def create(
-    session: AsyncSession, principal: Principal, payload: ExperimentCreate, owner_id: str
+    session: AsyncSession, principal: Principal, payload: ExperimentCreate
 ) -> Experiment:
+    """Researchers and admins only; the caller owns the experiment."""
+    owner_id = principal.require_staff()
     repo = ExperimentRepository(session)
     exp_id = payload.id or new_id()
     if await repo.get(exp_id) is not None:
@@ -55,7 +57,15 @@ async def create(
     return experiment
 
 
+async def list_visible(session: AsyncSession, principal: Principal) -> Sequence[Experiment]:
+    principal.require_staff()
+    owner = None if principal.is_admin else principal.user_id
+    return await ExperimentRepository(session).list_for(owner)
+
+
 async def get_visible(session: AsyncSession, principal: Principal, exp_id: str) -> Experiment:
+    """The owner's (or an admin's): arm settings are the researcher's, never a participant's."""
+    principal.require_staff()
     experiment = await ExperimentRepository(session).get(exp_id)
     if experiment is None:
         raise NotFound("Experiment not found")
@@ -71,17 +81,18 @@ async def export_scope(session: AsyncSession, principal: Principal, exp_id: str)
     """Whose sessions an export of the experiment may include (None: every participant's).
 
     The owner (or an admin) exports every participant's data. Sessions may name an
-    experiment nobody defined: those are exported to admins and to open-mode readers (scoped
-    to the X-User-ID they send); to a plain API key such an experiment does not exist, just
-    like another user's, so the answer never tells the two apart.
+    experiment nobody defined: those are exported to admins only; to a researcher such an
+    experiment does not exist, just like another researcher's, so the answer never tells
+    the two apart.
     """
+    principal.require_staff()
     experiment = await ExperimentRepository(session).get(exp_id)
     if experiment is not None:
         principal.check_owner(experiment.owner_id, "Experiment")
         return None
-    if principal.authenticated and not principal.is_admin:
+    if not principal.is_admin:
         raise NotFound("Experiment not found")
-    return principal.user_filter(None)
+    return None
 
 
 async def stats(session: AsyncSession, principal: Principal, exp_id: str) -> ExperimentStats:

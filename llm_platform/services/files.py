@@ -15,21 +15,28 @@ from fastapi import UploadFile
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llm_platform.core.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
-from llm_platform.core.security import Principal
+from llm_platform.core.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from llm_platform.core.security import NO_IDENTITY, Principal
 from llm_platform.db.models import File, new_id, utcnow
 from llm_platform.db.repositories.files import ChunkRepository, FileRepository
 from llm_platform.rag.filetypes import SNIFF_BYTES, UnsupportedType, detect, sanitize_filename
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.rag.storage import staging_dir
 
-ANONYMOUS_USER = "anonymous"
 READ_BLOCK = 1024 * 1024
 
 
 def owner_of(principal: Principal) -> str:
-    """Files always have an owner: an open-mode caller who names nobody is `anonymous`."""
-    return principal.user_id or ANONYMOUS_USER
+    """Files always have an owner: the caller (who must be someone)."""
+    if principal.user_id is None:
+        raise Unauthorized(NO_IDENTITY)
+    return principal.user_id
 
 
 @dataclass

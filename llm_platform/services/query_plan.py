@@ -31,6 +31,7 @@ from llm_platform.providers.errors import ProviderError, UnknownProvider
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.experiments import VariantSettings
 from llm_platform.schemas.query import Attachment, GroundingInfo, QueryRequest
+from llm_platform.services.analytics import HIDDEN_SYSTEM
 from llm_platform.services.experiments import variants_of
 
 log = get_logger("llm_platform.query")
@@ -214,6 +215,8 @@ async def build_plan(
         "reasoning_effort": payload.reasoning_effort,
         "web_search": payload.web_search,
     }
+    if arm is not None and arm.system_prompt:
+        log_request[HIDDEN_SYSTEM] = True  # left out of what the participant reads back
     if len(candidates) > 1:
         log_request["fallback_models"] = [c.name for c in candidates[1:]]
     return QueryPlan(

@@ -15,6 +15,7 @@ from llm_platform.db.models import Session, new_id, utcnow
 from llm_platform.db.repositories.experiments import ExperimentRepository
 from llm_platform.db.repositories.sessions import SessionRepository
 from llm_platform.schemas.sessions import SessionStart
+from llm_platform.services.access import check_readable, visibility
 from llm_platform.services.experiments import assign_variant, variants_of
 
 # Owner of a session known only from events its client posted before starting it (the
@@ -156,6 +157,18 @@ async def check_visible(
 
 
 async def get_visible(db: AsyncSession, principal: Principal, session_id: str) -> Session:
+    """A session the caller may read: their own, or one of an experiment they run."""
+    principal.require_identity()
+    record = await SessionRepository(db).get(session_id)
+    if record is None:
+        raise NotFound("Session not found")
+    await check_readable(db, principal, record.user_id, record.experiment_id, "Session")
+    return record
+
+
+async def get_owned(db: AsyncSession, principal: Principal, session_id: str) -> Session:
+    """A session the caller may change: their own (or any, for an admin)."""
+    principal.require_identity()
     record = await SessionRepository(db).get(session_id)
     if record is None:
         raise NotFound("Session not found")
@@ -164,7 +177,7 @@ async def get_visible(db: AsyncSession, principal: Principal, session_id: str) -
 
 
 async def end(db: AsyncSession, principal: Principal, session_id: str) -> Session:
-    record = await get_visible(db, principal, session_id)
+    record = await get_owned(db, principal, session_id)
     if record.ended_at is None:
         record.ended_at = utcnow()
         await db.flush()
@@ -182,7 +195,7 @@ async def rename(
 
 async def delete(db: AsyncSession, principal: Principal, session_id: str) -> None:
     """Delete a conversation with its events and model calls (the user's right to erase)."""
-    record = await get_visible(db, principal, session_id)
+    record = await get_owned(db, principal, session_id)
     await SessionRepository(db).delete_with_history(record)
 
 
@@ -196,7 +209,7 @@ async def list_page(
     cursor: str | None,
 ) -> tuple[Sequence[Session], str | None]:
     return await SessionRepository(db).list_page(
-        user_id=principal.user_filter(user_id),
+        visible=await visibility(db, principal, user_id),
         experiment_id=experiment_id,
         limit=limit,
         cursor=cursor,

@@ -1,18 +1,26 @@
-// Who the browser is to the server. AUTH_MODE=open: an anonymous id sent as X-User-ID.
-// AUTH_MODE=api_key: an API key the user signs in with (checked with GET /api/v1/auth/me,
-// kept in localStorage) sent as `Authorization: Bearer <key>` on every request; a 401 signs
-// the user out with the reason, a 403 is shown as a notice.
-import { readConfig, storage, userId } from "./config";
+// Who the browser is to the server. Every request carries `Authorization: Bearer <secret>`:
+// - a participant token (AUTH_MODE=open): minted by POST /api/v1/auth/participant on first
+//   contact and kept in localStorage, so the same person keeps their conversations;
+// - an API key (researchers, admins; everyone in AUTH_MODE=api_key): typed into the sign-in
+//   form or opened from the sign-in link the server prints (`/#key=...`), checked with
+//   GET /api/v1/auth/me and kept in localStorage until "Sign out".
+// A 401 drops the rejected secret (with the reason shown), a 403 is shown as a notice.
+import { readConfig, storage } from "./config";
 
 const KEY = "llmp.api_key";
 const USER = "llmp.api_user";
+const STAFF = "llmp.api_staff";
+const TOKEN = "llmp.participant_token";
+const TOKEN_USER = "llmp.participant_user";
 // What belongs to the signed-in user: dropped when another user signs in.
 const USER_SCOPED = ["llmp.current_session", "llmp.events.queue", "llmp.events.sessions"];
 
 export interface Me {
   auth_mode: string;
   user_id: string | null;
+  role: "participant" | "researcher" | "admin" | null;
   is_admin: boolean;
+  is_staff: boolean;
   authenticated: boolean;
 }
 
@@ -38,17 +46,26 @@ async function detailOf(res: Response): Promise<string> {
 class AuthStore {
   readonly mode: "open" | "api_key";
   key: string | null;
+  /** The user id of the key, or of the participant token. */
   user: string | null;
+  /** The key is a researcher's or an admin's (dashboard, experiments). */
+  staff: boolean;
+  token: string | null;
   /** Why the user was signed out (a rejected key), shown on the sign-in form. */
   reason: string | null = null;
   /** The last "not allowed" answer (403), shown until dismissed. */
   forbidden: string | null = null;
+  /** Minting a participant token failed (server unreachable, rate limited...). */
+  joinError: string | null = null;
+  private joining: Promise<void> | null = null;
   private listeners = new Set<() => void>();
 
   constructor() {
     this.mode = readConfig().auth_mode === "api_key" ? "api_key" : "open";
-    this.key = this.mode === "api_key" ? storage.get(KEY) : null;
-    this.user = this.mode === "api_key" ? storage.get(USER) : null;
+    this.key = storage.get(KEY);
+    this.staff = storage.get(STAFF) === "1";
+    this.token = this.mode === "open" ? storage.get(TOKEN) : null;
+    this.user = this.key ? storage.get(USER) : storage.get(TOKEN_USER);
   }
 
   subscribe(fn: () => void): () => void {
@@ -64,14 +81,43 @@ class AuthStore {
     return this.mode === "api_key";
   }
 
-  /** Requests can be made (open mode, or signed in with a key). */
+  /** Signed in with an API key (shows the account and "Sign out"). */
+  get signedIn(): boolean {
+    return this.key !== null;
+  }
+
+  /** Requests can be made: a key, or a participant token (open mode). */
   get ready(): boolean {
-    return this.mode === "open" || this.key !== null;
+    return this.key !== null || this.token !== null;
   }
 
   headers(): Record<string, string> {
-    if (this.mode === "open") return { "X-User-ID": userId() };
-    return this.key ? { Authorization: `Bearer ${this.key}` } : {};
+    const secret = this.key ?? this.token;
+    return secret ? { Authorization: `Bearer ${secret}` } : {};
+  }
+
+  /** Open mode: become a participant (once per browser). */
+  join(): Promise<void> {
+    if (this.mode !== "open" || this.ready) return Promise.resolve();
+    this.joining ??= (async () => {
+      try {
+        const res = await fetch("/api/v1/auth/participant", { method: "POST" });
+        if (!res.ok) throw new AuthError(await detailOf(res), res.status);
+        const body = (await res.json()) as { user_id: string; token: string };
+        if (body.user_id !== storage.get(TOKEN_USER)) USER_SCOPED.forEach((k) => storage.remove(k));
+        storage.set(TOKEN, body.token);
+        storage.set(TOKEN_USER, body.user_id);
+        this.token = body.token;
+        this.user = body.user_id;
+        this.joinError = null;
+      } catch (err) {
+        this.joinError = err instanceof AuthError ? err.message : "The server cannot be reached";
+      } finally {
+        this.joining = null;
+        this.emit();
+      }
+    })();
+    return this.joining;
   }
 
   /** Checks the key with the server; stores it when accepted, else throws AuthError. */
@@ -92,29 +138,46 @@ class AuthStore {
     if (me.user_id !== this.user) USER_SCOPED.forEach((k) => storage.remove(k));
     storage.set(KEY, key);
     if (me.user_id) storage.set(USER, me.user_id);
+    storage.set(STAFF, me.is_staff ? "1" : "0");
     this.key = key;
     this.user = me.user_id;
+    this.staff = me.is_staff;
     this.reason = null;
     this.forbidden = null;
     this.emit();
     return me;
   }
 
-  /** Forget the key (the caller reloads the page: the stores hold the user's data). */
+  /** Forget the key (the caller reloads the page: the stores hold the user's data). In open
+   * mode the browser is its participant again. */
   signOut(): void {
     storage.remove(KEY);
+    storage.remove(STAFF);
     USER_SCOPED.forEach((k) => storage.remove(k));
     this.key = null;
+    this.staff = false;
+    this.user = storage.get(TOKEN_USER);
     this.emit();
   }
 
   /** Every 401/403 answer passes here. */
   rejected(status: number, detail: string): void {
-    if (status === 401 && this.mode === "api_key" && this.key) {
+    if (status === 401 && this.key) {
       storage.remove(KEY);
+      storage.remove(STAFF);
       this.key = null;
+      this.staff = false;
+      this.user = storage.get(TOKEN_USER);
       this.reason = `You were signed out: ${detail}`;
       this.emit();
+    } else if (status === 401 && this.token) {
+      // A token this server no longer accepts (its secret changed): become a new participant.
+      storage.remove(TOKEN);
+      storage.remove(TOKEN_USER);
+      this.token = null;
+      this.user = null;
+      this.emit();
+      void this.join();
     } else if (status === 403) {
       this.forbidden = detail;
       this.emit();
@@ -128,6 +191,18 @@ class AuthStore {
 }
 
 export const auth = new AuthStore();
+
+/** The sign-in link the server prints (`/#key=lp_...`): sign in, then drop the key from the URL. */
+export async function signInFromLink(): Promise<void> {
+  const match = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+  if (!match) return;
+  history.replaceState(null, "", location.pathname + location.search);
+  try {
+    await auth.signIn(decodeURIComponent(match[1]));
+  } catch (err) {
+    auth.reason = err instanceof AuthError ? err.message : String(err);
+  }
+}
 
 /** Fetch an API resource with the caller's credentials (for files and exports opened from links). */
 export async function fetchBlob(path: string): Promise<{ blob: Blob; filename: string | null }> {

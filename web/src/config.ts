@@ -64,16 +64,6 @@ export function uuid(): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** The anonymous user id, created once per browser and sent as X-User-ID. */
-export function userId(): string {
-  let id = storage.get("llmp.user_id");
-  if (!id) {
-    id = `anon-${uuid()}`;
-    storage.set("llmp.user_id", id);
-  }
-  return id;
-}
-
 /** `?experiment=ID` joins a study (remembered); `?experiment=` leaves it. */
 export function experimentFromUrl(): string | null {
   const params = new URLSearchParams(location.search);

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import "./styles.css";
-import { auth } from "./auth";
+import { auth, signInFromLink } from "./auth";
 import { App } from "./components/App";
 import { SignIn } from "./components/SignIn";
 import { experimentFromUrl, readConfig, trackingWanted } from "./config";
@@ -17,10 +17,29 @@ auth.subscribe(() => {
   if (auth.ready) tracker.flushSoon(0); // events held while signed out
 });
 
+// The sign-in link first (it may make this browser a researcher), then, in open mode, a
+// participant token for a browser that has neither.
+void signInFromLink().then(() => auth.join());
+
 function Root() {
   useStore(auth);
   // Remounted after a sign-in: the stores load the signed-in user's data.
-  return auth.ready ? <App config={config} tracker={tracker} experimentId={experimentId} /> : <SignIn appName={config.app_name} />;
+  if (auth.ready) return <App config={config} tracker={tracker} experimentId={experimentId} />;
+  if (auth.apiKeyMode) return <SignIn appName={config.app_name} />;
+  return (
+    <main class="empty" id="main" data-testid="joining">
+      {auth.joinError ? (
+        <span role="alert">
+          Cannot start: {auth.joinError}{" "}
+          <button class="btn small" onClick={() => void auth.join()}>
+            Try again
+          </button>
+        </span>
+      ) : (
+        "Loading…"
+      )}
+    </main>
+  );
 }
 
 render(<Root />, document.getElementById("app")!);

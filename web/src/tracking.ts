@@ -1,9 +1,8 @@
 // Research event tracking. Every event gets a client UUID and is written to localStorage
 // first; a batch leaves the queue only when the server acknowledges it (accepted or
-// duplicate). Failed sends are retried with backoff; on page hide the queue goes out with
-// sendBeacon (and stays queued: the server de-duplicates when it is sent again later).
-// With API keys (a beacon cannot carry the Authorization header) it goes out with a
-// keepalive fetch instead, which outlives the page too.
+// duplicate). Failed sends are retried with backoff; on page hide the queue goes out with a
+// keepalive fetch, which outlives the page like a beacon but carries the caller's token or
+// key (and stays queued: the server de-duplicates when it is sent again later).
 import { errorFrom, headers } from "./api";
 import { auth } from "./auth";
 import { storage, uuid } from "./config";
@@ -232,22 +231,14 @@ export class Tracker {
     for (const [sid, events] of bySession) {
       const body = JSON.stringify({ session_id: sid, events });
       if (body.length > 60_000) continue; // over the beacon limit: left for the next visit
-      let queued = false;
-      if (!auth.apiKeyMode) {
-        try {
-          queued = navigator.sendBeacon("/api/v1/events", new Blob([body], { type: "application/json" }));
-        } catch {
-          queued = false; // a browser that refuses a JSON beacon
-        }
-      }
-      if (!queued) {
-        void fetch("/api/v1/events", {
-          method: "POST",
-          keepalive: true,
-          headers: headers({ "Content-Type": "application/json" }),
-          body,
-        }).catch(() => undefined);
-      }
+      // Every request carries the caller's credentials, which a beacon cannot: a keepalive
+      // fetch outlives the page as a beacon does.
+      void fetch("/api/v1/events", {
+        method: "POST",
+        keepalive: true,
+        headers: headers({ "Content-Type": "application/json" }),
+        body,
+      }).catch(() => undefined);
     }
   }
 }

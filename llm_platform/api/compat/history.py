@@ -9,24 +9,27 @@ from fastapi import APIRouter, Query
 from llm_platform.api.compat.schemas import LegacyHistory, LegacyHistoryItem, LegacyTokens
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.params import PathId
 from llm_platform.db.models import Query as QueryRow
-from llm_platform.db.repositories.queries import QueryRepository
 from llm_platform.schemas.common import ClientId
+from llm_platform.services import analytics
 
 router = APIRouter(tags=["legacy client"], route_class=JSONRoute)
 
 
 @router.get("/query/history/{user_id}", response_model=LegacyHistory)
 async def query_history(
-    user_id: str,
+    user_id: PathId,
     db: DbSession,
     user: CurrentUser,
     session_id: ClientId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> LegacyHistory:
     """Newest first, as the old backend answered."""
-    rows, _ = await QueryRepository(db).list_page(
-        user_id=user.user_filter(user_id),
+    rows, _ = await analytics.query_page(
+        db,
+        user,
+        user_id=user_id,
         session_id=session_id,
         experiment_id=None,
         limit=limit,

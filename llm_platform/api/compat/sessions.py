@@ -27,6 +27,7 @@ from llm_platform.api.compat.schemas import (
 )
 from llm_platform.api.deps import CurrentUser, DbSession, State
 from llm_platform.api.json_body import BeaconRoute
+from llm_platform.api.params import PathId
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.db.models import Session, new_id
@@ -107,7 +108,7 @@ async def add_event(
 
 @router.get("/{session_id}", response_model=LegacySessionView)
 async def get_session(
-    session_id: str, db: DbSession, user: CurrentUser, include_events: bool = False
+    session_id: PathId, db: DbSession, user: CurrentUser, include_events: bool = False
 ) -> LegacySessionView:
     record = await session_service.get_visible(db, user, session_id)
     repo = EventRepository(db)
@@ -131,7 +132,9 @@ async def get_session(
 
 
 @router.get("/{session_id}/experiment", response_model=LegacyExperimentOut)
-async def get_experiment(session_id: str, db: DbSession, user: CurrentUser) -> LegacyExperimentOut:
+async def get_experiment(
+    session_id: PathId, db: DbSession, user: CurrentUser
+) -> LegacyExperimentOut:
     record = await session_service.get_visible(db, user, session_id)
     return LegacyExperimentOut(
         session_id=record.id, experiment_id=record.experiment_id, variant=record.variant
@@ -145,7 +148,7 @@ async def get_experiment(session_id: str, db: DbSession, user: CurrentUser) -> L
     operation_id="set_experiment_patch",
 )
 async def set_experiment(
-    session_id: str,
+    session_id: PathId,
     payload: Annotated[LegacyExperimentUpdate, Body()],
     db: DbSession,
     user: CurrentUser,
@@ -153,7 +156,7 @@ async def set_experiment(
 ) -> LegacyExperimentOut:
     """404 for a session not started yet (the client retries). The assignment is also logged
     as an `experiment_assigned` event, with anything else the client sent (`model_group`)."""
-    record = await session_service.get_visible(db, user, session_id)
+    record = await session_service.get_owned(db, user, session_id)
     previous = record.experiment_id
     await session_service.apply_experiment(db, record, payload.experiment_id)
     await db.flush()

@@ -21,7 +21,8 @@ from llm_platform.api.compat.schemas import (
 )
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.db.repositories.queries import QueryRepository, UsageRow
+from llm_platform.db.repositories.queries import UsageRow
+from llm_platform.services import analytics
 
 router = APIRouter(tags=["legacy client"], route_class=JSONRoute)
 
@@ -34,12 +35,9 @@ async def tokens_data(
 ) -> TokenDashboard:
     """Token usage per call with totals per provider and model. The filter lists always
     cover every provider and model (so the dashboard can switch filters)."""
-    repo = QueryRepository(db)
-    scope = user.user_filter(None)
-    rows = await repo.usage_rows(
-        user_id=scope, provider=model_provider or None, model=model_used or None
+    rows, providers, models = await analytics.usage(
+        db, user, provider=model_provider or None, model=model_used or None
     )
-    providers, models = await repo.usage_names(user_id=scope)
     return TokenDashboard(
         queries=[
             TokenQuery(

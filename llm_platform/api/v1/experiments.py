@@ -6,7 +6,6 @@ from fastapi.responses import StreamingResponse
 from llm_platform.api.deps import CurrentUser, DbSession, State
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import PathId
-from llm_platform.db.repositories.experiments import ExperimentRepository
 from llm_platform.schemas.experiments import ExperimentCreate, ExperimentOut, ExperimentStats
 from llm_platform.services import experiments as experiment_service
 from llm_platform.services import export as export_service
@@ -18,14 +17,12 @@ router = APIRouter(prefix="/experiments", tags=["experiments"], route_class=JSON
 async def create_experiment(
     payload: ExperimentCreate, db: DbSession, user: CurrentUser
 ) -> ExperimentOut:
-    owner = user.user_id or "anonymous"
-    experiment = await experiment_service.create(db, user, payload, owner)
-    return ExperimentOut.model_validate(experiment)
+    return ExperimentOut.model_validate(await experiment_service.create(db, user, payload))
 
 
 @router.get("", response_model=list[ExperimentOut])
 async def list_experiments(db: DbSession, user: CurrentUser) -> list[ExperimentOut]:
-    rows = await ExperimentRepository(db).list_for(user.user_filter(None))
+    rows = await experiment_service.list_visible(db, user)
     return [ExperimentOut.model_validate(r) for r in rows]
 
 
@@ -37,7 +34,9 @@ async def get_experiment(experiment_id: PathId, db: DbSession, user: CurrentUser
 
 
 @router.get("/{experiment_id}/stats", response_model=ExperimentStats)
-async def experiment_stats(experiment_id: str, db: DbSession, user: CurrentUser) -> ExperimentStats:
+async def experiment_stats(
+    experiment_id: PathId, db: DbSession, user: CurrentUser
+) -> ExperimentStats:
     """Sessions, participants, model calls and UI events per arm, for the live view."""
     return await experiment_service.stats(db, user, experiment_id)
 

@@ -8,6 +8,7 @@ from fastapi import File as FileField
 from fastapi.responses import StreamingResponse
 
 from llm_platform.api.deps import CurrentUser, DbSession, RagDep
+from llm_platform.api.params import PathId
 from llm_platform.schemas.common import ClientId
 from llm_platform.schemas.files import FileList, FileOut, FileUploaded
 from llm_platform.services import files as file_service
@@ -50,13 +51,13 @@ async def list_files(
 
 
 @router.get("/{file_id}", response_model=FileOut)
-async def get_file(file_id: str, db: DbSession, user: CurrentUser) -> FileOut:
+async def get_file(file_id: PathId, db: DbSession, user: CurrentUser) -> FileOut:
     return FileOut.model_validate(await file_service.get_visible(db, user, file_id))
 
 
 @router.get("/{file_id}/content")
 async def get_file_content(
-    file_id: str, db: DbSession, user: CurrentUser, rag: RagDep
+    file_id: PathId, db: DbSession, user: CurrentUser, rag: RagDep
 ) -> StreamingResponse:
     record = await file_service.get_visible(db, user, file_id)
     ascii_name = record.name.encode("ascii", "replace").decode().replace('"', "_")
@@ -75,7 +76,7 @@ async def get_file_content(
 
 @router.delete("/{file_id}", status_code=204)
 async def delete_file(
-    file_id: str, db: DbSession, user: CurrentUser, rag: RagDep, background: BackgroundTasks
+    file_id: PathId, db: DbSession, user: CurrentUser, rag: RagDep, background: BackgroundTasks
 ) -> Response:
     key = await file_service.delete(db, rag.runtime, user, file_id)
     background.add_task(file_service.delete_blob, rag.runtime, key)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from llm_platform import __version__
-from llm_platform.api.deps import State
+from llm_platform.api.deps import Staff, State
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.core.state import AppState
 from llm_platform.db.migrate import current_revision, head_revision
@@ -22,7 +22,8 @@ async def health() -> Health:
 
 
 @router.get("/status", response_model=Status)
-async def status(state: State) -> Status:
+async def status(state: State, _: Staff) -> Status:
+    """Researchers and admins: it names the configured providers, versions and internals."""
     db = state.db
     head = head_revision()
     try:

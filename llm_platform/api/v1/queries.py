@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import Cursor, Limit
-from llm_platform.db.repositories.queries import QueryRepository
 from llm_platform.schemas.common import ClientId, Page
 from llm_platform.schemas.queries import GroupBy, QueryLogOut, TokenAnalytics
 from llm_platform.services import analytics
@@ -26,8 +25,10 @@ async def list_queries(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[QueryLogOut]:
-    rows, next_cursor = await QueryRepository(db).list_page(
-        user_id=user.user_filter(user_id),
+    rows, next_cursor = await analytics.query_page(
+        db,
+        user,
+        user_id=user_id,
         session_id=session_id,
         experiment_id=experiment_id,
         limit=limit,

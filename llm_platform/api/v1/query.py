@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from llm_platform.api.deps import get_current_user, state_of
 from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.params import PathId
 from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
@@ -102,7 +103,7 @@ async def query_stream(payload: QueryRequest, ctx: Context) -> StreamingResponse
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def resume_stream(
-    stream_id: str,
+    stream_id: PathId,
     ctx: Context,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="Alternative to Last-Event-ID")] = None,

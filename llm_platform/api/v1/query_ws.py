@@ -18,13 +18,12 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from llm_platform.core.config import AuthMode
 from llm_platform.core.errors import AppError, Unauthorized, ValidationFailed
-from llm_platform.core.security import Principal, hash_api_key
+from llm_platform.core.security import NO_IDENTITY, Credential, Principal
 from llm_platform.core.state import AppState
-from llm_platform.db.repositories.users import ApiKeyRepository
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.services import query as query_service
+from llm_platform.services.auth import Credentials, authenticate, bearer_of, key_still_valid
 from llm_platform.services.query_generation import QueryRuntime
 from llm_platform.services.query_grounding import apply_grounding
 from llm_platform.services.query_plan import build_plan
@@ -33,28 +32,17 @@ from llm_platform.services.streams.formats import ws_message
 router = APIRouter(tags=["query"])
 
 
-async def _principal(ws: WebSocket, state: AppState) -> Principal:
-    """As `get_current_user`, with query parameters for what browsers cannot put in headers."""
-    settings = state.settings
-    await state.rate_limiter.check_ip(ws.client.host if ws.client else None)
-    if settings.AUTH_MODE is AuthMode.API_KEY:
-        header = ws.headers.get("authorization", "")
-        key = header[7:].strip() if header.lower().startswith("bearer ") else None
-        key = key or ws.query_params.get("api_key")
-        if not key:
-            raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-        async with state.db.read_sessions() as session:
-            found = await ApiKeyRepository(session).find_active(hash_api_key(key))
-        if found is None:
-            raise Unauthorized("Invalid or revoked API key")
-        principal = Principal(
-            user_id=found.user_id, is_admin=found.role == "admin", authenticated=True
-        )
-    else:
-        named = ws.headers.get("x-user-id") or ws.query_params.get("user_id") or None
-        principal = Principal(user_id=named)
-    await state.rate_limiter.check_user(principal.user_id)
-    return principal
+def _credentials(ws: WebSocket) -> Credentials:
+    """Headers, or query parameters for what browsers cannot put in a WebSocket's headers."""
+    params = ws.query_params
+    bearer = bearer_of(ws.headers.get("authorization"))
+    bearer = bearer or params.get("token") or params.get("api_key") or None
+    named = ws.headers.get("x-user-id") or params.get("user_id") or None
+    return Credentials(bearer, named)
+
+
+def _client_ip(ws: WebSocket) -> str | None:
+    return ws.client.host if ws.client else None
 
 
 class _Connection:
@@ -86,6 +74,10 @@ class _Connection:
     async def start_query(self, message: dict[str, Any]) -> None:
         ref = message.get("ref")
         try:
+            # Every query counts against the caller's limits, as an HTTP request would.
+            limiter = self.state.rate_limiter
+            await limiter.check_ip(_client_ip(self.ws))
+            await limiter.check_principal(self.user, _client_ip(self.ws))
             payload = QueryRequest.model_validate(message)
             async with self.state.db.read_sessions() as db:
                 plan = await build_plan(
@@ -156,12 +148,21 @@ async def query_websocket(ws: WebSocket) -> None:
     try:
         if runtime is None:
             raise AppError("The query service is not running")
-        user = await _principal(ws, state)
+        credentials = _credentials(ws)
+        await state.rate_limiter.check_ip(_client_ip(ws))
+        user = await authenticate(state.db, state.tokens, state.settings, credentials)
+        if user.user_id is None and not user.may_claim:
+            raise Unauthorized(NO_IDENTITY)
+        await state.rate_limiter.check_principal(user, _client_ip(ws))
     except AppError as exc:
-        await ws.close(code=4401 if exc.status_code == 401 else 1011, reason=exc.detail[:120])
+        code = {401: 4401, 403: 4403, 422: 4422, 429: 4429}.get(exc.status_code, 1011)
+        await ws.close(code=code, reason=exc.detail[:120])
         return
     await ws.accept()
     conn = _Connection(ws, runtime, state, user)
+    watcher = None
+    if user.credential is Credential.KEY and credentials.bearer is not None:
+        watcher = asyncio.create_task(_watch_key(conn, credentials.bearer))
     try:
         while True:
             received = await ws.receive()
@@ -187,7 +188,24 @@ async def query_websocket(ws: WebSocket) -> None:
                 await conn.send({"type": "pong"})
             else:
                 await conn.reject(ValidationFailed(f"Unknown message type '{kind}'"), None)
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, RuntimeError):  # RuntimeError: closed by _watch_key
         pass
     finally:
+        if watcher is not None:
+            watcher.cancel()
         await conn.close()
+
+
+async def _watch_key(conn: _Connection, key: str) -> None:
+    """A key revoked while its socket is open ends the socket and its generations."""
+    state = conn.state
+    while True:
+        await asyncio.sleep(state.settings.WS_REAUTH_SECONDS)
+        if await key_still_valid(state.db, key):
+            continue
+        for stream_id in list(conn.started):
+            with contextlib.suppress(AppError):
+                await query_service.cancel_stream(conn.runtime, stream_id, conn.user)
+        with contextlib.suppress(RuntimeError):
+            await conn.ws.close(code=4401, reason="API key revoked")
+        return

@@ -74,7 +74,7 @@ async def get_session(
 
 @router.patch("/{session_id}", response_model=SessionOut)
 async def update_session(
-    session_id: str, payload: SessionUpdate, db: DbSession, user: CurrentUser
+    session_id: PathId, payload: SessionUpdate, db: DbSession, user: CurrentUser
 ) -> SessionOut:
     """Rename a conversation."""
     return SessionOut.model_validate(
@@ -83,7 +83,7 @@ async def update_session(
 
 
 @router.delete("/{session_id}", status_code=204)
-async def delete_session(session_id: str, db: DbSession, user: CurrentUser) -> Response:
+async def delete_session(session_id: PathId, db: DbSession, user: CurrentUser) -> Response:
     """Delete a conversation with its events and model calls."""
     await session_service.delete(db, user, session_id)
     return Response(status_code=204)

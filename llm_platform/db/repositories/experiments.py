@@ -29,6 +29,14 @@ class ExperimentRepository(Repository[Experiment]):
             stmt = stmt.where(Experiment.owner_id == owner_id)
         return list((await self.session.scalars(stmt)).all())
 
+    async def ids_owned_by(self, owner_id: str) -> tuple[str, ...]:
+        stmt = select(Experiment.id).where(Experiment.owner_id == owner_id)
+        return tuple((await self.session.scalars(stmt)).all())
+
+    async def owner_of(self, experiment_id: str) -> str | None:
+        stmt = select(Experiment.owner_id).where(Experiment.id == experiment_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def arm_counts(self, experiment_id: str) -> dict[str | None, ArmCounts]:
         """Sessions, participants, model calls and UI events per arm, three grouped queries."""
         arms: dict[str | None, ArmCounts] = {}

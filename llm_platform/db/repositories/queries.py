@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 from llm_platform.db.models import Query
 from llm_platform.db.repositories.base import Repository
 from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
+from llm_platform.db.repositories.visibility import Visibility
 
 
 @dataclass(frozen=True)
@@ -42,15 +43,13 @@ class QueryRepository(Repository[Query]):
     async def list_page(
         self,
         *,
-        user_id: str | None,
+        visible: Visibility,
         session_id: str | None,
         experiment_id: str | None,
         limit: int,
         cursor: str | None,
     ) -> tuple[Sequence[Query], str | None]:
-        stmt = select(Query)
-        if user_id is not None:
-            stmt = stmt.where(Query.user_id == user_id)
+        stmt = select(Query).where(visible.condition(Query.user_id, Query.experiment_id))
         if session_id is not None:
             stmt = stmt.where(Query.session_id == session_id)
         if experiment_id is not None:
@@ -72,7 +71,7 @@ class QueryRepository(Repository[Query]):
         self,
         *,
         group_by: str,
-        user_id: str | None,
+        visible: Visibility,
         start: datetime | None,
         end: datetime | None,
     ) -> list[TokenTotals]:
@@ -97,9 +96,7 @@ class QueryRepository(Repository[Query]):
             unpriced,
             func.avg(Query.latency_ms),
             func.avg(Query.ttft_ms),
-        )
-        if user_id is not None:
-            stmt = stmt.where(Query.user_id == user_id)
+        ).where(visible.condition(Query.user_id, Query.experiment_id))
         if start is not None:
             stmt = stmt.where(Query.created_at >= start)
         if end is not None:
@@ -126,7 +123,7 @@ class QueryRepository(Repository[Query]):
         return out
 
     async def usage_rows(
-        self, *, user_id: str | None, provider: str | None, model: str | None
+        self, *, visible: Visibility, provider: str | None, model: str | None
     ) -> list[UsageRow]:
         """Calls that reported token counts, oldest first (the token dashboard's rows)."""
         stmt = select(
@@ -136,9 +133,10 @@ class QueryRepository(Repository[Query]):
             func.coalesce(Query.output_tokens, 0),
             Query.latency_ms,
             Query.created_at,
-        ).where(or_(Query.input_tokens.is_not(None), Query.output_tokens.is_not(None)))
-        if user_id is not None:
-            stmt = stmt.where(Query.user_id == user_id)
+        ).where(
+            or_(Query.input_tokens.is_not(None), Query.output_tokens.is_not(None)),
+            visible.condition(Query.user_id, Query.experiment_id),
+        )
         if provider is not None:
             stmt = stmt.where(Query.provider == provider)
         if model is not None:
@@ -149,13 +147,12 @@ class QueryRepository(Repository[Query]):
             for p, m, i, o, lat, at in (await self.session.execute(stmt)).all()
         ]
 
-    async def usage_names(self, *, user_id: str | None) -> tuple[list[str], list[str]]:
+    async def usage_names(self, *, visible: Visibility) -> tuple[list[str], list[str]]:
         """Distinct providers and models among calls that reported token counts."""
         stmt = select(Query.provider, Query.model).where(
-            or_(Query.input_tokens.is_not(None), Query.output_tokens.is_not(None))
+            or_(Query.input_tokens.is_not(None), Query.output_tokens.is_not(None)),
+            visible.condition(Query.user_id, Query.experiment_id),
         )
-        if user_id is not None:
-            stmt = stmt.where(Query.user_id == user_id)
         rows = (await self.session.execute(stmt.distinct())).all()
         return sorted({p for p, _ in rows}), sorted({m for _, m in rows})
 

@@ -7,6 +7,7 @@ from sqlalchemy import and_, delete, or_, select
 from llm_platform.db.models import Event, Query, Session
 from llm_platform.db.repositories.base import Repository
 from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
+from llm_platform.db.repositories.visibility import Visibility
 
 
 class SessionRepository(Repository[Session]):
@@ -20,15 +21,13 @@ class SessionRepository(Repository[Session]):
     async def list_page(
         self,
         *,
-        user_id: str | None,
+        visible: Visibility,
         experiment_id: str | None,
         limit: int,
         cursor: str | None,
     ) -> tuple[Sequence[Session], str | None]:
         """Newest first, keyset-paginated on (started_at, id)."""
-        stmt = select(Session)
-        if user_id is not None:
-            stmt = stmt.where(Session.user_id == user_id)
+        stmt = select(Session).where(visible.condition(Session.user_id, Session.experiment_id))
         if experiment_id is not None:
             stmt = stmt.where(Session.experiment_id == experiment_id)
         if cursor:

@@ -20,6 +20,10 @@ class ApiKeyRepository(Repository[ApiKey]):
         stmt = select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         return (await self.session.scalars(stmt)).first()
 
+    async def any_active_with_role(self, role: str) -> bool:
+        stmt = select(ApiKey.id).where(ApiKey.role == role, ApiKey.revoked_at.is_(None)).limit(1)
+        return (await self.session.execute(stmt)).first() is not None
+
     async def list_for_user(self, user_id: str) -> list[ApiKey]:
         stmt = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at)
         return list((await self.session.scalars(stmt)).all())

@@ -11,6 +11,7 @@ import { Dashboard } from "./Dashboard";
 import { Experiments } from "./Experiments";
 import { Icon } from "./Icon";
 import { Sidebar } from "./Sidebar";
+import { SignIn } from "./SignIn";
 
 export function App({ config, tracker, experimentId }: { config: PageConfig; tracker: Tracker; experimentId: string | null }) {
   const route = useRoute();
@@ -99,7 +100,7 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
         ) : (
           <span class="pill muted" data-testid="tracking-off">Tracking off</span>
         )}
-        {auth.apiKeyMode && (
+        {auth.signedIn && (
           <span class="account" data-testid="account">
             <span class="muted small">
               Signed in as <strong>{auth.user ?? "?"}</strong>
@@ -126,8 +127,11 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
           ) : (
             <div class="empty">{sessions.error ? `Cannot start a conversation: ${sessions.error}` : "Loading…"}</div>
           ))}
-        {route.name === "dashboard" && <Dashboard />}
-        {route.name === "experiments" && <Experiments />}
+        {route.name !== "chat" && !auth.staff && (
+          <SignIn appName={config.app_name} purpose="This page is for researchers: sign in with a researcher or admin API key." />
+        )}
+        {route.name === "dashboard" && auth.staff && <Dashboard />}
+        {route.name === "experiments" && auth.staff && <Experiments />}
       </main>
     </div>
   );

@@ -1,8 +1,9 @@
 import { useState } from "preact/hooks";
 import { auth, AuthError } from "../auth";
 
-/** AUTH_MODE=api_key: the key is checked with the server, then kept in this browser. */
-export function SignIn({ appName }: { appName: string }) {
+/** An API key, checked with the server, then kept in this browser: everyone's sign-in in
+ * AUTH_MODE=api_key, and the researchers' for the dashboard and experiments in open mode. */
+export function SignIn({ appName, purpose }: { appName: string; purpose?: string }) {
   const [key, setKey] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -23,7 +24,9 @@ export function SignIn({ appName }: { appName: string }) {
     <main class="signin" id="main">
       <form class="signin-card panel" onSubmit={submit} aria-labelledby="signin-title" data-testid="signin">
         <h1 id="signin-title">{appName}</h1>
-        <p class="muted">This server needs an API key. Ask its administrator for one (they create it with <code>llm-platform users create</code>).</p>
+        <p class="muted">
+          {purpose ?? "This server needs an API key."} Ask its administrator for one (they create it with <code>llm-platform users create</code>; the sign-in link printed when the server starts signs its operator in).
+        </p>
         {auth.reason && !error && (
           <div class="inline-error" role="alert" data-testid="signin-reason">
             {auth.reason}
