@@ -85,8 +85,22 @@ class ParticipantTokens:
         return user_id
 
 
+PARTICIPANT_ID_PREFIX = "p-"
+
+
 def new_participant_id() -> str:
-    return "p-" + secrets.token_hex(12)
+    return PARTICIPANT_ID_PREFIX + secrets.token_hex(12)
+
+
+def is_token_participant(user_id: str) -> bool:
+    """Ids minted for token holders: never claimable by naming them (X-User-ID)."""
+    return user_id.startswith(PARTICIPANT_ID_PREFIX)
+
+
+def _claimable(requested: str) -> str:
+    if is_token_participant(requested):
+        raise Forbidden("This user id belongs to a participant with a token: send the token")
+    return requested
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,7 @@ class Principal:
         """The user an action is done for: the requested one if the caller may name it."""
         if self.user_id is None:
             if requested is not None and self.may_claim:
-                return requested
+                return _claimable(requested)
             raise Unauthorized(NO_IDENTITY)
         if requested is None or requested == self.user_id:
             return self.user_id
@@ -153,7 +167,7 @@ class Principal:
             return requested
         if self.user_id is None:
             if requested is not None and self.may_claim:
-                return requested
+                return _claimable(requested)
             raise Unauthorized(NO_IDENTITY)
         if requested is not None and requested != self.user_id:
             raise Forbidden("Only your own data can be read with this key or token")
@@ -164,8 +178,9 @@ class Principal:
             return True
         if self.user_id is None:
             # Trusted client-named ids (the original client's mode), nobody named: the
-            # client's unguessable object id is what it holds, as the old backend had it.
-            return self.may_claim
+            # client's unguessable object id is what it holds, as the old backend had it;
+            # never for the objects of token holders.
+            return self.may_claim and not is_token_participant(owner_id)
         return owner_id == self.user_id
 
     def check_owner(self, owner_id: str, what: str) -> None:

@@ -17,6 +17,7 @@ from llm_platform.core.security import (
     Principal,
     Role,
     hash_api_key,
+    is_token_participant,
 )
 from llm_platform.db.engine import Database
 from llm_platform.db.repositories.users import ApiKeyRepository
@@ -70,6 +71,8 @@ async def authenticate(
                 + NO_IDENTITY
             )
         check_user_id(named, "X-User-ID")
+        if is_token_participant(named):
+            raise Unauthorized("This user id belongs to a participant with a token: send the token")
         return Principal(user_id=named, credential=Credential.CLAIMED, may_claim=True)
     return Principal(user_id=None, may_claim=trusted)
 
