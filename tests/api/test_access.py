@@ -321,9 +321,7 @@ async def test_no_route_leaks_changes_or_tells_another_users_data(
     # Streams started above by callers are theirs; let them finish before comparing.
     await asyncio.sleep(0.2)
     after = await snapshot(client, world)
-    print(
-        f"{mode}: {tally.requests} requests over {len(routes)} routes x {len(world.callers)} callers"
-    )
+    print(f"{mode}: {tally.requests} requests, {len(routes)} routes x {len(world.callers)} callers")
     assert not tally.server_errors, tally.server_errors
     assert not tally.leaks, tally.leaks
     assert not tally.oracles, tally.oracles
