@@ -198,3 +198,20 @@ async def client(make_settings: Callable[..., Settings]) -> AsyncIterator[AppCli
 
 # `async with app_client(settings) as client:` for tests that need their own settings.
 app_client = asynccontextmanager(start_client)
+
+
+async def staff_headers(
+    client: AppClient, role: str = "admin", user_id: str | None = None
+) -> dict[str, str]:
+    """`Authorization` headers of a researcher or admin key on this app (made once per role):
+    cross-user reads, analytics, experiments and exports need one in every auth mode."""
+    from llm_platform.services.users import create_user_with_key
+
+    cache: dict[str, dict[str, str]] = client.__dict__.setdefault("_staff_keys", {})
+    name = user_id or f"test-{role}"
+    if name not in cache:
+        db = client.app.state.platform.db
+        async with db.write_sessions() as session, session.begin():
+            issued = await create_user_with_key(session, name, role=role)
+        cache[name] = {"Authorization": f"Bearer {issued.key}"}
+    return cache[name]
