@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -84,10 +85,30 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
     raise AssertionError("server did not start within 60 s")
 
 
+def sign_in_key(workdir: Path) -> str:
+    """The admin key of the sign-in link `serve` prints at start-up."""
+    log = (workdir / "server.log").read_text(errors="replace")
+    match = re.search(
+        r"Admin sign-in \(dashboard, experiments\): http://127\.0\.0\.1:\d+/#key=(\S+)", log
+    )
+    assert match, log
+    return match.group(1)
+
+
 def test_first_start_in_an_empty_directory(tmp_path: Path) -> None:
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     with serve(tmp_path, port):
-        r = httpx.get(f"http://127.0.0.1:{port}/api/v1/status", timeout=5)
+        # Nothing is readable without a key or token; the operator's link signs them in.
+        assert httpx.get(f"{base}/api/v1/status", timeout=5).status_code == 401
+        assert httpx.get(f"{base}/api/v1/sessions", timeout=5).status_code == 401
+        key = sign_in_key(tmp_path)
+        assert (tmp_path / "data" / "admin_key").read_text() == key
+        assert (tmp_path / "data" / "admin_key").stat().st_mode & 0o077 == 0
+        admin = {"Authorization": f"Bearer {key}"}
+        me = httpx.get(f"{base}/api/v1/auth/me", headers=admin, timeout=5).json()
+        assert me["role"] == "admin"
+        r = httpx.get(f"{base}/api/v1/status", headers=admin, timeout=5)
         assert r.status_code == 200
         body = r.json()
         assert body["status"] == "ok"
@@ -96,6 +117,59 @@ def test_first_start_in_an_empty_directory(tmp_path: Path) -> None:
         assert body["auth_mode"] == "open" and body["redis"] == "not configured"
         assert (tmp_path / "data" / "llm_platform.db").exists()
         assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
+        # A participant gets a token and uses it.
+        r = httpx.post(f"{base}/api/v1/auth/participant", timeout=5)
+        assert r.status_code == 201
+        participant = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = httpx.post(f"{base}/api/v1/sessions", json={}, headers=participant, timeout=5)
+        assert r.status_code == 201 and r.json()["user_id"] == me_of(base, participant)
+    # A second start prints the same link (the key is kept), and makes no other admin.
+    with serve(tmp_path, port):
+        pass
+    assert sign_in_key(tmp_path) == key
+
+
+def me_of(base: str, headers: dict[str, str]) -> str:
+    return str(httpx.get(f"{base}/api/v1/auth/me", headers=headers, timeout=5).json()["user_id"])
+
+
+def test_public_address_without_an_admin_key_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [cli_path(), "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=clean_env(HOST="0.0.0.0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Refusing to start" in result.stderr
+    assert "llm-platform users create <name> --role admin" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    """Rotating X-Forwarded-For does not escape the per-IP limit unless the peer is a proxy
+    named in TRUSTED_PROXIES."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    def statuses() -> list[int]:
+        return [
+            httpx.post(
+                f"{base}/api/v1/auth/participant",
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=5,
+            ).status_code
+            for n in range(4)
+        ]
+
+    with serve(tmp_path, port, RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP="2"):
+        assert statuses() == [201, 201, 429, 429]
+    with serve(
+        tmp_path, port, RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP="2", TRUSTED_PROXIES="127.0.0.1"
+    ):
+        assert statuses() == [201, 201, 201, 201]
 
 
 @pytest.mark.parametrize(
@@ -134,7 +208,12 @@ def test_bad_setting_exits_with_a_clear_message(
 
 
 async def _send_until_killed(
-    base: str, proc: subprocess.Popen[bytes], *, senders: int, kill_after: int
+    base: str,
+    proc: subprocess.Popen[bytes],
+    user: dict[str, str],
+    *,
+    senders: int,
+    kill_after: int,
 ) -> tuple[set[str], dict[str, list[dict[str, object]]]]:
     """Senders post batches in a loop; the server is SIGKILLed while batches are in flight.
 
@@ -174,7 +253,7 @@ async def _send_until_killed(
                 os.killpg(proc.pid, signal.SIGKILL)
 
     limits = httpx.Limits(max_connections=senders)
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=10, limits=limits, headers=user) as client:
         await asyncio.wait_for(
             asyncio.gather(*(sender(n, client) for n in range(senders))), timeout=120
         )
@@ -202,11 +281,13 @@ async def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     with serve(tmp_path, port) as proc:
         async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.post(f"{base}/api/v1/auth/participant")
+            user = {"Authorization": f"Bearer {r.json()['token']}"}
             r = await client.post(
-                f"{base}/api/v1/sessions", json={"session_id": "dur", "user_id": "u"}
+                f"{base}/api/v1/sessions", json={"session_id": "dur"}, headers=user
             )
             assert r.status_code == 201
-        acked, unknown = await _send_until_killed(base, proc, senders=4, kill_after=40)
+        acked, unknown = await _send_until_killed(base, proc, user, senders=4, kill_after=40)
         assert proc.wait(10) == -signal.SIGKILL
     assert len(acked) >= 40 * 50
     assert unknown, "no batch was in flight at the kill"
@@ -214,7 +295,7 @@ async def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with serve(tmp_path, port):
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=user) as client:
             stored = await _all_event_ids(client, base)
             assert len(stored) == len(set(stored)), "an event was stored twice"
             missing = acked - set(stored)

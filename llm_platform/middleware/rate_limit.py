@@ -63,7 +63,7 @@ class RateLimiter:
         if principal.authenticated:
             await self.check_user(principal.user_id)
         elif self.user_item is not None and client_ip:
-            await self._hit(self.user_item, "anonymous", client_ip)
+            await self._hit(self.user_item, "unauthenticated client IP", client_ip)
 
     async def check_new_participant(self, client_ip: str | None) -> None:
         """Minting participant tokens: each is a fresh identity, so they are rationed per IP."""

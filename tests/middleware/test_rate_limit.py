@@ -14,7 +14,7 @@ import pytest
 from llm_platform.core.config import Settings
 from llm_platform.services.users import create_user_with_key
 from tests.api.test_bad_input import assert_error
-from tests.conftest import app_client
+from tests.conftest import app_client, staff_headers
 
 
 @pytest.fixture
@@ -38,10 +38,18 @@ def assert_limited(r: httpx.Response) -> None:
     assert 1 <= retry_after <= 60
 
 
+async def token(client: httpx.AsyncClient) -> dict[str, str]:
+    r = await client.post("/api/v1/auth/participant")
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
 async def test_per_user_limit_in_process(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(RATE_LIMIT_PER_MINUTE=5, RATE_LIMIT_PER_MINUTE_IP=0)
+    settings = make_settings(
+        RATE_LIMIT_PER_MINUTE=5, RATE_LIMIT_PER_MINUTE_IP=0, TRUST_CLIENT_USER_ID=False
+    )
     async with app_client(settings) as client:
-        alice = {"X-User-ID": "alice"}
+        alice, bob = await token(client), await token(client)
         for _ in range(5):
             assert (await client.get("/api/v1/sessions", headers=alice)).status_code == 200
         r = await client.get("/api/v1/sessions", headers=alice)
@@ -51,11 +59,46 @@ async def test_per_user_limit_in_process(make_settings: Callable[..., Settings])
         r = await client.post("/api/v1/sessions", json={"session_id": "x"}, headers=alice)
         assert_limited(r)
         # Other users have their own budget; liveness is never limited.
-        assert (
-            await client.get("/api/v1/sessions", headers={"X-User-ID": "bob"})
-        ).status_code == 200
+        assert (await client.get("/api/v1/sessions", headers=bob)).status_code == 200
         assert (await client.get("/api/v1/health")).status_code == 200
-        assert (await client.get("/api/v1/sessions/x")).status_code == 404
+        assert (await client.get("/api/v1/sessions/x", headers=bob)).status_code == 404
+
+
+async def test_client_named_ids_are_counted_per_ip(make_settings: Callable[..., Settings]) -> None:
+    """A new X-User-ID per request (trusted ids: the original client's mode) proves nothing:
+    such callers share their client IP's budget, at the per-user rate."""
+    settings = make_settings(RATE_LIMIT_PER_MINUTE=3, RATE_LIMIT_PER_MINUTE_IP=0)
+    async with (
+        app_client(settings) as client,
+        from_ip(client.app, "127.0.0.7") as one,
+        from_ip(client.app, "127.0.0.8") as two,
+    ):
+        for n in range(3):
+            r = await one.get("/api/v1/sessions", headers={"X-User-ID": f"rotating-{n}"})
+            assert r.status_code == 200
+        r = await one.get("/api/v1/sessions", headers={"X-User-ID": "rotating-new"})
+        assert_limited(r)
+        assert "unauthenticated" in r.json()["detail"]
+        assert_limited(await one.get("/api/v1/sessions"))  # naming nobody: the same budget
+        assert (await two.get("/api/v1/sessions", headers={"X-User-ID": "x"})).status_code == 200
+
+
+async def test_new_participants_are_rationed_per_ip(make_settings: Callable[..., Settings]) -> None:
+    """Each token is a fresh identity with its own per-user budget: minting is limited."""
+    settings = make_settings(
+        RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP=2, TRUST_CLIENT_USER_ID=False
+    )
+    async with (
+        app_client(settings) as client,
+        from_ip(client.app, "127.0.0.9") as one,
+        from_ip(client.app, "127.0.0.10") as two,
+    ):
+        for _ in range(2):
+            assert (await one.post("/api/v1/auth/participant")).status_code == 201
+        r = await one.post("/api/v1/auth/participant")
+        assert_limited(r)
+        assert "new-participant" in r.json()["detail"]
+        assert (await two.post("/api/v1/auth/participant")).status_code == 201
 
 
 async def test_per_ip_limit_in_process(make_settings: Callable[..., Settings]) -> None:
@@ -72,7 +115,7 @@ async def test_per_ip_limit_in_process(make_settings: Callable[..., Settings]) -
         r = await one.get("/api/v1/sessions", headers={"X-User-ID": "fresh"})
         assert_limited(r)
         assert "per ip" in r.json()["detail"]
-        assert (await two.get("/api/v1/sessions")).status_code == 200
+        assert (await two.get("/api/v1/sessions", headers={"X-User-ID": "u"})).status_code == 200
 
 
 async def test_bad_keys_are_throttled_by_ip(make_settings: Callable[..., Settings]) -> None:
@@ -88,7 +131,7 @@ async def test_per_user_limit_follows_the_key(make_settings: Callable[..., Setti
     settings = make_settings(AUTH_MODE="api_key", RATE_LIMIT_PER_MINUTE=2)
     async with app_client(settings) as client:
         async with client.app.state.platform.db.write_sessions() as session, session.begin():
-            issued = await create_user_with_key(session, "carol")
+            issued = await create_user_with_key(session, "carol", role="participant")
         auth = {"Authorization": f"Bearer {issued.key}"}
         async with from_ip(client.app, "127.0.0.5") as a, from_ip(client.app, "127.0.0.6") as b:
             assert (await a.get("/api/v1/sessions", headers=auth)).status_code == 200
@@ -102,18 +145,20 @@ async def test_two_instances_share_one_budget_through_redis(
     settings = make_settings(
         REDIS_URL=redis_url, RATE_LIMIT_PER_MINUTE=6, RATE_LIMIT_PER_MINUTE_IP=0
     )
-    user = {"X-User-ID": f"shared-{uuid.uuid4().hex[:8]}"}
     async with app_client(settings) as first, app_client(settings) as second:
         assert first.app is not second.app
-        assert (await first.get("/api/v1/status")).json()["redis"] == "ok"
+        r = await first.get("/api/v1/status", headers=await staff_headers(first))
+        assert r.json()["redis"] == "ok"
+        user = await token(first)  # both instances share the signing secret (one DATA_DIR)
         for _ in range(3):
             assert (await first.get("/api/v1/sessions", headers=user)).status_code == 200
             assert (await second.get("/api/v1/sessions", headers=user)).status_code == 200
         # The budget of 6 is spent across both instances.
         assert_limited(await first.get("/api/v1/sessions", headers=user))
         assert_limited(await second.get("/api/v1/sessions", headers=user))
-        other = {"X-User-ID": f"other-{uuid.uuid4().hex[:8]}"}
-        assert (await second.get("/api/v1/sessions", headers=other)).status_code == 200
+        assert (
+            await second.get("/api/v1/sessions", headers=await token(second))
+        ).status_code == 200
 
 
 async def test_ip_budget_shared_through_redis(
@@ -127,11 +172,12 @@ async def test_ip_budget_shared_through_redis(
         from_ip(first.app, ip) as a,
         from_ip(second.app, ip) as b,
     ):
+        user = {"X-User-ID": "u"}
         for _ in range(2):
-            assert (await a.get("/api/v1/sessions")).status_code == 200
-            assert (await b.get("/api/v1/sessions")).status_code == 200
-        assert_limited(await b.get("/api/v1/sessions"))
-        assert_limited(await a.get("/api/v1/sessions"))
+            assert (await a.get("/api/v1/sessions", headers=user)).status_code == 200
+            assert (await b.get("/api/v1/sessions", headers=user)).status_code == 200
+        assert_limited(await b.get("/api/v1/sessions", headers=user))
+        assert_limited(await a.get("/api/v1/sessions", headers=user))
 
 
 async def test_unreachable_redis_is_reported_and_requests_still_served(
@@ -140,7 +186,7 @@ async def test_unreachable_redis_is_reported_and_requests_still_served(
     # Port 1 on loopback: nothing listens there.
     settings = make_settings(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_PER_MINUTE=5)
     async with app_client(settings) as client:
-        body = (await client.get("/api/v1/status")).json()
+        body = (await client.get("/api/v1/status", headers=await staff_headers(client))).json()
         assert body["redis"] == "unreachable" and body["status"] == "degraded"
         r = await client.get("/api/v1/sessions", headers={"X-User-ID": "u"})
         assert r.status_code == 200
