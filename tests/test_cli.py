@@ -17,7 +17,7 @@ from llm_platform.cli import app
 from llm_platform.core.config import Settings
 from llm_platform.db.models import Query
 from tests.api.test_sessions_events import ev
-from tests.conftest import app_client
+from tests.conftest import app_client, staff_headers
 
 runner = CliRunner()
 
@@ -59,7 +59,7 @@ async def test_users_create_list_revoke(
     created = await run(cli_env, "users", "create", "alice", "--name", "Alice")
     assert created.exit_code == 0, created.output
     header, key = created.output.strip().splitlines()
-    assert header.startswith("user=alice role=user key_id=")
+    assert header.startswith("user=alice role=researcher key_id=")
     key_id = header.split("key_id=")[1]
     assert key.startswith("lp_") and len(key) > 40
     admin = await run(cli_env, "users", "create", "root", "--role", "admin")
@@ -74,14 +74,18 @@ async def test_users_create_list_revoke(
     assert key not in listed.output and admin_key not in listed.output  # never shown again
     rows = [line.split("\t") for line in listed.output.strip().splitlines()]
     assert [(r[0], r[3], r[4]) for r in rows] == [
-        ("alice", "user", "active"),
-        ("alice", "user", "active"),
+        ("alice", "researcher", "active"),
+        ("alice", "researcher", "active"),
         ("root", "admin", "active"),
     ]
     assert rows[0][1] == key_id and key.startswith(rows[0][2].rstrip("…"))
 
     bad_role = await run(cli_env, "users", "create", "eve", "--role", "boss")
     assert bad_role.exit_code == 2 and "role must be one of" in bad_role.output
+    participant = await run(cli_env, "users", "create", "pat", "--role", "participant")
+    assert participant.exit_code == 0 and "role=participant" in participant.output
+    bad_id = await run(cli_env, "users", "create", "eve\x00x")
+    assert bad_id.exit_code == 2 and "user id" in bad_id.output
 
     # The keys work against the server (same database), until revoked.
     async with app_client(make_settings(AUTH_MODE="api_key")) as client:
@@ -101,7 +105,7 @@ async def test_users_create_list_revoke(
     assert again.exit_code == 1 and "no active key matches" in again.output
     listed = await run(cli_env, "users", "list")
     states = [line.split("\t")[4] for line in listed.output.strip().splitlines()]
-    assert states == ["revoked", "active", "active"]
+    assert states == ["revoked", "active", "active", "active"]
 
 
 async def test_db_upgrade(cli_env: Callable[..., Result]) -> None:
@@ -119,7 +123,7 @@ async def test_export_experiment_jsonl_and_csv(
         r = await client.post(
             "/api/v1/experiments",
             json={"id": "x1", "name": "X", "variants": [{"name": "a"}, {"name": "b"}]},
-            headers={"X-User-ID": "lab"},
+            headers=await staff_headers(client, "researcher", "lab"),
         )
         assert r.status_code == 201
         for n in range(3):
