@@ -89,6 +89,27 @@ class LiveServer:
     db_path: Path
     requests: list[SeenRequest]
 
+    def key(self, user_id: str = "researcher", role: str = "admin") -> str:
+        """A new API key made with the CLI, as an operator would."""
+        import subprocess
+        import sys
+
+        cli = Path(sys.executable).parent / "llm-platform"
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATA_DIR": str(self.db_path.parent),
+        }
+        result = subprocess.run(
+            [str(cli), "users", "create", user_id, "--role", role],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().splitlines()[-1]
+
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         # The server's own SQLite library (it runs in this process): a second copy of SQLite
         # closing its connection would remove the WAL index the server has mapped.
@@ -141,9 +162,10 @@ def serve_platform(tmp: Path, **overrides: Any) -> Iterator[LiveServer]:
         RATE_LIMIT_PER_MINUTE_IP=0,
         ENABLE_SCRIPTED_PROVIDER=True,
         QUERY_LOG_WAIT=True,
-        # The web app names its stream format, so it works with the old client's default on.
+        # The web app names its stream format, so it works with the old client's default on;
+        # it identifies its users with tokens, never with a client-named X-User-ID.
         LEGACY_CLIENT_COMPAT=True,
-        **overrides,
+        **{"TRUST_CLIENT_USER_ID": False, **overrides},
     )
     app = create_app(settings)
     seen: list[SeenRequest] = []
@@ -212,3 +234,10 @@ def drop_file(page: Any, selector: str, name: str, mime: str, data: bytes) -> No
     )
     page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def sign_in(page: Any, key: str) -> None:
+    """The operator's sign-in link (`/#key=...`, as `llm-platform serve` prints it)."""
+    page.goto(f"/#key={key}")
+    page.get_by_test_id("account").wait_for()
+    assert "key=" not in page.url  # the key leaves the address bar

@@ -110,7 +110,7 @@ def test_upload_select_ask_and_open_the_source(page: Any, live_server: LiveServe
     assert popup.url.startswith("blob:") and popup.url.endswith("#page=2"), popup.url
     content = [r for r in live_server.requests[before:] if r.path.endswith("/content")]
     assert [r.path for r in content] == [f"/api/v1/files/{pdf_id}/content"]
-    assert content[0].status == 200 and content[0].headers["x-user-id"].startswith("anon-")
+    assert content[0].status == 200 and content[0].headers["authorization"].startswith("Bearer pt_")
     popup.close()
 
     # The clicks reach the database, tied to the answer and the file.

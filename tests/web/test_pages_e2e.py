@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer, screenshot
+from tests.web.conftest import LiveServer, screenshot, sign_in
 from tests.web.test_chat_e2e import ask, last_answer, pick_model
 from tests.web.test_tracking_e2e import session_of
 
@@ -22,7 +22,11 @@ def test_dashboard_charts_table_and_csv(page: Any, live_server: LiveServer, tmp_
         expect(last_answer(page)).to_have_attribute("data-status", "done")
     session_id = page.url.rsplit("/", 1)[-1]
 
+    # The dashboard is for researchers: a participant is asked for a key.
     page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_test_id("signin")).to_contain_text("This page is for researchers")
+    page.locator("#api-key").fill(live_server.key("dash-admin"))
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("total-queries")).to_have_text("2")
     charts = page.locator("svg.chart-svg")
     expect(charts).to_have_count(7)
@@ -61,6 +65,7 @@ def test_dashboard_charts_table_and_csv(page: Any, live_server: LiveServer, tmp_
 def test_two_arm_experiment_from_setup_to_export(
     browser: Any, page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
+    sign_in(page, live_server.key("lab", role="researcher"))
     page.goto("/experiments")
     form = page.get_by_test_id("experiment-form")
     form.get_by_test_id("exp-name").fill("Tone study")

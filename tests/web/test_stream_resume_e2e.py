@@ -146,9 +146,9 @@ def test_stream_resumes_after_the_connection_drops(
     resume = resumes[0]
     assert resume.method == "GET" and resume.status == 200
     assert int(resume.headers["last-event-id"]) > 0
-    assert resume.headers["x-user-id"].startswith("anon-")
+    assert resume.headers["authorization"].startswith("Bearer pt_")
     post = [r for r in live_server.requests if r.path == "/api/v1/query/stream"][-1]
-    assert resume.headers["x-user-id"] == post.headers["x-user-id"]
+    assert resume.headers["authorization"] == post.headers["authorization"]
 
     # Every state of the answer extends the previous one (nothing lost, nothing repeated),
     # and the words written while offline came at once on reconnection (the replay).
