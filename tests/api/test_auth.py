@@ -1,4 +1,5 @@
-"""Who is asking: AUTH_MODE=api_key (bearer keys, owners, admins) and AUTH_MODE=open."""
+"""Who is asking: AUTH_MODE=api_key (bearer keys of participants, researchers, admins) and
+AUTH_MODE=open."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from llm_platform.db.repositories.users import ApiKeyRepository
 from llm_platform.services.users import create_user_with_key
 from tests.api.test_bad_input import assert_error
 from tests.api.test_sessions_events import ev
-from tests.conftest import AppClient, app_client
+from tests.conftest import AppClient, app_client, staff_headers
 
 
 @dataclass
 class Keys:
-    alice: dict[str, str]
-    bob: dict[str, str]
+    alice: dict[str, str]  # a researcher (the default role of `users create`)
+    bob: dict[str, str]  # a researcher: runs experiment exp-b (seed_bob)
     admin: dict[str, str]
+    carol: dict[str, str]  # a participant
     alice_key_id: str
 
 
@@ -38,9 +40,17 @@ async def keyed(make_settings: Callable[..., Settings]) -> AsyncIterator[tuple[A
             alice = await create_user_with_key(session, "alice")
             bob = await create_user_with_key(session, "bob", name="Bob")
             admin = await create_user_with_key(session, "root", role="admin")
+            carol = await create_user_with_key(session, "carol", role="participant")
+        assert alice.role == bob.role == "researcher" and carol.role == "participant"
         yield (
             client,
-            Keys(bearer(alice.key), bearer(bob.key), bearer(admin.key), alice.key_id),
+            Keys(
+                bearer(alice.key),
+                bearer(bob.key),
+                bearer(admin.key),
+                bearer(carol.key),
+                alice.key_id,
+            ),
         )
 
 
@@ -81,7 +91,7 @@ async def test_keys_are_stored_hashed(keyed: tuple[AppClient, Keys]) -> None:
     plain = keys.alice["Authorization"].removeprefix("Bearer ")
     async with client.app.state.platform.db.read_sessions() as session:
         rows = (await session.scalars(select(ApiKey))).all()
-    assert len(rows) == 3
+    assert len(rows) == 4
     stored = {r.key_hash for r in rows}
     assert hashlib.sha256(plain.encode()).hexdigest() in stored
     for row in rows:
@@ -110,13 +120,15 @@ async def test_missing_or_bad_key_is_401(
         ("POST", "/api/v1/events", {"session_id": "s", "event": ev(1)}),
         ("GET", "/api/v1/analytics/tokens", None),
         ("GET", "/api/v1/experiments", None),
+        ("GET", "/api/v1/status", None),
     ]:
         r = await client.request(method, url, json=body, headers=headers)
         assert_error(r, 401, "unauthorized")
         assert r.headers["www-authenticate"] == "Bearer"
-    # Liveness and status stay open.
+    # Liveness stays open; status needs a researcher or admin key.
     assert (await client.get("/api/v1/health")).status_code == 200
-    assert (await client.get("/api/v1/status")).json()["auth_mode"] == "api_key"
+    status = await client.get("/api/v1/status", headers=await staff_headers(client))
+    assert status.json()["auth_mode"] == "api_key"
 
 
 async def test_revoked_key_is_401(keyed: tuple[AppClient, Keys]) -> None:
@@ -137,11 +149,20 @@ async def test_me_names_the_keys_user(keyed: tuple[AppClient, Keys]) -> None:
     assert r.json() == {
         "auth_mode": "api_key",
         "user_id": "bob",
+        "role": "researcher",
         "is_admin": False,
+        "is_staff": True,
         "authenticated": True,
+        "credential": "key",
+        "participant_signup": False,
     }
     admin = (await client.get("/api/v1/auth/me", headers=keys.admin)).json()
     assert admin["user_id"] == "root" and admin["is_admin"] is True
+    assert admin["role"] == "admin" and admin["is_staff"] is True
+    carol = (await client.get("/api/v1/auth/me", headers=keys.carol)).json()
+    assert carol["user_id"] == "carol" and carol["role"] == "participant"
+    assert carol["is_admin"] is False and carol["is_staff"] is False
+    assert carol["authenticated"] is True and carol["credential"] == "key"
     for headers in ({}, {"Authorization": "Bearer lp_wrong"}, {"X-User-ID": "bob"}):
         assert_error(await client.get("/api/v1/auth/me", headers=headers), 401, "unauthorized")
 
@@ -163,9 +184,40 @@ async def test_a_key_acts_for_its_own_user_only(keyed: tuple[AppClient, Keys]) -
         "/api/v1/sessions", json={"session_id": "a4"}, headers={**keys.alice, "X-User-ID": "bob"}
     )
     assert r.status_code == 201 and r.json()["user_id"] == "alice"
+    # Reading another user's data by naming them: a participant is refused ...
+    await seed_bob(client, keys)
+    r = await client.post(
+        "/api/v1/sessions", json={"session_id": "c1", "user_id": "bob"}, headers=keys.carol
+    )
+    assert_error(r, 403, "forbidden")
     for url in ("/api/v1/sessions", "/api/v1/queries", "/api/v1/analytics/tokens"):
-        r = await client.get(url, params={"user_id": "bob"}, headers=keys.alice)
+        r = await client.get(url, params={"user_id": "bob"}, headers=keys.carol)
         assert_error(r, 403, "forbidden")
+    # ... a researcher sees only what bob did in the researcher's own experiments: nothing here.
+    for url in ("/api/v1/sessions", "/api/v1/queries"):
+        r = await client.get(url, params={"user_id": "bob"}, headers=keys.alice)
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == []
+    r = await client.get("/api/v1/analytics/tokens", params={"user_id": "bob"}, headers=keys.alice)
+    assert r.status_code == 200 and r.json()["totals"]["queries"] == 0
+
+
+async def test_a_participant_key_may_not_run_experiments(keyed: tuple[AppClient, Keys]) -> None:
+    client, keys = keyed
+    r = await client.post(
+        "/api/v1/experiments",
+        json={"id": "exp-c", "name": "C", "variants": [{"name": "a"}]},
+        headers=keys.carol,
+    )
+    assert_error(r, 403, "forbidden")
+    assert_error(await client.get("/api/v1/experiments", headers=keys.carol), 403, "forbidden")
+    r = await client.get("/api/v1/experiments/exp-c", headers=keys.admin)
+    assert_error(r, 404, "not_found")  # nothing was created
+    # The participant's own data is theirs to read and write.
+    r = await client.post("/api/v1/sessions", json={"session_id": "c-s"}, headers=keys.carol)
+    assert r.status_code == 201 and r.json()["user_id"] == "carol"
+    mine = (await client.get("/api/v1/sessions", headers=keys.carol)).json()["items"]
+    assert [s["session_id"] for s in mine] == ["c-s"]
 
 
 async def test_other_users_objects_answer_404(keyed: tuple[AppClient, Keys]) -> None:
@@ -283,10 +335,12 @@ async def test_open_mode_scopes_by_x_user_id(client: AppClient) -> None:
     # The header alone names the user.
     r = await client.post("/api/v1/sessions", json={"session_id": "h"}, headers=alice)
     assert r.status_code == 201 and r.json()["user_id"] == "alice"
-    # Without a header the client is an anonymous participant: it must say who it is ...
-    assert_error(await client.post("/api/v1/sessions", json={}), 400, "bad_request")
-    # ... and reads unscoped (open mode has no authentication by design).
-    everyone = (await client.get("/api/v1/sessions")).json()["items"]
+    # Without a header or a user id the client must say who it is ...
+    assert_error(await client.post("/api/v1/sessions", json={}), 401, "unauthorized")
+    # ... and nobody reads anything: everyone's data is for researchers and admins.
+    assert_error(await client.get("/api/v1/sessions"), 401, "unauthorized")
+    admin = await staff_headers(client)
+    everyone = (await client.get("/api/v1/sessions", headers=admin)).json()["items"]
     assert {s["session_id"] for s in everyone} == {"alice-s", "bob-s", "h"}
 
 
@@ -295,7 +349,13 @@ async def test_me_in_open_mode(client: AppClient) -> None:
     assert r.json() == {
         "auth_mode": "open",
         "user_id": "alice",
+        "role": "participant",
         "is_admin": False,
+        "is_staff": False,
         "authenticated": False,
+        "credential": "claimed",
+        "participant_signup": True,
     }
-    assert (await client.get("/api/v1/auth/me")).json()["user_id"] is None
+    nobody = (await client.get("/api/v1/auth/me")).json()
+    assert nobody["user_id"] is None and nobody["role"] is None
+    assert nobody["is_staff"] is False and nobody["credential"] == "none"

@@ -12,7 +12,7 @@ import pytest
 
 from llm_platform.core.config import Settings
 from tests.api.test_sessions_events import ev, start
-from tests.conftest import AppClient, app_client
+from tests.conftest import AppClient, app_client, staff_headers
 
 
 def assert_error(r: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
@@ -167,10 +167,13 @@ async def test_wrong_types_on_sessions_and_experiments(client: AppClient) -> Non
         {"name": "e", "variants": [{"name": "a", "settings": {"temperature": 5}}]},
         {"name": "e", "variants": [{"name": "a", "settings": {"surprise": 1}}]},
     ]
+    researcher = await staff_headers(client, "researcher")
     for payload in bad_experiments:
-        assert_error(await client.post("/api/v1/experiments", json=payload), 422)
-    assert (await client.get("/api/v1/sessions")).json()["items"] == []
-    assert (await client.get("/api/v1/experiments")).json() == []
+        r = await client.post("/api/v1/experiments", json=payload, headers=researcher)
+        assert_error(r, 422)
+    admin = await staff_headers(client)
+    assert (await client.get("/api/v1/sessions", headers=admin)).json()["items"] == []
+    assert (await client.get("/api/v1/experiments", headers=admin)).json() == []
 
 
 async def test_missing_or_foreign_content_type(client: AppClient) -> None:
@@ -211,9 +214,10 @@ async def test_unknown_session_ids(client: AppClient) -> None:
         ("GET", "/api/v1/sessions/nope/events"),
         ("GET", "/api/v1/sessions/nope/export"),
         ("POST", "/api/v1/sessions/nope/end"),
-        ("GET", "/api/v1/experiments/nope"),
     ]:
         assert_error(await client.request(method, url), 404, "not_found")
+    r = await client.get("/api/v1/experiments/nope", headers=await staff_headers(client))
+    assert_error(r, 404, "not_found")
     r = await client.post("/api/v1/events", json={"session_id": "nope", "events": [ev(1)]})
     assert_error(r, 404, "not_found")
     # Ids that cannot exist are refused before any query.
@@ -344,24 +348,29 @@ def _b64(value: Any) -> str:
 )
 async def test_bad_cursors(client: AppClient, cursor: str) -> None:
     await start(client)
+    admin = await staff_headers(client)
     for url in ("/api/v1/sessions", "/api/v1/queries"):
-        r = await client.get(url, params={"cursor": cursor})
+        r = await client.get(url, params={"cursor": cursor}, headers=admin)
         assert_error(r, r.status_code)
         assert r.status_code in (400, 422), (url, cursor, r.text)
 
 
 async def test_edge_dates_in_cursors_and_filters(client: AppClient) -> None:
     await start(client)
+    admin = await staff_headers(client)
     for at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2024-01-01"):
-        r = await client.get("/api/v1/sessions", params={"cursor": _b64([at, "s1"])})
+        r = await client.get("/api/v1/sessions", params={"cursor": _b64([at, "s1"])}, headers=admin)
         assert r.status_code == 200, r.text
     r = await client.get(
         "/api/v1/analytics/tokens",
         params={"from": "0001-01-01T00:00:00+14:00", "to": "9999-12-31T23:59:59-14:00"},
+        headers=admin,
     )
     assert r.status_code == 200, r.text
     r = await client.get(
-        "/api/v1/analytics/tokens", params={"from": "2024-02-01", "to": "2024-01-01"}
+        "/api/v1/analytics/tokens",
+        params={"from": "2024-02-01", "to": "2024-01-01"},
+        headers=admin,
     )
     assert_error(r, 400, "bad_request")
 

@@ -12,9 +12,14 @@ from llm_platform.db.models import Query
 from llm_platform.services import export as export_service
 from tests.api.test_bad_input import assert_error
 from tests.api.test_sessions_events import ev
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
-LAB = {"X-User-ID": "lab"}
+
+async def lab(client: AppClient) -> dict[str, str]:
+    """The researcher "lab", who runs the experiments here."""
+    return await staff_headers(client, "researcher", "lab")
+
+
 EXPERIMENT = {
     "id": "tone",
     "name": "Tone study",
@@ -35,36 +40,41 @@ EXPERIMENT = {
 
 
 async def create(client: AppClient, body: dict = EXPERIMENT) -> dict:
-    r = await client.post("/api/v1/experiments", json=body, headers=LAB)
+    r = await client.post("/api/v1/experiments", json=body, headers=await lab(client))
     assert r.status_code == 201, r.text
     return r.json()
 
 
 async def test_create_get_list(client: AppClient) -> None:
     created = await create(client)
+    owner = await lab(client)
     assert created["owner_id"] == "lab"
     assert created["variants"][0]["settings"]["system_prompt"] == "Be warm."
     assert created["variants"][1]["weight"] == 3
-    got = (await client.get("/api/v1/experiments/tone", headers=LAB)).json()
+    got = (await client.get("/api/v1/experiments/tone", headers=owner)).json()
     assert got == created
     second = await create(client, {"name": "Generated id", "variants": [{"name": "only"}]})
     assert len(second["id"]) == 32 and second["variants"][0]["weight"] == 1.0
-    listed = (await client.get("/api/v1/experiments", headers=LAB)).json()
+    listed = (await client.get("/api/v1/experiments", headers=owner)).json()
     assert [e["id"] for e in listed] == [second["id"], "tone"]
 
 
 async def test_duplicate_id_is_409_and_validation(client: AppClient) -> None:
     await create(client)
-    r = await client.post("/api/v1/experiments", json=EXPERIMENT, headers=LAB)
+    owner = await lab(client)
+    r = await client.post("/api/v1/experiments", json=EXPERIMENT, headers=owner)
     assert_error(r, 409, "conflict")
     same_names = {**EXPERIMENT, "id": "t2", "variants": [{"name": "a"}, {"name": "a"}]}
-    body = assert_error(await client.post("/api/v1/experiments", json=same_names, headers=LAB), 422)
+    body = assert_error(
+        await client.post("/api/v1/experiments", json=same_names, headers=owner), 422
+    )
     assert "unique" in body["detail"]
     zero = {**EXPERIMENT, "id": "t3", "variants": [{"name": "a", "weight": 0}]}
-    assert_error(await client.post("/api/v1/experiments", json=zero, headers=LAB), 422)
+    assert_error(await client.post("/api/v1/experiments", json=zero, headers=owner), 422)
     too_many = {**EXPERIMENT, "id": "t4", "variants": [{"name": f"v{i}"} for i in range(101)]}
-    assert_error(await client.post("/api/v1/experiments", json=too_many, headers=LAB), 422)
-    assert [e["id"] for e in (await client.get("/api/v1/experiments")).json()] == ["tone"]
+    assert_error(await client.post("/api/v1/experiments", json=too_many, headers=owner), 422)
+    listed = (await client.get("/api/v1/experiments", headers=owner)).json()
+    assert [e["id"] for e in listed] == ["tone"]
 
 
 async def test_variant_is_assigned_by_user_and_stored(client: AppClient) -> None:
@@ -87,7 +97,12 @@ async def test_variant_is_assigned_by_user_and_stored(client: AppClient) -> None
         stored = (await client.get(f"/api/v1/sessions/s{n}")).json()
         assert stored["variant"] == variants[user] and stored["experiment_id"] == "tone"
     assert set(variants.values()) == {"friendly", "neutral"}
-    listed = await client.get("/api/v1/sessions", params={"experiment_id": "tone", "limit": 1000})
+    # The researcher running the experiment reads its participants' sessions.
+    listed = await client.get(
+        "/api/v1/sessions",
+        params={"experiment_id": "tone", "limit": 1000},
+        headers=await lab(client),
+    )
     assert len(listed.json()["items"]) == 80
 
 
@@ -122,7 +137,8 @@ async def test_experiment_export_streams_jsonl_and_csv(client: AppClient) -> Non
             )
         )
 
-    r = await client.get("/api/v1/experiments/tone/export", headers=LAB)
+    owner = await lab(client)
+    r = await client.get("/api/v1/experiments/tone/export", headers=owner)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/x-ndjson")
     assert 'filename="experiment-tone.jsonl"' in r.headers["content-disposition"]
@@ -131,7 +147,9 @@ async def test_experiment_export_streams_jsonl_and_csv(client: AppClient) -> Non
     assert {r["session_id"] for r in records} == {"s0", "s1", "s2"}
     assert all(r["variant"] in ("friendly", "neutral") for r in records)
 
-    csv_r = await client.get("/api/v1/experiments/tone/export", params={"format": "csv"})
+    csv_r = await client.get(
+        "/api/v1/experiments/tone/export", params={"format": "csv"}, headers=owner
+    )
     assert csv_r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(csv_r.text)))
     assert len(rows) == 1204

@@ -12,7 +12,7 @@ from llm_platform.core.config import Settings
 from llm_platform.rag.embeddings import LocalEmbedder
 from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.ocr import ocr_available
-from tests.conftest import AppClient, start_client
+from tests.conftest import AppClient, staff_headers, start_client
 from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
 from tests.rag.fixtures import (
     REPORT_PAGES,
@@ -225,7 +225,8 @@ async def test_delete_removes_blob_chunks_and_vectors(client: AppClient) -> None
 
 
 async def test_status_reports_ocr_and_audio(client: AppClient) -> None:
-    files = (await client.get("/api/v1/status")).json()["files"]
+    r = await client.get("/api/v1/status", headers=await staff_headers(client))
+    files = r.json()["files"]
     assert files["available"] is True
     assert files["ocr"] is ocr_available()
     assert files["audio_transcription"] is audio_available()

@@ -43,12 +43,21 @@ async def logged(app: Any) -> list[Any]:
         return list((await session.scalars(select(Query).order_by(Query.created_at))).all())
 
 
+async def participant_key(app: Any, user_id: str = "alice") -> str:
+    """A participant's API key: what an OpenAI client sends as its `api_key` (every caller
+    proves who it is with `Authorization: Bearer`, the header the client sends)."""
+    from llm_platform.services.users import create_user_with_key
+
+    async with app.state.platform.db.write_sessions() as session, session.begin():
+        issued = await create_user_with_key(session, user_id, role="participant")
+    return issued.key
+
+
 async def test_openai_client_streaming_and_not(make_settings: Callable[..., Settings]) -> None:
     async with live_server(make_settings(**FAST)) as (url, app):
         client = openai.AsyncOpenAI(
             base_url=f"{url}/v1",
-            api_key="unused-in-open-mode",
-            default_headers={"X-User-ID": "alice"},
+            api_key=await participant_key(app, "alice"),
             max_retries=0,
         )
         provider = provider_of(app)
@@ -111,7 +120,8 @@ async def test_openai_client_streaming_and_not(make_settings: Callable[..., Sett
 
 async def test_errors_use_openai_shape(make_settings: Callable[..., Settings]) -> None:
     async with live_server(make_settings(**FAST, PROVIDER_MAX_RETRIES=0)) as (url, app):
-        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        key = await participant_key(app)
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
         msg: Any = [{"role": "user", "content": "hi"}]
         with pytest.raises(openai.BadRequestError) as bad:
             await client.chat.completions.create(model="nope:model", messages=msg)
@@ -123,7 +133,7 @@ async def test_errors_use_openai_shape(make_settings: Callable[..., Settings]) -
             await client.chat.completions.create(model="scripted:echo", messages=msg, stream=True)
         assert limited.value.response.headers["retry-after"] == "3"
 
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}) as http:
             r = await http.post(f"{url}/v1/chat/completions", json={"model": "x"})
             assert r.status_code == 400
             assert set(r.json()["error"]) == {"message", "type", "param", "code"}
@@ -148,7 +158,8 @@ async def test_errors_use_openai_shape(make_settings: Callable[..., Settings]) -
 async def test_images_as_data_urls(make_settings: Callable[..., Settings]) -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8).decode()
     async with live_server(make_settings(**FAST)) as (url, app):
-        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+        key = await participant_key(app)
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
         msg: Any = [
             {
                 "role": "user",
@@ -173,7 +184,8 @@ async def test_facade_in_front_of_a_real_openai_server(
         **FAST, OPENAI_API_KEY=OPENAI_TEST_KEY, OPENAI_BASE_URL=fake_openai.base_url
     )
     async with live_server(settings) as (url, app):
-        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0)
+        key = await participant_key(app)
+        client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
         messages: Any = [{"role": "user", "content": "Hi"}]
         for _ in range(2):  # the second call reuses the pooled upstream connection
             completion = await client.chat.completions.create(

@@ -11,7 +11,7 @@ from llm_platform.core.config import Settings, _default_prices
 from llm_platform.db.models import Query
 from llm_platform.services.pricing import call_cost
 from tests.api.test_bad_input import assert_error
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 PRICES = _default_prices()
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -95,7 +95,9 @@ async def seed(client: AppClient) -> None:
 
 
 async def tokens(client: AppClient, **params: Any) -> dict[str, Any]:
-    r = await client.get("/api/v1/analytics/tokens", params=params)
+    r = await client.get(
+        "/api/v1/analytics/tokens", params=params, headers=await staff_headers(client)
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -154,8 +156,13 @@ async def test_tokens_time_window_and_user_filter(client: AppClient) -> None:
     assert later["totals"]["cost_usd"] == 0  # no calls at all: nothing unknown
     alice = await tokens(client, user_id="alice")
     assert alice["totals"]["queries"] == 3
-    scoped = await client.get("/api/v1/analytics/tokens", headers={"X-User-ID": "bob"})
+    # A researcher's analytics cover their own calls (and their experiments': none here) ...
+    bob = await staff_headers(client, "researcher", "bob")
+    scoped = await client.get("/api/v1/analytics/tokens", headers=bob)
     assert scoped.json()["totals"]["queries"] == 3
+    # ... and a participant reads none.
+    r = await client.get("/api/v1/analytics/tokens", headers={"X-User-ID": "bob"})
+    assert_error(r, 403, "forbidden")
 
 
 async def test_query_history_filters_and_cursor(client: AppClient) -> None:
@@ -163,28 +170,35 @@ async def test_query_history_filters_and_cursor(client: AppClient) -> None:
     # Several calls at the very same instant: the cursor must not skip or repeat any.
     same = DAY2 + timedelta(minutes=5)
     await insert(client, *[call("carol", "openai", "gpt-4o", same) for _ in range(7)])
+    admin = await staff_headers(client)
     seen: list[str] = []
     cursor = None
     while True:
         params: dict[str, Any] = {"user_id": "carol", "limit": 3}
         if cursor:
             params["cursor"] = cursor
-        page = (await client.get("/api/v1/queries", params=params)).json()
+        page = (await client.get("/api/v1/queries", params=params, headers=admin)).json()
         seen += [q["id"] for q in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
             break
     assert len(seen) == 7 and len(set(seen)) == 7
 
-    everything = (await client.get("/api/v1/queries", params={"limit": 100})).json()["items"]
+    everything = (await client.get("/api/v1/queries", params={"limit": 100}, headers=admin)).json()[
+        "items"
+    ]
     times = [q["created_at"] for q in everything]
     assert times == sorted(times, reverse=True)  # newest first
-    by_session = (await client.get("/api/v1/queries", params={"session_id": "s1"})).json()
+    by_session = (
+        await client.get("/api/v1/queries", params={"session_id": "s1"}, headers=admin)
+    ).json()
     assert [q["model"] for q in by_session["items"]] == ["gpt-4o"]
     item = by_session["items"][0]
     assert item["input_tokens"] == 1000 and item["ttft_ms"] == 20.0 and item["status"] == "ok"
     assert item["request"]["messages"][0]["content"] == "hi"
-    by_experiment = (await client.get("/api/v1/queries", params={"experiment_id": "x"})).json()
+    by_experiment = (
+        await client.get("/api/v1/queries", params={"experiment_id": "x"}, headers=admin)
+    ).json()
     assert len(by_experiment["items"]) == 1
     bob = (await client.get("/api/v1/queries", headers={"X-User-ID": "bob"})).json()["items"]
     assert {q["user_id"] for q in bob} == {"bob"} and len(bob) == 3
@@ -194,6 +208,8 @@ async def test_query_history_filters_and_cursor(client: AppClient) -> None:
 
 async def test_from_after_to_is_400(client: AppClient) -> None:
     r = await client.get(
-        "/api/v1/analytics/tokens", params={"from": "2025-01-02", "to": "2025-01-01"}
+        "/api/v1/analytics/tokens",
+        params={"from": "2025-01-02", "to": "2025-01-01"},
+        headers=await staff_headers(client),
     )
     assert_error(r, 400, "bad_request")

@@ -18,7 +18,7 @@ from llm_platform.providers.errors import (
 )
 from llm_platform.providers.scripted import Fail, reasoning_events, text_events
 from tests.api.query_helpers import body, parse_sse, query_client, scripted
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -34,7 +34,7 @@ PRICES = {"scripted:echo": ModelPrice(input=1.0, output=2.0, cached_input=0.5)}
 
 async def logged(client: AppClient, **params: Any) -> list[dict[str, Any]]:
     await client.app.state.platform.query.log_writer.flush()
-    r = await client.get("/api/v1/queries", params=params)
+    r = await client.get("/api/v1/queries", params=params, headers=await staff_headers(client))
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     return items
@@ -78,7 +78,9 @@ async def test_json_query_is_answered_and_logged_with_session_events(
         assert row["request"]["query"] == "what is it?"
         assert row["session_id"] == "s-1"
 
-        events = (await client.get("/api/v1/sessions/s-1/events")).json()["items"]
+        events = (
+            await client.get("/api/v1/sessions/s-1/events", headers=await staff_headers(client))
+        ).json()["items"]
         assert [e["type"] for e in events] == ["prompt", "model_response"]
         assert events[0]["data"]["text"] == "what is it?"
         assert events[1]["data"]["text"] == "The answer is 42."
@@ -111,7 +113,9 @@ async def test_sse_reasoning_then_text_and_logged_row(
         assert meta["tokens"]["output_tokens"] == 200
         assert meta["latency"] > 0 and meta["ttft"] is not None
         # `done` is sent after the commit: the row is there without waiting.
-        r = await client.get("/api/v1/queries", params={"session_id": "s-2"})
+        r = await client.get(
+            "/api/v1/queries", params={"session_id": "s-2"}, headers=await staff_headers(client)
+        )
         row = r.json()["items"][0]
         assert row["id"] == meta["query_id"] and row["status"] == "ok"
 
@@ -295,7 +299,9 @@ async def test_experiment_variant_sets_system_prompt_model_and_temperature(
             },
         }
         r = await client.post(
-            "/api/v1/experiments", json={"id": "exp1", "name": "E", "variants": [arm]}
+            "/api/v1/experiments",
+            json={"id": "exp1", "name": "E", "variants": [arm]},
+            headers=await staff_headers(client, "researcher"),
         )
         assert r.status_code == 201, r.text
         r = await client.post(

@@ -10,6 +10,7 @@ import pytest
 from llm_platform.core.config import Settings
 from llm_platform.providers.local import bundled_model_path, runtime_available
 from tests.api.query_helpers import parse_sse, query_client
+from tests.conftest import staff_headers
 
 pytestmark = [
     pytest.mark.skipif(
@@ -39,6 +40,12 @@ async def test_local_model_streams_and_is_logged(make_settings: Callable[..., Se
         done = frames[-2]
         assert done["type"] == "done" and done["metadata"]["status"] == "ok"
         assert done["metadata"]["tokens"]["output_tokens"] >= 1
-        row = (await client.get("/api/v1/queries", params={"session_id": "s-local"})).json()
+        row = (
+            await client.get(
+                "/api/v1/queries",
+                params={"session_id": "s-local"},
+                headers=await staff_headers(client),
+            )
+        ).json()
         assert row["items"][0]["provider"] == "local"
         assert row["items"][0]["response_text"] == "".join(tokens)

@@ -264,9 +264,15 @@ async def test_metrics_count_calls_tokens_and_streams(
         live_server(make_settings(**FAST, ENABLE_METRICS=True)) as (url, app),
         httpx.AsyncClient(base_url=url) as http,
     ):
+        from llm_platform.services.users import create_user_with_key
+
+        async with app.state.platform.db.write_sessions() as session, session.begin():
+            admin = await create_user_with_key(session, "test-admin", role="admin")
         provider_of(app).queue(text_events("a b c"))
         await http.post("/api/v1/query/stream", json=body())
-        text = (await http.get("/metrics")).text
+        r = await http.get("/metrics", headers={"Authorization": f"Bearer {admin.key}"})
+        assert r.status_code == 200, r.text
+        text = r.text
         assert 'llm_model_calls_total{model="echo",provider="scripted",status="ok"} 1.0' in text
         assert "llm_active_streams 0.0" in text
         assert "llm_time_to_first_token_seconds_bucket" in text

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 
 def ev(i: int | str, type_: str = "click", **data: object) -> dict[str, object]:
@@ -179,7 +179,9 @@ async def test_request_id_echoed_and_generated(client: AppClient) -> None:
 
 
 async def test_status_reports_database_and_migrations(client: AppClient) -> None:
-    body = (await client.get("/api/v1/status")).json()
+    r = await client.get("/api/v1/status", headers=await staff_headers(client))
+    assert r.status_code == 200, r.text
+    body = r.json()
     assert body["status"] == "ok"
     assert body["database"]["reachable"] and body["database"]["migrations_current"]
     assert body["providers"]["openai"] is False

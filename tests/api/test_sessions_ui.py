@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from llm_platform.db.models import Event, Query
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 U1 = {"X-User-ID": "u1"}
 U2 = {"X-User-ID": "u2"}
@@ -71,8 +71,9 @@ async def test_experiment_stats_per_arm(client: AppClient) -> None:
             {"name": "B", "weight": 1, "settings": {"system_prompt": "Be brief."}},
         ],
     }
-    assert (await client.post("/api/v1/experiments", json=exp, headers=U1)).status_code == 201
-    r = await client.get("/api/v1/experiments/study1/stats", headers=U1)
+    owner = await staff_headers(client, "researcher", "u1")
+    assert (await client.post("/api/v1/experiments", json=exp, headers=owner)).status_code == 201
+    r = await client.get("/api/v1/experiments/study1/stats", headers=owner)
     assert r.status_code == 200
     assert [(a["variant"], a["sessions"]) for a in r.json()["arms"]] == [("A", 0), ("B", 0)]
 
@@ -95,13 +96,15 @@ async def test_experiment_stats_per_arm(client: AppClient) -> None:
             output_tokens=5,
             cost_usd=0.001,
         )
-    body = (await client.get("/api/v1/experiments/study1/stats", headers=U1)).json()
+    body = (await client.get("/api/v1/experiments/study1/stats", headers=owner)).json()
     got = {a["variant"]: a for a in body["arms"]}
     assert {k: v["sessions"] for k, v in got.items() if v["sessions"]} == arms
     assert sum(a["events"] for a in got.values()) == sum(range(1, 9))
     assert sum(a["queries"] for a in got.values()) == 8
     assert sum(a["input_tokens"] for a in got.values()) == 80
     assert all(a["participants"] == a["sessions"] for a in got.values())
-    # Someone else's experiment is not found.
-    assert (await client.get("/api/v1/experiments/study1/stats", headers=U2)).status_code == 404
-    assert (await client.get("/api/v1/experiments/nope/stats", headers=U1)).status_code == 404
+    # Another researcher's experiment is not found; participants read no experiment stats.
+    other = await staff_headers(client, "researcher", "u2")
+    assert (await client.get("/api/v1/experiments/study1/stats", headers=other)).status_code == 404
+    assert (await client.get("/api/v1/experiments/nope/stats", headers=owner)).status_code == 404
+    assert (await client.get("/api/v1/experiments/study1/stats", headers=U1)).status_code == 403

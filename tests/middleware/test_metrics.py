@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from llm_platform.core.config import Settings
-from tests.conftest import AppClient, app_client
+from tests.conftest import AppClient, app_client, staff_headers
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ async def test_requests_and_latency_by_route_template_and_status(
         await client.get("/no/such/page-1")
         await client.get("/no/such/page-2")
         await client.delete("/api/v1/events")
-        r = await client.get("/metrics")
-        assert r.status_code == 200
+        r = await client.get("/metrics", headers=await staff_headers(client))
+        assert r.status_code == 200, r.text
         assert r.headers["content-type"].startswith("text/plain")
         found = samples(r.text)
 

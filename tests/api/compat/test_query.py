@@ -35,7 +35,7 @@ from tests.api.compat.legacy_client import (
     start_body,
 )
 from tests.api.query_helpers import live_server, parse_sse, query_client, scripted
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -87,7 +87,8 @@ async def stream_chat(client: AppClient, body: dict[str, Any], url: str = "") ->
 
 async def logged(client: AppClient) -> list[dict[str, Any]]:
     await client.app.state.platform.query.log_writer.flush()
-    return list((await client.get("/api/v1/queries")).json()["items"])
+    r = await client.get("/api/v1/queries", headers=await staff_headers(client))
+    return list(r.json()["items"])
 
 
 async def test_chat_streams_thinking_answer_citations_and_reloads(
@@ -166,7 +167,7 @@ async def test_chat_streams_thinking_answer_citations_and_reloads(
         history = (await client.get("/api/v1/query/history/u-1?session_id=s-1")).json()
         assert history["queries"][0]["query"] == "How many people live in Oslo?"
         assert history["queries"][0]["response"] == ANSWER
-        tokens = (await client.get("/tokens/data")).json()
+        tokens = (await client.get("/tokens/data", headers=await staff_headers(client))).json()
         assert tokens["queries"][0]["tokens"] == {"prompt": 120, "completion": 40, "total": 160}
         assert tokens["filters"] == {"providers": ["scripted"], "models": ["echo"]}
 

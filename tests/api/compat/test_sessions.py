@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from tests.api.compat.legacy_client import FRONTEND_ORIGIN, environment, start_body
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 
 async def v1_events(client: AppClient, session_id: str) -> list[dict]:
@@ -243,8 +243,9 @@ async def test_experiment_assignment_flow(client: AppClient) -> None:
     r = await client.post(
         "/api/v1/experiments",
         json={"id": "exp-a", "name": "A", "variants": [{"name": "control"}, {"name": "treat"}]},
+        headers=await staff_headers(client, "researcher"),
     )
-    assert r.status_code == 201
+    assert r.status_code == 201, r.text
     r = await client.post(
         "/api/v1/session/s-9/experiment",
         json={"experiment_id": "exp-a", "model_group": "gpt-4o-mini-search-preview"},

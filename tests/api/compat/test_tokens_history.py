@@ -7,7 +7,7 @@ from typing import Any
 
 from llm_platform.db.models import Query
 from tests.api.compat.legacy_client import start_body
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -41,7 +41,8 @@ async def test_token_dashboard_shape_and_sums(client: AppClient) -> None:
             call("u3", "local", "smollm2", None, None),  # no token counts: not on the dashboard
         ],
     )
-    r = await client.get("/tokens/data")
+    admin = await staff_headers(client)
+    r = await client.get("/tokens/data", headers=admin)
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"queries", "filters", "aggregated"}
@@ -68,17 +69,19 @@ async def test_token_dashboard_shape_and_sums(client: AppClient) -> None:
     assert agg["model_avg_latency"] == {"gpt-4o-mini": 200.0, "gpt-4.1": 50.0}
 
     # Filters narrow the rows and the totals, not the filter lists.
-    r = await client.get("/tokens/data", params={"model_provider": "openai", "model_used": ""})
+    r = await client.get(
+        "/tokens/data", params={"model_provider": "openai", "model_used": ""}, headers=admin
+    )
     body = r.json()
     assert {q["model_used"] for q in body["queries"]} == {"gpt-4o-mini", "gpt-4.1"}
     assert body["aggregated"]["total_tokens"] == 113
     assert body["filters"]["providers"] == ["anthropic", "openai"]
-    r = await client.get("/tokens/data", params={"model_used": "gpt-4.1"})
+    r = await client.get("/tokens/data", params={"model_used": "gpt-4.1"}, headers=admin)
     assert r.json()["aggregated"]["model_usage_count"] == {"gpt-4.1": 1}
 
 
 async def test_token_dashboard_empty(client: AppClient) -> None:
-    body = (await client.get("/tokens/data")).json()
+    body = (await client.get("/tokens/data", headers=await staff_headers(client))).json()
     assert body["queries"] == [] and body["filters"] == {"providers": [], "models": []}
     assert body["aggregated"]["total_tokens"] == 0
     assert body["aggregated"]["model_avg_latency"] == {}
