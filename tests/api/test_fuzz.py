@@ -26,7 +26,9 @@ from schemathesis.core.failures import Failure
 
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings
+from llm_platform.db.engine import create_database
 from llm_platform.main import create_app
+from llm_platform.services.users import create_user_with_key
 from tests.conftest import _fresh_pg_database
 
 pytestmark = pytest.mark.slow
@@ -42,17 +44,19 @@ def live_server(
         # PostgreSQL refuses what SQLite stores (NUL characters, over-long values): fuzz both.
         server_url = request.getfixturevalue("pg_server_url")
         database_url = asyncio.run(_fresh_pg_database(server_url))
-    app = create_app(
-        Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            DATA_DIR=tmp,
-            DATABASE_URL=database_url,
-            LOG_LEVEL="CRITICAL",
-            RATE_LIMIT_PER_MINUTE=0,
-            RATE_LIMIT_PER_MINUTE_IP=0,
-            MAX_REQUEST_BODY_MB=1,
-        )
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        DATA_DIR=tmp,
+        DATABASE_URL=database_url,
+        LOG_LEVEL="CRITICAL",
+        RATE_LIMIT_PER_MINUTE=0,
+        RATE_LIMIT_PER_MINUTE_IP=0,
+        RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP=0,
+        MAX_REQUEST_BODY_MB=1,
+        # Bodies may name users (as the original client's do): the fuzzer's user_ids are used.
+        TRUST_CLIENT_USER_ID=True,
     )
+    app = create_app(settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -66,8 +70,12 @@ def live_server(
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.05)
+    # The fuzzer calls as an admin, who gets past authentication on every route (what
+    # each kind of caller may reach is tests/api/test_access.py's subject).
+    global ADMIN
+    ADMIN = asyncio.run(_admin_headers(settings))
     # Something to find: a session with events, an experiment.
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, headers=ADMIN) as client:
         client.post("/api/v1/sessions", json={"session_id": "s1", "user_id": "u1"})
         client.post(
             "/api/v1/events",
@@ -83,6 +91,19 @@ def live_server(
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+ADMIN: dict[str, str] = {}
+
+
+async def _admin_headers(settings: Settings) -> dict[str, str]:
+    db = create_database(settings)
+    try:
+        async with db.write_sessions() as session, session.begin():
+            issued = await create_user_with_key(session, "fuzz-admin", role="admin")
+    finally:
+        await db.dispose()
+    return {"Authorization": f"Bearer {issued.key}"}
 
 
 def error_body_shape(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -121,4 +142,9 @@ schema = schemathesis.openapi.from_dict(_openapi())
 )
 def test_no_server_errors(case: Any, live_server: tuple[str, Any]) -> None:
     base, _ = live_server
-    case.call_and_validate(base_url=base, checks=[not_a_server_error, error_body_shape], timeout=30)
+    case.call_and_validate(
+        base_url=base,
+        headers=ADMIN,
+        checks=[not_a_server_error, error_body_shape],
+        timeout=30,
+    )
