@@ -24,6 +24,7 @@ from llm_platform.db.repositories.users import ApiKeyRepository
 
 _USER_ID = re.compile(USER_ID_PATTERN)
 _MAX_SECRET_CHARS = 512
+_OUR_PREFIXES = (API_KEY_PREFIX, PARTICIPANT_TOKEN_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ async def authenticate(
     db: Database, tokens: ParticipantTokens, settings: Settings, credentials: Credentials
 ) -> Principal:
     secret = credentials.bearer
+    trusted = settings.trust_client_user_id and settings.AUTH_MODE is AuthMode.OPEN
+    if secret is not None and trusted and not secret.startswith(_OUR_PREFIXES):
+        secret = None  # e.g. an OpenAI SDK's placeholder key, where client-named ids are trusted
     if secret is not None:
         if len(secret) > _MAX_SECRET_CHARS:
             raise Unauthorized("Invalid API key or token")
@@ -62,7 +66,6 @@ async def authenticate(
         return await principal_for_key(db, secret)
     if settings.AUTH_MODE is AuthMode.API_KEY:
         raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'")
-    trusted = settings.trust_client_user_id
     named = credentials.named_user
     if named:
         if not trusted:
