@@ -22,6 +22,7 @@ from llm_platform.db.engine import create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.middleware.body_limit import BodyLimitMiddleware
 from llm_platform.middleware.error_handlers import install_error_handlers
+from llm_platform.middleware.input_guard import InputGuardMiddleware
 from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024),
         upload_max_bytes=int((settings.MAX_FILE_SIZE_MB + 1) * 1024 * 1024),
     )
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
