@@ -69,6 +69,8 @@ def serve(
     """Migrate the database, then serve the API (and web UI)."""
     import uvicorn
 
+    from llm_platform.server import uvicorn_options
+
     settings = _settings()
 
     async def migrate() -> None:
@@ -87,6 +89,7 @@ def serve(
         log_config=None,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
 
 

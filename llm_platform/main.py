@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from llm_platform import __version__
 from llm_platform.api.compat.router import compat_router, priority_router
+from llm_platform.api.docs import build_docs_router
 from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
@@ -99,10 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.APP_NAME,
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        # Served from packaged assets (offline, under a CSP): api/docs.py.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     install_error_handlers(app)
+    app.include_router(build_docs_router(settings.APP_NAME, "/openapi.json"))
     # The OpenAI facade first: routes are matched in order and it is the gateway's hot path
     # (its /v1/ paths collide with nothing else).
     app.include_router(openai_router)

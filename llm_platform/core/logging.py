@@ -13,6 +13,7 @@ which the event loop stands still.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
@@ -22,9 +23,7 @@ import structlog
 
 from llm_platform.core.config import LogFormat, Settings
 
-_SECRET_KEYS = re.compile(
-    r"(api[_-]?key|authorization|secret|password|token|cookie)$", re.I
-)
+_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|secret|password|token|cookie)$", re.I)
 _SECRET_VALUES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|lp_[A-Za-z0-9_\-]{8,})")
 # What is masked in a rendered line: key-shaped values, and the value of a credential header
 # or field however it is written (`Authorization: x`, `'cookie': 'x'`, `(b'x-api-key', b'x')`).
@@ -123,10 +122,8 @@ LOGGED_MARK = "_llm_platform_logged"
 
 def mark_logged(exc: BaseException) -> None:
     """Flag an exception whose traceback was logged, so later handlers do not log it again."""
-    try:
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__
         setattr(exc, LOGGED_MARK, True)
-    except AttributeError:  # exceptions with __slots__
-        pass
 
 
 class _AlreadyLogged(logging.Filter):

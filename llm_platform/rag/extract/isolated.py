@@ -171,4 +171,3 @@ class IsolatedExtractor:
                 self._reader.join(timeout=5)
             self._progress.close()
             self._progress = None
-
