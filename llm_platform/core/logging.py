@@ -31,7 +31,7 @@ _SECRET_TEXT = re.compile(
     r"(?P<key>\b(?:sk-|lp_|pt_))[A-Za-z0-9_\-.~+/=]{6,}"
     r"|(?P<bearer>\bBearer\s+)[^\s'\",;)\]}]+"
     r"|(?P<header>\b(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|"
-    r"x-participant-token|api[_-]?key)\b['\"]?\s*[:=,]\s*b?['\"]?(?:(?:Bearer|Basic)\s+)?)"
+    r"x-participant-token|api[_-]?key)\b['\"]?\s*[:=,]\s*(?:b?['\"])?(?:(?:Bearer|Basic)\s+)?)"
     r"[^\s'\",;)\]}]+",
     re.I,
 )
@@ -70,16 +70,19 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
     ]
-    renderer: Any
+    # Exceptions are rendered by the formatter (built anew by each call), not by the
+    # structlog chain (which loggers cached by an earlier configuration keep).
+    rendering: list[Any]
     if settings.LOG_FORMAT is LogFormat.JSON:
-        renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
+        rendering = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
         # plain_traceback: the standard library's traceback, without locals (structlog's
         # default uses rich with show_locals when rich is installed, as typer installs it).
-        renderer = structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
-        )
+        rendering = [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
 
     structlog.configure(
         # filter_by_level first: a disabled level costs a check, not the whole chain.
@@ -96,7 +99,7 @@ def configure_logging(settings: Settings) -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            renderer,
+            *rendering,
             _redact_rendered,
         ],
     )
