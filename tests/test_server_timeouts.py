@@ -33,7 +33,7 @@ async def echo(request: Request) -> PlainTextResponse:
         body = await request.body()
     except ClientDisconnect:
         disconnects.append(request.url.path)
-        raise
+        return PlainTextResponse("gone")
     return PlainTextResponse(f"got {len(body)}")
 
 
