@@ -47,7 +47,8 @@ def redact_text(text: str) -> str:
     return _SECRET_TEXT.sub(_mask, text)
 
 
-def _redact_rendered(_: Any, __: str, line: str | bytes) -> str | bytes:
+def _redact_rendered(_: Any, __: str, line: Any) -> Any:
+    """The last step of the formatter: the rendered line (str, or bytes) with secrets masked."""
     if isinstance(line, bytes):
         return redact_text(line.decode("utf-8", "replace")).encode()
     return redact_text(line)

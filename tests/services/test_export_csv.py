@@ -63,6 +63,7 @@ async def test_every_csv_cell_of_an_export_is_neutralised() -> None:
     body = b"".join([chunk async for chunk in render(_records(), ExportFormat.CSV)]).decode()
     rows = list(csv.reader(io.StringIO(body)))
     cells = [cell for row in rows[1:] for cell in row]
+
     def is_number(cell: str) -> bool:
         try:
             float(cell)

@@ -22,7 +22,9 @@ from llm_platform.rag.filetypes import ArchiveTooLarge, ZipBudget, check_zip
 _DEFAULT_BUDGET = ZipBudget(max_bytes=256 * 1024 * 1024, max_ratio=100.0)
 
 
-def extract_docx(path: Path, limits: Limits, budget: ZipBudget | None = None) -> ExtractedDocument:
+def extract_docx(
+    path: Path, limits: Limits, zip_budget: ZipBudget | None = None
+) -> ExtractedDocument:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -30,7 +32,7 @@ def extract_docx(path: Path, limits: Limits, budget: ZipBudget | None = None) ->
     try:
         with zipfile.ZipFile(path) as archive:
             archive.getinfo("word/document.xml")
-            check_zip(archive, budget or _DEFAULT_BUDGET, real=True)
+            check_zip(archive, zip_budget or _DEFAULT_BUDGET, real=True)
         document = docx.Document(str(path))
     except ArchiveTooLarge as exc:
         raise ExtractionError(str(exc)) from None
