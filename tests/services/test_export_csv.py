@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import Result
 
+from llm_platform.core.config import Settings
+from llm_platform.db.models import Experiment, Query, Session
 from llm_platform.services.export import ExportFormat, csv_cell, render
+from tests.conftest import app_client
+from tests.test_cli import cli_env, run  # noqa: F401
 
 
 @pytest.mark.parametrize(
@@ -81,3 +87,32 @@ async def test_every_csv_cell_of_an_export_is_neutralised() -> None:
 async def test_jsonl_export_is_unchanged() -> None:
     body = b"".join([chunk async for chunk in render(_records(), ExportFormat.JSONL)])
     assert b'"title":"=HYPERLINK' in body
+
+
+async def test_cli_csv_export_is_neutralised(
+    cli_env: Callable[..., Result], make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """`llm-platform export --format csv` (the researcher's path) writes no live formula."""
+    async with app_client(make_settings()) as client:
+        db = client.app.state.platform.db
+        async with db.write_sessions() as session, session.begin():
+            session.add(Experiment(id="x1", name="X", owner_id="lab", variants=[{"name": "a"}]))
+            session.add(Session(id="s1", user_id="=p1", experiment_id="x1", variant="a"))
+            await session.flush()
+            session.add(
+                Query(
+                    user_id="=p1",
+                    session_id="s1",
+                    experiment_id="x1",
+                    provider="openai",
+                    model="gpt-4o",
+                    response_text='=HYPERLINK("http://evil","click")',
+                )
+            )
+    target = tmp_path / "x1.csv"
+    out = await run(cli_env, "export", "--experiment", "x1", "--format", "csv", "-o", str(target))
+    assert out.exit_code == 0, out.output
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    query_row = next(r for r in rows if r["kind"] == "query")
+    assert query_row["text"] == "'=HYPERLINK(\"http://evil\",\"click\")"
+    assert {r["user_id"] for r in rows} == {"'=p1"}

@@ -160,10 +160,18 @@ class IsolatedExtractor:
             self._listeners.pop(task, None)
 
     def close(self) -> None:
+        """Stop the children, also one busy with a file (its job is handed back by the
+        ingestion's own shutdown and runs again at the next start)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            children = list((pool._processes or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in children:
+                child.join(timeout=5)
+                if child.is_alive():
+                    child.terminate()
+                    child.join(timeout=5)
         if self._progress is not None:
             with contextlib.suppress(Exception):
                 self._progress.put(None)
