@@ -90,7 +90,9 @@ async def test_jsonl_export_is_unchanged() -> None:
 
 
 async def test_cli_csv_export_is_neutralised(
-    cli_env: Callable[..., Result], make_settings: Callable[..., Settings], tmp_path: Path
+    cli_env: Callable[..., Result],  # noqa: F811
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
 ) -> None:
     """`llm-platform export --format csv` (the researcher's path) writes no live formula."""
     async with app_client(make_settings()) as client:
@@ -114,5 +116,5 @@ async def test_cli_csv_export_is_neutralised(
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     query_row = next(r for r in rows if r["kind"] == "query")
-    assert query_row["text"] == "'=HYPERLINK(\"http://evil\",\"click\")"
+    assert query_row["text"] == '\'=HYPERLINK("http://evil","click")'
     assert {r["user_id"] for r in rows} == {"'=p1"}
