@@ -27,8 +27,15 @@ SafeStr = Annotated[
 
 
 def as_utc(value: datetime) -> datetime:
-    """Dates from clients in UTC: an aware date converted, a naive one taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """Dates from clients in UTC: an aware date converted, a naive one taken as UTC (within a
+    day of year 1 or 9999 the conversion overflows: clamped, as the database column does)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if value.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 # A date from a client, normalised to UTC (naive = UTC), so any two compare.
