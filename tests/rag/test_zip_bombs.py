@@ -225,3 +225,41 @@ def test_extract_refuses_bomb_directly(tmp_path: Path) -> None:
     path.write_bytes(_bomb(make_docx(["x"], [["a"]]), "word/styles.xml", 300 * MIB))
     with pytest.raises(ExtractionError, match="MAX_UNCOMPRESSED_MB"):
         extract(path, FileKind.DOCX, "x", LIMITS, zip_budget=ZipBudget(256 * MIB, 100))
+
+
+async def test_extraction_children_stay_lean_and_cheap(tmp_path: Path) -> None:
+    """The children load the extractors only (no torch, no embedding model), start once,
+    and then cost a small file milliseconds more than a thread would."""
+    import asyncio
+
+    from llm_platform.rag.extract.isolated import IsolatedExtractor
+
+    path = tmp_path / "small.docx"
+    path.write_bytes(make_docx(["A small file."], [["a", "b"]]))
+    extractor = IsolatedExtractor(512, 1, ZipBudget(256 * MIB, 100))
+    try:
+        started = time.perf_counter()
+        doc = await extractor.extract(path, FileKind.DOCX, "x", LIMITS)
+        first = time.perf_counter() - started
+        assert "A small file." in doc.blocks[0].text
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await extractor.extract(path, FileKind.DOCX, "x", LIMITS)
+            timings.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await asyncio.to_thread(extract, path, FileKind.DOCX, "x", LIMITS)
+        in_thread = time.perf_counter() - started
+        pool = extractor._ensure_pool()
+        loaded = pool.submit(eval, "sorted(__import__('sys').modules)").result(30)
+    finally:
+        extractor.close()
+    print(
+        f"small DOCX: first {first * 1000:.0f} ms (child start), then "
+        f"{min(timings) * 1000:.1f}-{max(timings) * 1000:.1f} ms in a child vs "
+        f"{in_thread * 1000:.1f} ms in a thread"
+    )
+    heavy = {"torch", "sentence_transformers", "llama_cpp", "sqlalchemy", "faster_whisper"}
+    assert not heavy & set(loaded), heavy & set(loaded)
+    assert "docx" in loaded
+    assert min(timings) < 0.5
