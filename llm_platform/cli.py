@@ -8,7 +8,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -73,6 +73,8 @@ def serve(
     """Migrate the database, then serve the API (and web UI)."""
     import uvicorn
 
+    from llm_platform.server import uvicorn_options
+
     settings = _settings()
     bind_host = host or settings.HOST
     bind_port = port or settings.PORT
@@ -101,8 +103,8 @@ def serve(
         workers=None if reload else (workers or settings.WORKERS),
         reload=reload,
         log_config=None,
-        **proxy_options(settings),
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
 
 
@@ -113,14 +115,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def proxy_options(settings: Settings) -> dict[str, Any]:
-    """X-Forwarded-For is believed only from TRUSTED_PROXIES (uvicorn rewrites the client
-    address then; the rate limits count that address)."""
-    if not settings.TRUSTED_PROXIES:
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.TRUSTED_PROXIES)}
 
 
 async def _operator_sign_in(db: Database, settings: Settings, host: str) -> str | None:

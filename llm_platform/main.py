@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from llm_platform import __version__
 from llm_platform.api.compat.router import compat_router, priority_router
 from llm_platform.api.deps import get_staff
+from llm_platform.api.docs import build_docs_router
 from llm_platform.api.openai_compat import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
@@ -25,6 +26,7 @@ from llm_platform.db.engine import create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.middleware.body_limit import BodyLimitMiddleware
 from llm_platform.middleware.error_handlers import install_error_handlers
+from llm_platform.middleware.input_guard import InputGuardMiddleware
 from llm_platform.middleware.metrics import Metrics, MetricsMiddleware
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.middleware.request_context import RequestContextMiddleware
@@ -103,10 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.APP_NAME,
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
         openapi_url="/openapi.json",
+        # Served from packaged assets (offline, under a CSP): api/docs.py.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     install_error_handlers(app)
+    app.include_router(build_docs_router(settings.APP_NAME, "/openapi.json"))
     # The OpenAI facade first: routes are matched in order and it is the gateway's hot path
     # (its /v1/ paths collide with nothing else).
     app.include_router(openai_router)
@@ -132,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=int(settings.MAX_REQUEST_BODY_MB * 1024 * 1024),
         upload_max_bytes=int((settings.MAX_FILE_SIZE_MB + 1) * 1024 * 1024),
     )
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
     WORKERS: int = Field(default=1, ge=1, le=64)
+    # Slow clients: a request's headers must arrive within HEADER_TIMEOUT_SECONDS, a body may
+    # not stall longer than BODY_TIMEOUT_SECONDS between two reads, an idle kept-alive
+    # connection is closed after KEEP_ALIVE_SECONDS (see docs/deploy.md).
+    HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    BODY_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    KEEP_ALIVE_SECONDS: float = Field(default=5.0, gt=0)
 
     DATA_DIR: Path = Path("data")
     DATABASE_URL: str | None = None
@@ -239,6 +245,12 @@ class Settings(BaseSettings):
     MAX_EXTRACTED_CHARS: int = Field(default=20_000_000, ge=1000)
     MAX_IMAGE_PIXELS: int = Field(default=60_000_000, ge=10_000)
     MAX_AUDIO_SECONDS: int = Field(default=3 * 3600, ge=1)
+    # ZIP-based uploads (DOCX): all members together, unpacked, and their packing ratio.
+    MAX_UNCOMPRESSED_MB: float = Field(default=256.0, gt=0)
+    MAX_COMPRESSION_RATIO: float = Field(default=100.0, ge=2)
+    # Extraction runs in child processes with this address-space ceiling, so a hostile
+    # file fails that file, never the server (0: in a thread of the server, no ceiling).
+    EXTRACT_MEMORY_MB: int = Field(default=2048, ge=0)
     OCR_ENABLED: bool = True
     AUDIO_ENABLED: bool = True
     CHUNK_TOKENS: int = Field(default=512, ge=32, le=8192)

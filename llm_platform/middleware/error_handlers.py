@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_platform.core.errors import AppError, ValidationFailed
-from llm_platform.core.logging import get_logger
+from llm_platform.core.logging import get_logger, mark_logged
 from llm_platform.middleware.error_response import error_body
 
 log = get_logger("llm_platform.errors")
@@ -80,4 +80,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", error_type=type(exc).__name__)
+        mark_logged(exc)  # Starlette re-raises it to the server, which need not log it again
         return _render(AppError())

@@ -20,7 +20,7 @@ from llm_platform.core.logging import get_logger
 from llm_platform.db.models import File, FileChunk, utcnow
 from llm_platform.db.repositories.files import ChunkRepository, FileRepository
 from llm_platform.rag.embeddings import EmbeddingError
-from llm_platform.rag.extract import ExtractionError, extract
+from llm_platform.rag.extract import ExtractionError
 from llm_platform.rag.filetypes import FileKind
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.rag.store import IndexEntry
@@ -171,13 +171,8 @@ async def run_ingestion(
     try:
         heartbeat.set(_EXTRACT[0], "extracting")
         async with runtime.storage.local_path(key) as path:
-            doc = await asyncio.to_thread(
-                extract,
-                path,
-                kind,
-                media_type,
-                runtime.limits,
-                lambda f: heartbeat.set(_band(_EXTRACT, f)),
+            doc = await runtime.extract(
+                path, kind, media_type, lambda f: heartbeat.set(_band(_EXTRACT, f))
             )
         if stopping():
             raise _Stopping

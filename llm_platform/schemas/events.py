@@ -5,14 +5,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llm_platform.schemas.common import ClientId, EventId, Schema
+from llm_platform.schemas.common import ClientId, EventId, EventTypeName, Schema
 
 
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event_id: EventId
     t: int = Field(ge=0, le=10**15, description="Client timestamp, ms since the epoch")
-    type: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
+    type: EventTypeName
     data: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,7 +1,8 @@
 """Researcher exports: sessions, their events and their model calls, streamed as JSONL or CSV.
 
 Rows are read with server-side cursors and written out one by one, so an experiment of any
-size is exported in constant memory.
+size is exported in constant memory. CSV cells that a spreadsheet would run as a formula are
+neutralised (OWASP CSV injection): participants write the prompts, the researcher opens the file.
 """
 
 from __future__ import annotations
@@ -109,6 +110,17 @@ def query_record(q: Query) -> dict[str, Any]:
     }
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell starting like a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading `'`,
+    which spreadsheets show as text; numbers and other cells are written as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_row(record: dict[str, Any]) -> list[Any]:
     kind = record["kind"]
     if kind == "session":
@@ -133,7 +145,7 @@ def _csv_row(record: dict[str, Any]) -> list[Any]:
         }
     row = {**record, "id": ident, "time": time, "text": text}
     row["data"] = orjson.dumps(data).decode()
-    return [row.get(col) for col in CSV_COLUMNS]
+    return [csv_cell(row.get(col)) for col in CSV_COLUMNS]
 
 
 async def _session_records(

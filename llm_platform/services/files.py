@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import UploadFile
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +26,14 @@ from llm_platform.core.errors import (
 from llm_platform.core.security import NO_IDENTITY, Principal
 from llm_platform.db.models import File, new_id, utcnow
 from llm_platform.db.repositories.files import ChunkRepository, FileRepository
-from llm_platform.rag.filetypes import SNIFF_BYTES, UnsupportedType, detect, sanitize_filename
+from llm_platform.rag.extract import zip_budget_from_settings
+from llm_platform.rag.filetypes import (
+    SNIFF_BYTES,
+    ArchiveTooLarge,
+    UnsupportedType,
+    detect,
+    sanitize_filename,
+)
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.rag.storage import staging_dir
 
@@ -94,9 +102,13 @@ async def upload(
         if staged.size == 0:
             raise BadRequest("File is empty")
         try:
-            detected = detect(staged.head, staged.path, name)
+            detected = await asyncio.to_thread(
+                detect, staged.head, staged.path, name, zip_budget_from_settings(settings)
+            )
         except UnsupportedType as exc:
             raise UnsupportedMediaType(str(exc)) from None
+        except ArchiveTooLarge as exc:
+            raise PayloadTooLarge(str(exc)) from None
         repo = FileRepository(db)
         existing = await repo.find_by_hash(owner, staged.sha256)
         if existing is not None:
@@ -144,6 +156,30 @@ def _reuse(existing: File) -> UploadResult:
         existing.updated_at = utcnow()
         return UploadResult(existing, True, (existing.id, existing.job_id))
     return UploadResult(existing, True, None)
+
+
+# Types a browser would run as a page or script: served back as plain text.
+_ACTIVE_TYPES = ("html", "xml", "svg", "javascript", "ecmascript", "xhtml")
+
+
+def content_type_and_headers(record: File) -> tuple[str, dict[str, str]]:
+    """How a stored file is served back: as a download the browser never runs.
+
+    Active content (HTML, SVG, XML, scripts) goes out as `text/plain`; every file carries
+    `Content-Security-Policy: sandbox` (opened anyway, it runs no script, in no origin) and
+    `nosniff` (the declared type is the one used)."""
+    media_type = record.media_type
+    if any(part in media_type.lower() for part in _ACTIVE_TYPES):
+        media_type = "text/plain; charset=utf-8"
+    ascii_name = record.name.encode("ascii", "replace").decode().replace('"', "_")
+    return media_type, {
+        "Content-Disposition": (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(record.name)}"
+        ),
+        "Content-Length": str(record.size_bytes),
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 async def get_visible(db: AsyncSession, principal: Principal, file_id: str) -> File:

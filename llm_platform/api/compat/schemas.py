@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llm_platform.schemas.common import ClientId
+from llm_platform.schemas.common import ClientId, EventTypeName
 from llm_platform.schemas.files import FileOut
 from llm_platform.schemas.query import Attachment, HistoryMessage, QueryResponse
 from llm_platform.schemas.sessions import Environment, SessionOut
@@ -47,7 +47,7 @@ class LegacySessionEnd(LegacyModel):
 
 class LegacyEventIn(LegacyModel):
     t: int = Field(ge=0, le=10**15, description="Client timestamp, ms since the epoch")
-    type: str = Field(min_length=1, max_length=64)
+    type: EventTypeName  # the rule of `EventIn`, which the event is converted to
     data: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("data", mode="before")

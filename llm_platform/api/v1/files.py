@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Response, UploadFile
 from fastapi import File as FileField
@@ -60,17 +59,9 @@ async def get_file_content(
     file_id: PathId, db: DbSession, user: CurrentUser, rag: RagDep
 ) -> StreamingResponse:
     record = await file_service.get_visible(db, user, file_id)
-    ascii_name = record.name.encode("ascii", "replace").decode().replace('"', "_")
+    media_type, headers = file_service.content_type_and_headers(record)
     return StreamingResponse(
-        rag.runtime.storage.iter_bytes(record.storage_key),
-        media_type=record.media_type,
-        headers={
-            "Content-Disposition": (
-                f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(record.name)}"
-            ),
-            "Content-Length": str(record.size_bytes),
-            "X-Content-Type-Options": "nosniff",
-        },
+        rag.runtime.storage.iter_bytes(record.storage_key), media_type=media_type, headers=headers
     )
 
 

@@ -13,7 +13,7 @@ from llm_platform.rag.extract.base import (
     Limits,
     ProgressFn,
 )
-from llm_platform.rag.filetypes import FileKind
+from llm_platform.rag.filetypes import FileKind, ZipBudget
 
 __all__ = [
     "Block",
@@ -23,6 +23,7 @@ __all__ = [
     "Limits",
     "extract",
     "limits_from_settings",
+    "zip_budget_from_settings",
 ]
 
 
@@ -37,14 +38,25 @@ def limits_from_settings(settings: Settings) -> Limits:
     )
 
 
+def zip_budget_from_settings(settings: Settings) -> ZipBudget:
+    return ZipBudget(
+        max_bytes=int(settings.MAX_UNCOMPRESSED_MB * 1024 * 1024),
+        max_ratio=settings.MAX_COMPRESSION_RATIO,
+    )
+
+
 def extract(
     path: Path,
     kind: FileKind,
     media_type: str,
     limits: Limits,
     progress: ProgressFn | None = None,
+    *,
+    zip_budget: ZipBudget | None = None,
 ) -> ExtractedDocument:
-    """Blocking: call it in a worker thread. Raises `ExtractionError` for any unreadable file."""
+    """Blocking: call it in a worker thread (or a child process, see `isolated`). Raises
+    `ExtractionError` for any unreadable file. `zip_budget`: the unpacked size of every
+    member of a ZIP-based file is counted against it before the file is parsed."""
     if kind is FileKind.PDF:
         from llm_platform.rag.extract.pdf import extract_pdf
 
@@ -52,7 +64,7 @@ def extract(
     if kind is FileKind.DOCX:
         from llm_platform.rag.extract.office import extract_docx
 
-        return extract_docx(path, limits)
+        return extract_docx(path, limits, zip_budget)
     if kind is FileKind.HTML:
         from llm_platform.rag.extract.text import extract_html
 

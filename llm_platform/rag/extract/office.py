@@ -1,4 +1,7 @@
-"""DOCX paragraphs and tables in document order, headings from paragraph styles."""
+"""DOCX paragraphs and tables in document order, headings from paragraph styles.
+
+Before python-docx parses anything, every member of the archive is inflated and counted
+against the ZIP budget (a styles part can be the bomb as well as the document body)."""
 
 from __future__ import annotations
 
@@ -13,22 +16,27 @@ from llm_platform.rag.extract.base import (
     ExtractionError,
     Limits,
 )
+from llm_platform.rag.filetypes import ArchiveTooLarge, ZipBudget, check_zip
 
-_MAX_XML_BYTES = 200 * 1024 * 1024  # uncompressed document.xml (zip bomb guard)
+# Without a configured budget (direct calls): the defaults of the settings.
+_DEFAULT_BUDGET = ZipBudget(max_bytes=256 * 1024 * 1024, max_ratio=100.0)
 
 
-def extract_docx(path: Path, limits: Limits) -> ExtractedDocument:
+def extract_docx(
+    path: Path, limits: Limits, zip_budget: ZipBudget | None = None
+) -> ExtractedDocument:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     try:
         with zipfile.ZipFile(path) as archive:
-            info = archive.getinfo("word/document.xml")
-            if info.file_size > _MAX_XML_BYTES:
-                raise ExtractionError("DOCX document body is too large (zip bomb guard)")
+            archive.getinfo("word/document.xml")
+            check_zip(archive, zip_budget or _DEFAULT_BUDGET, real=True)
         document = docx.Document(str(path))
-    except ExtractionError:
+    except ArchiveTooLarge as exc:
+        raise ExtractionError(str(exc)) from None
+    except (ExtractionError, MemoryError):
         raise
     except (zipfile.BadZipFile, KeyError) as exc:
         raise ExtractionError(f"Not a valid DOCX document ({exc})") from None
