@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import StringConstraints
 
-from llm_platform.schemas.common import ID_PATTERN, SafeStr, UtcDatetime
+from llm_platform.schemas.common import ID_PATTERN, SafeStr
 
 # Ids of stored objects in paths (sessions, experiments): the shape ClientId accepts.
 PathId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
@@ -23,8 +23,6 @@ EventCursor = Annotated[str | None, Query(pattern=r"^\d{1,18}$")]
 EventType = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")
 ]
-# Free text in a query string (bounded, no NUL or control character), and dates in UTC.
+# Free text in a query string (bounded, no NUL or control character).
 SafeQuery = Annotated[SafeStr | None, Query()]
-# A date in a query string, in UTC (naive = UTC), so `from` and `to` always compare.
-UtcQueryDate = Annotated[UtcDatetime | None, Query()]
 EventTypeFilter = Annotated[list[EventType] | None, Query(max_length=50)]

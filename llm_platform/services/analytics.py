@@ -10,7 +10,6 @@ from llm_platform.core.errors import BadRequest
 from llm_platform.core.security import Principal
 from llm_platform.db.models import Query
 from llm_platform.db.repositories.queries import QueryRepository, TokenTotals, UsageRow
-from llm_platform.schemas.common import as_utc
 from llm_platform.schemas.queries import GroupBy, TokenAnalytics, TokenGroup
 from llm_platform.services.access import visibility
 
@@ -50,9 +49,6 @@ async def token_totals(
     end: datetime | None,
 ) -> TokenAnalytics:
     principal.require_staff()
-    # Naive and aware dates do not compare: both in UTC, a naive one taken as UTC.
-    start = as_utc(start) if start is not None else None
-    end = as_utc(end) if end is not None else None
     if start is not None and end is not None and end <= start:
         raise BadRequest("'to' must be after 'from'")
     rows = await QueryRepository(db).token_totals(

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from llm_platform.api.compat.schemas import (
     LegacyTokens,
@@ -26,7 +25,8 @@ from llm_platform.services import analytics
 
 router = APIRouter(tags=["legacy client"], route_class=JSONRoute)
 
-Name = Annotated[str | None, Query(max_length=256)]
+# The old client sends "" for "all": empty is allowed, control characters are not.
+Name = Annotated[str | None, Query(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 @router.get("/tokens/data", response_model=TokenDashboard)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -8,7 +7,7 @@ from fastapi import APIRouter, Query
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import Cursor, Limit
-from llm_platform.schemas.common import ClientId, Page
+from llm_platform.schemas.common import ClientId, Page, UtcDatetime
 from llm_platform.schemas.queries import GroupBy, QueryLogOut, TokenAnalytics
 from llm_platform.services import analytics
 
@@ -43,8 +42,8 @@ async def token_analytics(
     user: CurrentUser,
     group_by: GroupBy = "provider",
     user_id: ClientId | None = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[UtcDatetime | None, Query(alias="from")] = None,
+    end: Annotated[UtcDatetime | None, Query(alias="to")] = None,
 ) -> TokenAnalytics:
     return await analytics.token_totals(
         db, user, group_by=group_by, user_id=user_id, start=start, end=end

@@ -105,7 +105,7 @@ async def query_stream(payload: QueryRequest, ctx: Context) -> StreamingResponse
 async def resume_stream(
     stream_id: PathId,
     ctx: Context,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
     after: Annotated[int | None, Query(ge=0, description="Alternative to Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Replay the frames after `Last-Event-ID`, then follow the live stream (any instance).
