@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,8 +96,15 @@ async def query_page(
         for row in rows:
             if row.request.get(HIDDEN_SYSTEM):
                 db.expunge(row)  # never written back
-                row.request = {k: v for k, v in row.request.items() if k != "system"}
+                row.request = participant_view(row.request)
     return list(rows), next_cursor
+
+
+def participant_view(request: dict[str, Any]) -> dict[str, Any]:
+    """A logged request as its participant may read it: without the arm's system prompt."""
+    if not request.get(HIDDEN_SYSTEM):
+        return request
+    return {k: v for k, v in request.items() if k != "system"}
 
 
 async def usage(

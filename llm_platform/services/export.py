@@ -20,6 +20,7 @@ from llm_platform.db.models import Event, Query, Session
 from llm_platform.db.repositories.events import EventRepository
 from llm_platform.db.repositories.queries import QueryRepository
 from llm_platform.db.repositories.sessions import SessionRepository
+from llm_platform.services.analytics import participant_view
 
 
 class ExportFormat(StrEnum):
@@ -83,7 +84,7 @@ def event_record(s: Session, e: Event) -> dict[str, Any]:
     }
 
 
-def query_record(q: Query) -> dict[str, Any]:
+def query_record(q: Query, *, hide_arm_prompt: bool = False) -> dict[str, Any]:
     return {
         "kind": "query",
         "query_id": q.id,
@@ -93,7 +94,7 @@ def query_record(q: Query) -> dict[str, Any]:
         "variant": q.variant,
         "provider": q.provider,
         "model": q.model,
-        "request": q.request,
+        "request": participant_view(q.request) if hide_arm_prompt else q.request,
         "response_text": q.response_text,
         "reasoning_text": q.reasoning_text,
         "citations": q.citations,
@@ -149,7 +150,9 @@ def _csv_row(record: dict[str, Any]) -> list[Any]:
 
 
 async def _session_records(
-    db: Database, sessions: Iterable[Session] | AsyncIterator[Session]
+    db: Database,
+    sessions: Iterable[Session] | AsyncIterator[Session],
+    hide_arm_prompt: bool = False,
 ) -> AsyncIterator[dict[str, Any]]:
     async with db.read_sessions() as inner:
         events = EventRepository(inner)
@@ -159,7 +162,7 @@ async def _session_records(
             async for e in events.stream_for_session(s.id):
                 yield event_record(s, e)
             async for q in queries.stream_for_session(s.id):
-                yield query_record(q)
+                yield query_record(q, hide_arm_prompt=hide_arm_prompt)
 
 
 async def _aiter(
@@ -173,8 +176,11 @@ async def _aiter(
             yield item
 
 
-async def session_export_records(db: Database, session: Session) -> AsyncIterator[dict[str, Any]]:
-    async for record in _session_records(db, [session]):
+async def session_export_records(
+    db: Database, session: Session, *, hide_arm_prompt: bool = False
+) -> AsyncIterator[dict[str, Any]]:
+    """One session's records; a participant's own export leaves out the arm's prompt."""
+    async for record in _session_records(db, [session], hide_arm_prompt):
         yield record
 
 

@@ -326,3 +326,49 @@ async def test_no_route_leaks_changes_or_tells_another_users_data(
     assert not tally.leaks, tally.leaks
     assert not tally.oracles, tally.oracles
     assert after == before
+
+
+async def test_a_participant_never_reads_the_arms_prompt(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Any participant may join an experiment by its id; what they read back of their own
+    calls (query log, old client's history, session export) leaves out the arm's prompt,
+    which their researcher still reads."""
+    async with app_client(make_settings(**FAST, TRUST_CLIENT_USER_ID=False)) as client:
+        owner = await _key(client, "lab", "researcher")
+        r = await client.post(
+            "/api/v1/experiments",
+            json={
+                "id": "hidden",
+                "name": "H",
+                "variants": [{"name": "a", "settings": {"system_prompt": "SECRET-ARM"}}],
+            },
+            headers=owner,
+        )
+        assert r.status_code == 201
+        user, me = await _participant(client, False, "")
+        r = await client.post(
+            "/api/v1/sessions", json={"session_id": "s-h", "experiment_id": "hidden"}, headers=me
+        )
+        assert r.status_code == 201
+        r = await client.post(
+            "/api/v1/query",
+            json={"query": "hi", "session_id": "s-h", "model_provider": "scripted"},
+            headers=me,
+        )
+        assert r.status_code == 200, r.text
+        await client.app.state.platform.query.log_writer.flush()
+        for path in (
+            "/api/v1/queries",
+            f"/api/v1/query/history/{user}",
+            "/api/v1/sessions/s-h/export",
+            "/api/v1/sessions/s-h/export?format=csv",
+        ):
+            r = await client.get(path, headers=me)
+            assert r.status_code == 200, (path, r.text)
+            assert "SECRET-ARM" not in r.text, path
+            assert "hi" in r.text, path
+        r = await client.get("/api/v1/queries?experiment_id=hidden", headers=owner)
+        assert r.json()["items"][0]["request"]["system"] == "SECRET-ARM"
+        r = await client.get("/api/v1/sessions/s-h/export", headers=owner)
+        assert "SECRET-ARM" in r.text

@@ -126,7 +126,9 @@ async def export_session(
     format: export_service.ExportFormat = export_service.ExportFormat.JSONL,
 ) -> StreamingResponse:
     record = await session_service.get_visible(db, user, session_id)
-    records = export_service.session_export_records(state.db, record)
+    records = export_service.session_export_records(
+        state.db, record, hide_arm_prompt=not user.is_staff
+    )
     return StreamingResponse(
         export_service.render(records, format),
         media_type=export_service.MEDIA_TYPES[format],
