@@ -18,6 +18,7 @@ from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
 from llm_platform.core.state import AppState
+from llm_platform.core.tracing import setup_tracing
 from llm_platform.db.engine import create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.middleware.body_limit import BodyLimitMiddleware
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = create_database(settings)
+        if tracing is not None:
+            tracing.instrument_engine(db.engine)
         if settings.AUTO_MIGRATE:
             await upgrade(db.engine)
         checkpoints = await db.start_checkpoints()  # SQLite only
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             metrics_registry=metrics.registry if metrics is not None else None,
         )
+        if tracing is not None:
+            app.state.platform.query.tracer = tracing.tracer
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).
         gc.collect()
@@ -93,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if checkpoints is not None:
                 checkpoints.stop()
             await db.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title=settings.APP_NAME,
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    tracing = setup_tracing(settings, app)
     # The OpenAI facade first: routes are matched in order and it is the gateway's hot path
     # (its /v1/ paths collide with nothing else).
     app.include_router(openai_router)
