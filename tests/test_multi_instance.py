@@ -103,6 +103,7 @@ class Cluster:
     ports: list[int] = field(default_factory=list)
     servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     proxy_port: int = 0
+    keys: dict[str, str] = field(default_factory=dict)
 
     def url(self, index: int) -> str:
         return f"http://127.0.0.1:{self.ports[index]}"
@@ -175,6 +176,11 @@ def run_cluster(workdir: Path, env: dict[str, str]) -> Iterator[Cluster]:
         for i in range(2):
             worker = spawn(workdir, env, "worker", log=f"worker-{i}.log")
             stack.callback(stop, worker)
+        makers = {u: create_key(workdir, env, u) for u in ("alice", "bob", "carol")}
+        for user, maker in makers.items():
+            out, _ = maker.communicate(timeout=90)
+            assert maker.returncode == 0, out
+            cluster.keys[user] = out.decode().strip().splitlines()[-1]
         wait_ready(cluster)
         cluster.proxy_port = free_port()
         nginx_dir = workdir / "nginx"
@@ -247,28 +253,29 @@ def sse_frames(lines: list[str]) -> list[tuple[int, str, str]]:
     return frames
 
 
+_lines: dict[int, AsyncIterator[str]] = {}
+
+
 async def read_until(
     response: httpx.Response, stop_at: set[str], limit: int = 10_000
 ) -> list[tuple[int, str, str]]:
-    """Frames up to (and including) the first of a kind in `stop_at`, or the end."""
-    lines: list[str] = []
-    count = 0
+    """Frames up to (and including) the first of a kind in `stop_at` (or `limit` frames, or
+    the end); a later call goes on where this one stopped."""
+    lines = _lines.setdefault(id(response), response.aiter_lines())
+    seen: list[str] = []
+    kind, count = "", 0
     try:
-        async for line in response.aiter_lines():
-            lines.append(line)
+        async for line in lines:
+            seen.append(line)
             if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind:
                 count += 1
-            if line.startswith("data: ") and (
-                lines[-2][7:] in stop_at
-                if len(lines) > 1 and lines[-2].startswith("event: ")
-                else False
-            ):
-                break
-            if count >= limit and line.startswith("data: "):
-                break
+                if kind in stop_at or count >= limit:
+                    break
     except httpx.HTTPError:  # the serving instance died: what arrived is returned
         pass
-    return sse_frames(lines)
+    return sse_frames(seen)
 
 
 async def wait_for(
@@ -303,176 +310,173 @@ async def test_three_instances_two_workers_behind_nginx(
         "INSTANCE_HEARTBEAT_SECONDS": "0.5",
         "INSTANCE_TIMEOUT_SECONDS": "2",
         "STREAM_HEARTBEAT_SECONDS": "1",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("MI_LOG_LEVEL", "WARNING"),
+        "HF_HUB_OFFLINE": "1",  # the embedding model is packaged: never look for it online
         "DATA_DIR": str(tmp_path / "data"),
     }
     engine = create_async_engine(cluster_db)
-    with run_cluster(tmp_path, env) as cluster:
-        # --- the migrations ran once: every instance is up on the head revision
+    try:
+        with run_cluster(tmp_path, env) as cluster:
+            await exercise(cluster, engine)
+    finally:
+        await engine.dispose()
+    print(f"multi-instance test: {time.monotonic() - started:.1f} s")
+
+
+async def exercise(cluster: Cluster, engine: AsyncEngine) -> None:
+    # --- the migrations ran once (instances, workers and `users create` all started
+    # together on the empty database): one head revision, nobody failed
+    async with engine.connect() as conn:
+        versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    assert versions == [(head_revision(),)]
+    keys = cluster.keys
+
+    def auth(user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[user]}"}
+
+    async with httpx.AsyncClient(timeout=30) as http, AsyncExitStack() as streams:
+        # --- uploads through the proxy (checked at the end: the workers ingest meanwhile)
+        file_ids = []
+        for n in range(4):
+            content = f"Document {n}. " + f"The instance test number {n} says hello. " * 30
+            r = await http.post(
+                f"{cluster.proxy}/api/v1/files/upload",
+                files={"file": (f"doc{n}.txt", content.encode(), "text/plain")},
+                headers=auth("bob"),
+            )
+            assert r.status_code == 201, r.text
+            file_ids.append(r.json()["id"])
+
+        # --- events posted to an instance, and re-sent to another, are stored once
+        r = await http.post(
+            f"{cluster.proxy}/api/v1/sessions",
+            json={"session_id": "bob-session"},
+            headers=auth("bob"),
+        )
+        assert r.status_code in (200, 201), r.text
+        sent = 0
+        for i in range(6):
+            batch = [
+                {"event_id": uuid.uuid4().hex, "t": 1_700_000_000_000 + n, "type": "click"}
+                for n in range(10)
+            ]
+            body = {"session_id": "bob-session", "events": batch}
+            first = await http.post(
+                f"{cluster.url(i % 3)}/api/v1/events", json=body, headers=auth("bob")
+            )
+            again = await http.post(
+                f"{cluster.url((i + 1) % 3)}/api/v1/events", json=body, headers=auth("bob")
+            )
+            assert first.status_code == again.status_code == 200, (first.text, again.text)
+            assert len(first.json()["accepted"]) == 10 and len(again.json()["duplicates"]) == 10
+            sent += 10
+        stored = select(func.count()).select_from(Event).where(Event.type == "click")
+        assert await wait_for(engine, stored, sent, within=1) == sent
+
+        # --- a stream started on instance 0, resumed on 1, cancelled through 2
+        ask = {"query": "a long answer", "model_provider": "scripted", "model_name": "slow"}
+        async with http.stream(
+            "POST", f"{cluster.url(0)}/api/v1/query/stream", json=ask, headers=auth("alice")
+        ) as r:
+            assert r.status_code == 200
+            stream_id, query_id = r.headers["x-stream-id"], r.headers["x-query-id"]
+            head = await read_until(r, {"thought", "token"})
+        last = head[-1][0]
+        resume_headers = {**auth("alice"), "Last-Event-ID": str(last)}
+        async with http.stream(
+            "GET", f"{cluster.url(1)}/api/v1/query/stream/{stream_id}", headers=resume_headers
+        ) as r:
+            assert r.status_code == 200
+            more = await read_until(r, {"thought", "token"}, limit=2)
+            assert more[0][0] == last + 1  # nothing lost or repeated between instances
+            cancel = await http.post(
+                f"{cluster.url(2)}/api/v1/query/{stream_id}/cancel", headers=auth("alice")
+            )
+            assert cancel.status_code == 200 and cancel.json()["cancelled"] is True
+            rest = await read_until(r, {"done", "error"})
+        assert rest[-1][1] == "done" and '"status":"cancelled"' in rest[-1][2]
+        cancelled = select(Query.status).where(Query.id == query_id)
+        assert await wait_for(engine, cancelled, "cancelled") == "cancelled"
+
+        # --- kill -9 one instance mid-stream, with another stream running elsewhere
+        owners = {}
+        for i in range(3):
+            r = await http.get(f"{cluster.url(i)}/api/v1/status", headers=auth("alice"))
+            owners[r.json()["process"]["instance_id"]] = i
+        turn = {**ask, "session_id": "alice-session"}
+        opened: list[Opened] = []
+        for _ in range(6):  # until two streams run on different instances
+            r = await streams.enter_async_context(
+                http.stream(
+                    "POST",
+                    f"{cluster.proxy}/api/v1/query/stream",
+                    json=turn,
+                    headers=auth("alice"),
+                )
+            )
+            assert r.status_code == 200
+            frames = await read_until(r, {"start"})
+            instance = owners[orjson.loads(frames[0][2])["instance_id"]]
+            opened.append(
+                Opened(r, r.headers["x-stream-id"], r.headers["x-query-id"], instance, frames)
+            )
+            if len({o.instance for o in opened}) == 2:
+                break
+        doomed = opened[0]
+        survivor = next(o for o in opened if o.instance != doomed.instance)
+        finishing = asyncio.create_task(read_until(survivor.response, {"done", "error"}))
+        os.killpg(cluster.servers[doomed.instance].pid, signal.SIGKILL)
+        cluster.servers[doomed.instance].wait(10)
+        # Its connection through the proxy breaks; the client resumes through the proxy
+        # (so on another instance) and is told that the answer was interrupted.
+        doomed.frames += await read_until(doomed.response, {"done", "error"})
+        seen = max(f[0] for f in doomed.frames)
+        async with http.stream(
+            "GET",
+            f"{cluster.proxy}/api/v1/query/stream/{doomed.stream_id}",
+            headers={**auth("alice"), "Last-Event-ID": str(seen)},
+        ) as r:
+            assert r.status_code == 200, await r.aread()
+            tail = await read_until(r, {"done", "error"})
+        assert tail[-1][1] == "error" and '"code":"interrupted"' in tail[-1][2], tail
+        interrupted = select(Query.status).where(Query.id == doomed.query_id)
+        assert await wait_for(engine, interrupted, "interrupted", within=10) == "interrupted"
         async with engine.connect() as conn:
-            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-        assert versions == [(head_revision(),)]
-        makers = {u: create_key(tmp_path, env, u) for u in ("alice", "bob", "carol")}
-        keys = {}
-        for user, proc in makers.items():
-            out, _ = proc.communicate(timeout=60)
-            assert proc.returncode == 0, out
-            keys[user] = out.decode().strip().splitlines()[-1]
-
-        def auth(user: str) -> dict[str, str]:
-            return {"Authorization": f"Bearer {keys[user]}"}
-
-        async with httpx.AsyncClient(timeout=30) as http:
-            # --- events posted to any instance (and re-posted to another) are stored once
-            sent = 0
-            for i in range(6):
-                batch = [
-                    {"event_id": uuid.uuid4().hex, "t": 1_700_000_000_000 + n, "type": "click"}
-                    for n in range(10)
-                ]
-                body = {"session_id": "bob-session", "events": batch}
-                first = await http.post(
-                    f"{cluster.url(i % 3)}/api/v1/events", json=body, headers=auth("bob")
-                )
-                again = await http.post(
-                    f"{cluster.url((i + 1) % 3)}/api/v1/events", json=body, headers=auth("bob")
-                )
-                assert first.status_code == again.status_code == 200, (first.text, again.text)
-                assert len(first.json()["accepted"]) == 10 and len(again.json()["duplicates"]) == 10
-                sent += 10
-            stored = select(func.count()).select_from(Event).where(Event.type == "click")
-            assert await wait_for(engine, stored, sent, within=1) == sent
-
-            # --- uploads through the proxy are ingested once, by the workers
-            file_ids = []
-            for n in range(4):
-                content = f"Document {n}. " + f"The instance test number {n} says hello. " * 30
-                r = await http.post(
-                    f"{cluster.proxy}/api/v1/files/upload",
-                    files={"file": (f"doc{n}.txt", content.encode(), "text/plain")},
-                    headers=auth("bob"),
-                )
-                assert r.status_code == 201, r.text
-                file_ids.append(r.json()["id"])
-
-            # --- a stream started on instance 0, resumed on 1, cancelled through 2
-            ask = {
-                "query": "a long answer please",
-                "model_provider": "scripted",
-                "model_name": "slow",
-            }
-            async with http.stream(
-                "POST", f"{cluster.url(0)}/api/v1/query/stream", json=ask, headers=auth("alice")
-            ) as r:
-                assert r.status_code == 200
-                stream_id, query_a = r.headers["x-stream-id"], r.headers["x-query-id"]
-                head = await read_until(r, {"thought", "token"})
-            last = head[-1][0]
-            resume_headers = {**auth("alice"), "Last-Event-ID": str(last)}
-            async with http.stream(
-                "GET", f"{cluster.url(1)}/api/v1/query/stream/{stream_id}", headers=resume_headers
-            ) as r:
-                assert r.status_code == 200
-                more = await read_until(r, {"thought", "token"}, limit=2)
-                assert more[0][0] == last + 1  # nothing lost or repeated between instances
-                cancel = await http.post(
-                    f"{cluster.url(2)}/api/v1/query/{stream_id}/cancel", headers=auth("alice")
-                )
-                assert cancel.status_code == 200 and cancel.json()["cancelled"] is True
-                rest = await read_until(r, {"done", "error"})
-            assert rest[-1][1] == "done" and '"status":"cancelled"' in rest[-1][2]
-            status_a = select(Query.status).where(Query.id == query_a)
-            assert await wait_for(engine, status_a, "cancelled") == "cancelled"
-
-            # --- one rate-limit budget across the instances
-            codes = []
-            for n in range(RATE_LIMIT + 6):
-                r = await http.get(f"{cluster.url(n % 3)}/api/v1/files", headers=auth("carol"))
-                codes.append(r.status_code)
-            assert codes.count(200) == RATE_LIMIT and codes.count(429) == 6, codes
-
-            # --- the uploads: ready, each claimed once, chunks written once
-            ready = select(func.count()).select_from(File).where(File.status == "ready")
-            assert await wait_for(engine, ready, len(file_ids), within=40) == len(file_ids)
-            async with engine.connect() as conn:
-                files = (await conn.execute(select(File.id, File.attempts, File.chunk_count))).all()
-                chunks = dict(
-                    (
-                        await conn.execute(
-                            select(FileChunk.file_id, func.count()).group_by(FileChunk.file_id)
+            prompts = (
+                (
+                    await conn.execute(
+                        select(Event.data).where(
+                            Event.session_id == "alice-session", Event.type == "prompt"
                         )
                     )
-                    .tuples()
-                    .all()
                 )
-            assert {f.id for f in files} == set(file_ids)
-            assert all(f.attempts == 1 and f.chunk_count > 0 for f in files), files
-            assert all(chunks[f.id] == f.chunk_count for f in files)
+                .scalars()
+                .all()
+            )
+        assert doomed.query_id in {p["query_id"] for p in prompts}
 
-            # --- kill -9 one instance mid-stream
-            owners = {}
-            for i in range(3):
-                r = await http.get(f"{cluster.url(i)}/api/v1/status", headers=auth("alice"))
-                owners[r.json()["process"]["instance_id"]] = i
-            turn = {**ask, "session_id": "alice-session"}
-            opened: list[Opened] = []
-            async with AsyncExitStack() as streams:
-                for _ in range(6):  # until two streams run on different instances
-                    r = await streams.enter_async_context(
-                        http.stream(
-                            "POST",
-                            f"{cluster.proxy}/api/v1/query/stream",
-                            json=turn,
-                            headers=auth("alice"),
-                        )
-                    )
-                    assert r.status_code == 200
-                    frames = await read_until(r, {"start"})
-                    instance = owners[orjson.loads(frames[0][2])["instance_id"]]
-                    opened.append(
-                        Opened(
-                            r, r.headers["x-stream-id"], r.headers["x-query-id"], instance, frames
-                        )
-                    )
-                    if len({o.instance for o in opened}) == 2:
-                        break
-                doomed = opened[0]
-                survivor = next(o for o in opened if o.instance != doomed.instance)
-                os.killpg(cluster.servers[doomed.instance].pid, signal.SIGKILL)
-                cluster.servers[doomed.instance].wait(10)
-                # Its connection through the proxy breaks; the client resumes through the
-                # proxy (so on another instance) and is told the answer was interrupted.
-                doomed.frames += await read_until(doomed.response, {"done", "error"})
-                seen = max(f[0] for f in doomed.frames)
-                async with http.stream(
-                    "GET",
-                    f"{cluster.proxy}/api/v1/query/stream/{doomed.stream_id}",
-                    headers={**auth("alice"), "Last-Event-ID": str(seen)},
-                ) as r:
-                    assert r.status_code == 200, await r.aread()
-                    tail = await read_until(r, {"done", "error"})
-                assert tail[-1][1] == "error" and '"code":"interrupted"' in tail[-1][2], tail
-                # The stream on another instance finishes normally.
-                done = await read_until(survivor.response, {"done", "error"})
-                assert done[-1][1] == "done" and '"status":"ok"' in done[-1][2], done
-            interrupted = select(Query.status).where(Query.id == doomed.query_id)
-            assert await wait_for(engine, interrupted, "interrupted", within=10) == "interrupted"
-            async with engine.connect() as conn:
-                prompts = (
-                    (
-                        await conn.execute(
-                            select(Event.data).where(
-                                Event.session_id == "alice-session", Event.type == "prompt"
-                            )
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
-            assert doomed.query_id in {p["query_id"] for p in prompts}
-            ok = select(Query.status).where(Query.id == survivor.query_id)
-            assert await wait_for(engine, ok, "ok") == "ok"
-            assert await wait_for(engine, stored, sent, within=1) == sent  # nothing else lost
-    await engine.dispose()
-    elapsed = time.monotonic() - started
-    print(f"multi-instance test: {elapsed:.1f} s")
+        # --- one rate-limit budget across the (two remaining) instances
+        alive = [i for i in range(3) if i != doomed.instance]
+        codes = []
+        for n in range(RATE_LIMIT + 6):
+            r = await http.get(f"{cluster.url(alive[n % 2])}/api/v1/files", headers=auth("carol"))
+            codes.append(r.status_code)
+        assert codes.count(200) == RATE_LIMIT and codes.count(429) == 6, codes
+
+        # --- the uploads: ready, each claimed once, its chunks written once
+        ready = select(func.count()).select_from(File).where(File.status == "ready")
+        assert await wait_for(engine, ready, len(file_ids), within=40) == len(file_ids)
+        async with engine.connect() as conn:
+            files = (await conn.execute(select(File.id, File.attempts, File.chunk_count))).all()
+            per_file = select(FileChunk.file_id, func.count()).group_by(FileChunk.file_id)
+            chunks = {row[0]: row[1] for row in (await conn.execute(per_file)).all()}
+        assert {f.id for f in files} == set(file_ids)
+        assert all(f.attempts == 1 and f.chunk_count > 0 for f in files), files
+        assert all(chunks[f.id] == f.chunk_count for f in files)
+
+        # --- the stream on the other instance finished normally; nothing else was lost
+        done = await asyncio.wait_for(finishing, 30)
+        assert done[-1][1] == "done" and '"status":"ok"' in done[-1][2], done
+        ok = select(Query.status).where(Query.id == survivor.query_id)
+        assert await wait_for(engine, ok, "ok") == "ok"
+        assert await wait_for(engine, stored, sent, within=1) == sent
