@@ -55,14 +55,17 @@ class Tracing:
     tracer: Any
 
     def instrument_engine(self, engine: Any) -> None:
-        """Spans for the statements of this SQLAlchemy engine (async: its sync core)."""
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        """Spans for the statements of this SQLAlchemy engine (async: its sync core).
 
-        SQLAlchemyInstrumentor().instrument(
-            engine=getattr(engine, "sync_engine", engine),
-            tracer_provider=self.provider,
-            enable_commenter=False,
-        )
+        The instrumentation's engine tracer is attached per engine (its instrumentor is a
+        process-wide singleton, and declares SQLAlchemy < 2.1 although the engine events it
+        hooks are unchanged in 2.1; tested in tests/core/test_tracing.py)."""
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.metrics import NoOpMeterProvider
+
+        usage = NoOpMeterProvider().get_meter("llm_platform").create_up_down_counter("unused")
+        tracer = self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+        EngineTracer(tracer, getattr(engine, "sync_engine", engine), usage)
 
     def shutdown(self) -> None:
         self.provider.shutdown()  # exports what is still batched
