@@ -31,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,6 +111,8 @@ class Soak:
 
 async def events_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
     session = f"soak-session-{n}"
+    r = await client.post("/api/v1/sessions", json={"session_id": session})
+    r.raise_for_status()
     while soak.running():
         batch = [
             {"event_id": uuid.uuid4().hex, "t": int(time.time() * 1000), "type": "soak"}
@@ -129,10 +132,12 @@ async def events_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
         await soak.pause(0.2)
 
 
-async def read_frames(response: httpx.Response, limit: int | None) -> tuple[int, bool, bool]:
+async def read_frames(
+    lines: AsyncIterator[str], limit: int | None, last: int = 0
+) -> tuple[int, bool, bool]:
     """(last frame id, saw a token, ended) reading at most `limit` frames."""
-    last, token, frames = 0, False, 0
-    async for line in response.aiter_lines():
+    token, frames = False, 0
+    async for line in lines:
         if line.startswith("id: "):
             last = int(line[4:])
             frames += 1
@@ -160,12 +165,13 @@ async def streams_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}")
                 stream_id = r.headers["x-stream-id"]
-                last, token, ended = await read_frames(r, 1)
-                if not token:
-                    last, token, ended = await read_frames(r, 1 if abandon else None)
+                lines = r.aiter_lines()
+                last, token, ended = 0, False, False
+                while not token and not ended:  # up to the first thought or token
+                    last, token, ended = await read_frames(lines, 1, last)
                 soak.record("stream_ttft", started)
                 if not ended and not abandon:
-                    await read_frames(r, None)
+                    last, token, ended = await read_frames(lines, None, last)
             if abandon and not ended and random.random() < 0.7:
                 soak.abandoned.append((stream_id, last))
             soak.counts["streams"] += 1
@@ -188,7 +194,7 @@ async def resume_worker(soak: Soak, client: httpx.AsyncClient) -> None:
             ) as r:
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}")
-                _, _, ended = await read_frames(r, None)
+                _, _, ended = await read_frames(r.aiter_lines(), None)
                 if not ended:
                     raise RuntimeError("resumed stream ended without a terminal frame")
             soak.record("resume", started)
@@ -293,6 +299,14 @@ async def run(args: argparse.Namespace, port: int, data: Path) -> int:
     async with httpx.AsyncClient(
         base_url=base, limits=limits, timeout=timeout, headers=headers
     ) as client:
+        # Warm-up, not measured: the embedding model loads on the first upload and search.
+        warm = await client.post(
+            "/api/v1/files/upload", files={"file": ("warm.txt", "warm up text", "text/plain")}
+        )
+        warm.raise_for_status()
+        (await client.post("/api/v1/rag/search", json={"query": "warm"})).raise_for_status()
+        t0 = time.monotonic()
+        soak.stop_at = t0 + args.minutes * 60
         workers = [events_worker(soak, client, n) for n in range(args.event_writers)]
         workers += [streams_worker(soak, client, n) for n in range(args.streamers)]
         workers += [resume_worker(soak, client), uploads_worker(soak, client)]
