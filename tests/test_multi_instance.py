@@ -153,9 +153,11 @@ def wait_ready(cluster: Cluster, timeout: float = 90) -> None:
     assert not pending, f"instances {pending} did not start"
 
 
-def create_key(workdir: Path, env: dict[str, str], user: str) -> subprocess.Popen[bytes]:
+def create_key(
+    workdir: Path, env: dict[str, str], user: str, role: str = "user"
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [cli_path(), "users", "create", user],
+        [cli_path(), "users", "create", user, "--role", role],
         cwd=workdir,
         env=clean_env(**env),
         stdout=subprocess.PIPE,
@@ -177,6 +179,7 @@ def run_cluster(workdir: Path, env: dict[str, str]) -> Iterator[Cluster]:
             worker = spawn(workdir, env, "worker", log=f"worker-{i}.log")
             stack.callback(stop, worker)
         makers = {u: create_key(workdir, env, u) for u in ("alice", "bob", "carol")}
+        makers["ops"] = create_key(workdir, env, "ops", "admin")
         for user, maker in makers.items():
             out, _ = maker.communicate(timeout=90)
             assert maker.returncode == 0, out
@@ -401,7 +404,7 @@ async def exercise(cluster: Cluster, engine: AsyncEngine) -> None:
         # --- kill -9 one instance mid-stream, with another stream running elsewhere
         owners = {}
         for i in range(3):
-            r = await http.get(f"{cluster.url(i)}/api/v1/status", headers=auth("alice"))
+            r = await http.get(f"{cluster.url(i)}/api/v1/status", headers=auth("ops"))
             owners[r.json()["process"]["instance_id"]] = i
         turn = {**ask, "session_id": "alice-session"}
         opened: list[Opened] = []

@@ -82,13 +82,20 @@ class InstanceRegistry:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        now = utcnow()
-        async with self.db.write_sessions() as session, session.begin():
-            session.add(
-                Instance(id=self.id, host=self.host, pid=self.pid, started_at=now, heartbeat_at=now)
-            )
-        await self._beat_redis()
-        await self.reap()
+        """Register, and reap what dead instances left (a database that is not reachable
+        yet is retried by the heartbeat, which registers the instance when it can)."""
+        try:
+            now = utcnow()
+            async with self.db.write_sessions() as session, session.begin():
+                session.add(
+                    Instance(
+                        id=self.id, host=self.host, pid=self.pid, started_at=now, heartbeat_at=now
+                    )
+                )
+            await self._beat_redis()
+            await self.reap()
+        except Exception as exc:
+            log.warning("instance_register_failed", error=str(exc))
         self._task = asyncio.create_task(self._run(), name="instance-heartbeat")
 
     async def stop(self) -> None:
