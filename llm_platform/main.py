@@ -22,6 +22,7 @@ from llm_platform.core.logging import configure_logging, get_logger
 from llm_platform.core.secret_key import load_secret
 from llm_platform.core.security import ParticipantTokens
 from llm_platform.core.state import AppState
+from llm_platform.core.tracing import setup_tracing
 from llm_platform.db.engine import create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.middleware.body_limit import BodyLimitMiddleware
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = create_database(settings)
+        if tracing is not None:
+            tracing.instrument_engine(db.engine)
         if settings.AUTO_MIGRATE:
             await upgrade(db.engine)
         checkpoints = await db.start_checkpoints()  # SQLite only
@@ -76,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis=redis,
             metrics_registry=metrics.registry if metrics is not None else None,
         )
+        if tracing is not None:
+            app.state.platform.query.tracer = tracing.tracer
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).
         gc.collect()
@@ -100,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if checkpoints is not None:
                 checkpoints.stop()
             await db.dispose()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title=settings.APP_NAME,
@@ -113,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(build_docs_router(settings.APP_NAME, "/openapi.json"))
+    tracing = setup_tracing(settings, app)
     # The OpenAI facade first: routes are matched in order and it is the gateway's hot path
     # (its /v1/ paths collide with nothing else).
     app.include_router(openai_router)

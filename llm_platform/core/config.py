@@ -223,6 +223,14 @@ class Settings(BaseSettings):
     # stream's `done` event always follows the commit; JSON answers (`/query`, the OpenAI
     # facade) wait for it only when this is true (off: the commit is off the critical path).
     QUERY_LOG_WAIT: bool = False
+    # Each serving process heartbeats (database row, and a Redis key with REDIS_URL); the
+    # `running` queries of one silent for INSTANCE_TIMEOUT_SECONDS (or, on the same host,
+    # whose process is gone) are marked `interrupted` by the others or the next start.
+    # OpenTelemetry traces (extra `otel`): unset = on when OTEL_EXPORTER_OTLP_ENDPOINT /
+    # OTEL_TRACES_EXPORTER ask for it (see core/tracing.py); true / false force it.
+    TRACING: bool | None = None
+    INSTANCE_HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0, le=3600)
+    INSTANCE_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0, le=86400)
 
     @field_validator("FALLBACK_MODELS", mode="before")
     @classmethod

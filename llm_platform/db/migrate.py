@@ -9,12 +9,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llm_platform.db.models import UNMANAGED_TABLE_PREFIXES, Base
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock key held while migrating ("llmp" + "migr" in ASCII): instances
+# starting together run the migrations once, the others wait and find the schema current.
+MIGRATION_LOCK_KEY = 0x6C6C6D706D696772
 
 
 def include_name(name: str | None, type_: str, _parents: object) -> bool:
@@ -39,6 +43,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Released at commit; alembic reads the current revision only after it.
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            await conn.execute(lock, {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(_upgrade)
 
 

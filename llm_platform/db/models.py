@@ -147,6 +147,7 @@ class Query(Base):
         Index("ix_queries_user_created", "user_id", "created_at"),
         Index("ix_queries_session_created", "session_id", "created_at"),
         Index("ix_queries_created", "created_at"),
+        Index("ix_queries_status_instance", "status", "instance_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -167,10 +168,26 @@ class Query(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     ttft_ms: Mapped[float | None] = mapped_column(Float)
+    # `running` from the start of the call until its end updates the row; `interrupted` when
+    # the instance running it (`instance_id`) died first (see services/instances.py).
     status: Mapped[str] = mapped_column(String(16), default="ok")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    instance_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Instance(Base):
+    """A running server process, kept alive by its heartbeat; its `running` queries become
+    `interrupted` once the heartbeat expires (or its process is gone, on the same host)."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))  # hostname + boot + pid namespace
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ---------------------------------------------------------------- files and RAG

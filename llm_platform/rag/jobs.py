@@ -32,7 +32,12 @@ def build_broker(redis_url: str | None, queue: str) -> AsyncBroker:
     if redis_url:
         from taskiq_redis import ListQueueBroker
 
-        return ListQueueBroker(redis_url, queue_name=queue)
+        # No socket timeout: workers wait on a blocking BRPOP, which redis-py (8+: 5 s by
+        # default) would otherwise end with a TimeoutError that stops the receiver for good
+        # (an idle `llm-platform worker` then never takes another job). Keep-alive instead.
+        return ListQueueBroker(
+            redis_url, queue_name=queue, socket_timeout=None, socket_keepalive=True
+        )
     return InMemoryBroker()
 
 

@@ -29,6 +29,17 @@ class FilesStatus(BaseModel):
     reranker: str | None = None
 
 
+class ProcessStatus(BaseModel):
+    """This serving process (for soak tests and multi-instance set-ups)."""
+
+    instance_id: str | None  # as on its `running` query rows (services/instances.py)
+    pid: int
+    rss_bytes: int | None  # resident memory (Linux)
+    open_fds: int | None  # open file descriptors (Linux)
+    asyncio_tasks: int
+    running_generations: int
+
+
 class Status(BaseModel):
     status: str
     version: str
@@ -38,3 +49,4 @@ class Status(BaseModel):
     providers: dict[str, bool]
     auth_mode: str
     files: FilesStatus | None = None
+    process: ProcessStatus | None = None

@@ -14,6 +14,7 @@ from llm_platform.core.security import Principal
 from llm_platform.db.engine import Database
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryResponse
+from llm_platform.services.instances import InstanceRegistry
 from llm_platform.services.query_generation import GenerationResult, QueryRuntime, generate
 from llm_platform.services.query_log import QueryLogWriter
 from llm_platform.services.query_metrics import QueryMetrics
@@ -49,6 +50,13 @@ async def build_runtime(
         store = RedisStreamStore(redis, retention=settings.STREAM_RETENTION_SECONDS)
     else:
         store = MemoryStreamStore(retention=settings.STREAM_RETENTION_SECONDS)
+    instances = InstanceRegistry(
+        db,
+        heartbeat=settings.INSTANCE_HEARTBEAT_SECONDS,
+        timeout=settings.INSTANCE_TIMEOUT_SECONDS,
+        redis=redis,
+    )
+    await instances.start()  # also marks the queries of dead instances `interrupted`
     streams = StreamManager(store)
     await streams.start()
     writer = QueryLogWriter(db)
@@ -61,6 +69,8 @@ async def build_runtime(
         log_writer=writer,
         streams=streams,
         metrics=QueryMetrics(metrics_registry) if metrics_registry is not None else None,
+        instance_id=instances.id,
+        instances=instances,
     )
 
 
@@ -68,6 +78,8 @@ async def close_runtime(runtime: QueryRuntime) -> None:
     """Cancel running generations (they log themselves), then drain the log."""
     await runtime.streams.close()
     await runtime.log_writer.close()
+    if runtime.instances is not None:
+        await runtime.instances.stop()
 
 
 async def run_once(runtime: QueryRuntime, plan: QueryPlan) -> GenerationResult:

@@ -38,6 +38,7 @@ from llm_platform.schemas.query import (
     QueryStatus,
     Usage,
 )
+from llm_platform.services.instances import InstanceRegistry
 from llm_platform.services.pricing import call_cost
 from llm_platform.services.query_log import QueryLogEntry, QueryLogWriter
 from llm_platform.services.query_metrics import QueryMetrics
@@ -48,6 +49,7 @@ from llm_platform.services.query_resilience import (
     Selected,
     resilient_stream,
 )
+from llm_platform.services.query_tracing import end_model_span, start_model_span
 from llm_platform.services.streams.manager import StreamManager
 from llm_platform.services.thoughts import ThoughtTracker
 
@@ -67,6 +69,9 @@ class QueryRuntime:
     log_writer: QueryLogWriter
     streams: StreamManager
     metrics: QueryMetrics | None = None
+    instance_id: str | None = None  # this process, on `running` query rows
+    instances: InstanceRegistry | None = None
+    tracer: Any = None  # an OpenTelemetry tracer when tracing is on (core/tracing.py)
 
 
 @dataclass
@@ -140,6 +145,11 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
         supports_cot=plan.capabilities.reasoning,
         grounding=plan.grounding,
     )
+    # The `running` row and the prompt event: committed before the first token is sent (a
+    # crash then keeps the turn), lingering with other rows until then (a quick answer's
+    # start and end are written as one row).
+    begun = runtime.log_writer.submit(start_entry(plan, runtime.instance_id), awaited=False)
+    span = start_model_span(runtime.tracer, plan) if runtime.tracer is not None else None
     if emit is not None:
         await emit(
             {
@@ -147,6 +157,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                 "stream_id": plan.stream_id,
                 "query_id": plan.query_id,
                 "user_id": plan.user_id,  # the owner: only they may resume or cancel it
+                "instance_id": runtime.instance_id,  # readers elsewhere watch it is alive
                 "provider": result.provider,
                 "model": result.model,
                 "supports_cot": result.supports_cot,
@@ -169,6 +180,11 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
         if runtime.metrics is not None:
             runtime.metrics.retries.labels(candidate.provider.name, error.type).inc()
 
+    async def logged_start() -> None:
+        if not begun.done():
+            runtime.log_writer.hurry()
+            await asyncio.shield(begun)
+
     try:
         for source in plan.citations:  # grounded sources come before any token
             await cite(source)
@@ -180,6 +196,8 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                 if isinstance(event, TextDelta):
                     if first_token is None:
                         first_token = time.perf_counter()
+                        if emit is not None:
+                            await logged_start()
                     thoughts.end()
                     text.append(event.text)
                     if emit is not None:
@@ -187,6 +205,8 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                 elif isinstance(event, ReasoningDelta):
                     if first_token is None:
                         first_token = time.perf_counter()
+                        if emit is not None:
+                            await logged_start()
                     thoughts.add(event.text)
                     reasoning.append(event.text)
                     if emit is not None and event.text:
@@ -240,8 +260,10 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
         cached_tokens=usage.cached_tokens,
     )
     _observe(runtime.metrics, result)
+    if span is not None:
+        end_model_span(span, result)
     wait = emit is not None or runtime.settings.QUERY_LOG_WAIT
-    written = runtime.log_writer.submit(log_entry(plan, result), awaited=wait)
+    written = runtime.log_writer.submit(log_entry(plan, result, runtime.instance_id), awaited=wait)
     if not wait:
         return result
     # Wait for the log and announce the end even if a cancel arrives meanwhile.
@@ -295,18 +317,81 @@ def _observe(metrics: QueryMetrics | None, result: GenerationResult) -> None:
             metrics.tokens.labels(*labels, kind).inc(value)
 
 
-def log_entry(plan: QueryPlan, result: GenerationResult) -> QueryLogEntry:
-    created = datetime.fromtimestamp(plan.created_wall, UTC)
-    finished = datetime.now(UTC)
-    query = {
+def _session_row(plan: QueryPlan, created: datetime) -> dict[str, Any]:
+    return {
+        "id": plan.session_id,
+        "user_id": plan.user_id,
+        "experiment_id": None,
+        "variant": None,
+        "environment": {},
+        "title": None,
+        "started_at": created,
+        "ended_at": None,
+    }
+
+
+def _query_row(plan: QueryPlan, created: datetime) -> dict[str, Any]:
+    return {
         "id": plan.query_id,
         "user_id": plan.user_id,
         "session_id": plan.session_id,
         "experiment_id": plan.experiment_id,
         "variant": plan.variant,
+        "request": plan.log_request,
+        "created_at": created,
+    }
+
+
+def start_entry(plan: QueryPlan, instance_id: str | None) -> QueryLogEntry:
+    """The call as it starts: a `running` row, the session if new, the `prompt` event."""
+    created = datetime.fromtimestamp(plan.created_wall, UTC)
+    primary = plan.primary
+    query = {
+        **_query_row(plan, created),
+        "provider": primary.provider.name,
+        "model": primary.model,
+        "citations": [],
+        "status": "running",
+        "instance_id": instance_id,
+    }
+    entry = QueryLogEntry(query=query)
+    if plan.session_id is None:
+        return entry
+    if not plan.session_exists:
+        entry.session = _session_row(plan, created)
+    entry.events = [
+        {
+            "session_id": plan.session_id,
+            "event_id": plan.prompt_event_id,
+            "t": int(plan.created_wall * 1000),
+            "type": "prompt",
+            "data": {
+                "text": plan.query,
+                "query_id": plan.query_id,
+                "provider": primary.provider.name,
+                "model": primary.model,
+                # A list, as chat clients rebuilding a conversation from events expect.
+                "attachments": [
+                    {"type": "image", **meta} for meta in plan.log_request.get("attachments") or []
+                ],
+            },
+            "received_at": created,
+        }
+    ]
+    return entry
+
+
+def log_entry(
+    plan: QueryPlan, result: GenerationResult, instance_id: str | None = None
+) -> QueryLogEntry:
+    """The call as it ended: the whole row (replacing the `running` one) and the
+    `model_response` event."""
+    created = datetime.fromtimestamp(plan.created_wall, UTC)
+    finished = datetime.now(UTC)
+    query = {
+        **_query_row(plan, created),
         "provider": result.provider,
         "model": result.model,
-        "request": plan.log_request,
         "response_text": result.text,
         "reasoning_text": result.reasoning or None,
         "citations": [c.model_dump(exclude_none=True) for c in result.citations],
@@ -319,40 +404,13 @@ def log_entry(plan: QueryPlan, result: GenerationResult) -> QueryLogEntry:
         "ttft_ms": result.ttft_ms,
         "status": result.status,
         "error": result.error,
-        "created_at": created,
         "finished_at": finished,
+        "instance_id": instance_id,
     }
-    entry = QueryLogEntry(query=query)
+    entry = QueryLogEntry(query=query, upsert=True)
     if plan.session_id is None:
         return entry
-    if not plan.session_exists:
-        entry.session = {
-            "id": plan.session_id,
-            "user_id": plan.user_id,
-            "experiment_id": None,
-            "variant": None,
-            "environment": {},
-            "title": None,
-            "started_at": created,
-            "ended_at": None,
-        }
-    common = {"query_id": plan.query_id, "provider": result.provider, "model": result.model}
     entry.events = [
-        {
-            "session_id": plan.session_id,
-            "event_id": new_id(),
-            "t": int(plan.created_wall * 1000),
-            "type": "prompt",
-            "data": {
-                "text": plan.query,
-                **common,
-                # A list, as chat clients rebuilding a conversation from events expect.
-                "attachments": [
-                    {"type": "image", **meta} for meta in plan.log_request.get("attachments") or []
-                ],
-            },
-            "received_at": created,
-        },
         {
             "session_id": plan.session_id,
             "event_id": new_id(),
@@ -360,7 +418,9 @@ def log_entry(plan: QueryPlan, result: GenerationResult) -> QueryLogEntry:
             "type": "model_response",
             "data": {
                 "text": result.text,
-                **common,
+                "query_id": plan.query_id,
+                "provider": result.provider,
+                "model": result.model,
                 "citations": query["citations"],
                 "status": result.status,
                 "error": result.error,

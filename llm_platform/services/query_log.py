@@ -1,6 +1,11 @@
 """The query log: one `queries` row per model call plus the session's `prompt` and
 `model_response` events, written by a background writer in batches (group commit).
 
+A call is logged twice: when it starts (the `running` row and the `prompt` event, so a
+crash keeps the turn) and when it ends (the whole row, as an upsert, and the
+`model_response` event). When both reach the same batch (a quick answer) the start's row
+is dropped and the upsert alone inserts it: one row write, as before.
+
 Generations hand over an entry and may wait for its commit; the writer keeps the database
 off the token path. On shutdown everything queued is written before the engine closes.
 An entry nobody waits for lingers a few milliseconds before its batch is written: the
@@ -43,6 +48,9 @@ class QueryLogEntry:
     query: dict[str, Any]  # column values of the `queries` row
     session: dict[str, Any] | None = None  # a session row to create if it does not exist
     events: list[dict[str, Any]] = field(default_factory=list)  # `events` rows
+    # False: the row is new (a call starting). True: the call's final row, inserted or
+    # replacing its `running` row.
+    upsert: bool = False
 
 
 class QueryLogWriter:
@@ -79,6 +87,11 @@ class QueryLogWriter:
             if awaited:
                 self._awaited.set()
         return future
+
+    def hurry(self) -> None:
+        """Someone now waits for what is queued: write it without lingering."""
+        if not self._queue.empty():
+            self._awaited.set()
 
     async def flush(self) -> None:
         await self._queue.join()
@@ -140,27 +153,43 @@ class QueryLogWriter:
             await _insert_async(session, entries)
 
 
-def _batches(entries: list[QueryLogEntry]) -> list[tuple[Table, list[str] | None, list[Any]]]:
-    """What a batch inserts, table by table: sessions to create (once each, skipped if they
-    exist), the query rows, the session events (skipped if already stored)."""
-    out: list[tuple[Table, list[str] | None, list[Any]]] = []
+# How a table's rows are written: plain insert (None), insert skipping existing rows
+# ("skip", on these conflict columns) or insert-or-update ("upsert").
+Plan = tuple[Table, str | None, list[str] | None, list[Any]]
+
+
+def _batches(entries: list[QueryLogEntry]) -> list[Plan]:
+    """What a batch writes, table by table: sessions to create (once each, skipped if they
+    exist), new query rows, final query rows (upserts), the session events (skipped if
+    already stored)."""
+    out: list[Plan] = []
     sessions = {e.session["id"]: e.session for e in entries if e.session is not None}
     if sessions:
-        out.append((_table(Session), ["id"], list(sessions.values())))
-    out.append((_table(Query), None, [e.query for e in entries]))
+        out.append((_table(Session), "skip", ["id"], list(sessions.values())))
+    final = [e.query for e in entries if e.upsert]
+    ending = {row["id"] for row in final}
+    started = [e.query for e in entries if not e.upsert and e.query["id"] not in ending]
+    if started:
+        out.append((_table(Query), None, None, started))
+    if final:
+        out.append((_table(Query), "upsert", ["id"], final))
     events = [row for e in entries for row in e.events]
     if events:
-        out.append((_table(Event), ["session_id", "event_id"], events))
+        out.append((_table(Event), "skip", ["session_id", "event_id"], events))
     return out
 
 
 def _statements(entries: list[QueryLogEntry], dialect: str) -> list[tuple[Any, Any]]:
     dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     out: list[tuple[Any, Any]] = []
-    for table, conflict, rows in _batches(entries):
+    for table, mode, conflict, rows in _batches(entries):
         stmt: Any = insert(table)
-        if conflict is not None:
+        if mode == "skip":
             stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=conflict)
+        elif mode == "upsert":
+            stmt = dialect_insert(table)
+            updated = {c: stmt.excluded[c] for c in rows[0] if c not in (conflict or ())}
+            stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=updated)
         out.append((stmt, rows))
     return out
 
@@ -173,10 +202,14 @@ async def _insert_async(session: AsyncSession, entries: list[QueryLogEntry]) -> 
 class _SQLiteTable:
     """One table's INSERT for the raw driver: column order and bind processors."""
 
-    def __init__(self, table: Table, dialect: Dialect, conflict: list[str] | None) -> None:
+    def __init__(
+        self, table: Table, dialect: Dialect, mode: str | None, conflict: list[str] | None
+    ) -> None:
         self.table = table
         self.dialect = dialect
+        self.mode = mode
         self.conflict = ", ".join(conflict) if conflict else None
+        self.keys = set(conflict or ())
         self._plans: dict[tuple[str, ...], tuple[str, list[Any]]] = {}
 
     def _plan(self, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -186,8 +219,11 @@ class _SQLiteTable:
                 f"INSERT INTO {self.table.name} ({', '.join(columns)}) "
                 f"VALUES ({', '.join('?' * len(columns))})"
             )
-            if self.conflict:
+            if self.mode == "skip":
                 sql += f" ON CONFLICT ({self.conflict}) DO NOTHING"
+            elif self.mode == "upsert":
+                updated = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in self.keys)
+                sql += f" ON CONFLICT ({self.conflict}) DO UPDATE SET {updated}"
             processors = [
                 self.table.c[c].type.dialect_impl(self.dialect).bind_processor(self.dialect)
                 for c in columns
@@ -231,10 +267,11 @@ class _SQLiteWriter:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table, conflict, rows in _batches(entries):
-                writer = self._tables.get(table.name)
+            for table, mode, conflict, rows in _batches(entries):
+                name = f"{table.name}:{mode}"
+                writer = self._tables.get(name)
                 if writer is None:
-                    writer = self._tables[table.name] = _SQLiteTable(table, self.dialect, conflict)
+                    writer = self._tables[name] = _SQLiteTable(table, self.dialect, mode, conflict)
                 writer.insert(conn, rows)
             conn.execute("COMMIT")
         except BaseException:

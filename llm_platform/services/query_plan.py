@@ -69,6 +69,7 @@ class QueryPlan:
     capabilities: ModelCapabilities
     log_request: dict[str, Any]
     stream_id: str = field(default_factory=new_id)
+    prompt_event_id: str = field(default_factory=new_id)  # written at the start, see query_log
     # Set by services.query_grounding: sources emitted before the first token.
     grounding: GroundingInfo | None = None
     citations: list[CitationEvent] = field(default_factory=list)

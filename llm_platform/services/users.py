@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.errors import BadRequest
@@ -64,7 +65,14 @@ async def operator_key(db: AsyncSession, data_dir: Path) -> str | None:
             return key
     if await has_admin_key(db):
         return None
-    issued = await create_user_with_key(db, OPERATOR_USER, role=Role.ADMIN.value, name="Operator")
+    try:
+        async with db.begin_nested():
+            issued = await create_user_with_key(
+                db, OPERATOR_USER, role=Role.ADMIN.value, name="Operator"
+            )
+    except IntegrityError:
+        # Several instances starting together on an empty database: one of them made it.
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -200,7 +200,9 @@ async def test_websocket_carries_the_same_events_several_queries_and_stop(
             await ws.send(orjson.dumps({"type": "stop", "stream_id": start["stream_id"]}))
             msgs = await until_end()
             assert msgs[-1]["metadata"]["status"] == "cancelled"
-            assert provider.last.outcome == "cancelled"
+            # Stopped inside the provider's stream, or (when the stop lands while the
+            # `running` row is committed before the first token) by closing it.
+            assert provider.last.outcome in ("cancelled", "closed")
 
             await ws.send(orjson.dumps({"type": "query", **body(""), "ref": "bad"}))
             rejected = orjson.loads(await ws.recv())

@@ -79,3 +79,62 @@ async def test_close_writes_what_still_lingers(db: Database) -> None:
         writer.submit(entry(n), awaited=False)
     await asyncio.wait_for(writer.close(), 2.0)  # not after the 5 s linger
     assert await count(db) == 3
+
+
+def started(n: int) -> QueryLogEntry:
+    row: dict[str, Any] = {
+        "id": f"q{n}",
+        "user_id": "u",
+        "provider": "scripted",
+        "model": "echo",
+        "request": {"query": f"question {n}"},
+        "citations": [],
+        "status": "running",
+        "created_at": utcnow(),
+        "instance_id": "i1",
+    }
+    return QueryLogEntry(query=row)
+
+
+def ended(n: int) -> QueryLogEntry:
+    final = entry(n)
+    final.query["instance_id"] = "i1"
+    final.upsert = True
+    return final
+
+
+async def rows(db: Database) -> list[tuple[str, str, str | None]]:
+    async with db.read_sessions() as session:
+        result = await session.execute(
+            select(Query.id, Query.status, Query.response_text).order_by(Query.id)
+        )
+        return [tuple(r) for r in result.all()]  # type: ignore[misc]
+
+
+async def test_a_start_is_committed_then_its_end_replaces_the_running_row(db: Database) -> None:
+    writer = QueryLogWriter(db, linger=0.0)
+    await writer.start()
+    await writer.submit(started(1))
+    assert await rows(db) == [("q1", "running", None)]
+    await writer.submit(ended(1))
+    assert await rows(db) == [("q1", "ok", "answer 1")]
+    await writer.close()
+
+
+async def test_start_and_end_in_one_batch_write_one_row(db: Database) -> None:
+    writer = QueryLogWriter(db, linger=0.2)
+    await writer.start()
+    first = writer.submit(started(1), awaited=False)
+    writer.submit(started(2), awaited=False)  # still running when the batch goes
+    await writer.submit(ended(1))
+    assert first.done()
+    assert await rows(db) == [("q1", "ok", "answer 1"), ("q2", "running", None)]
+    await writer.close()
+
+
+async def test_an_end_without_its_start_still_inserts_the_row(db: Database) -> None:
+    writer = QueryLogWriter(db)
+    await writer.start()
+    await writer.submit(ended(3))
+    assert await rows(db) == [("q3", "ok", "answer 3")]
+    await writer.close()

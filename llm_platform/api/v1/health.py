@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 
 from fastapi import APIRouter
@@ -10,7 +12,13 @@ from llm_platform.api.deps import Staff, State
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.core.state import AppState
 from llm_platform.db.migrate import current_revision, head_revision
-from llm_platform.schemas.health import DatabaseStatus, FilesStatus, Health, Status
+from llm_platform.schemas.health import (
+    DatabaseStatus,
+    FilesStatus,
+    Health,
+    ProcessStatus,
+    Status,
+)
 
 router = APIRouter(tags=["health"], route_class=JSONRoute)
 
@@ -63,6 +71,27 @@ async def status(state: State, _: Staff) -> Status:
         providers=state.settings.provider_keys(),
         auth_mode=state.settings.AUTH_MODE.value,
         files=_files_status(state),
+        process=_process_status(state),
+    )
+
+
+def _process_status(state: AppState) -> ProcessStatus:
+    rss: int | None = None
+    fds: int | None = None
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        fds = len(os.listdir("/proc/self/fd"))
+    except (OSError, ValueError, IndexError):
+        pass
+    query = state.query
+    return ProcessStatus(
+        instance_id=query.instance_id if query is not None else None,
+        pid=os.getpid(),
+        rss_bytes=rss,
+        open_fds=fds,
+        asyncio_tasks=len(asyncio.all_tasks()),
+        running_generations=len(query.streams.running) if query is not None else 0,
     )
 
 

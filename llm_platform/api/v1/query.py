@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -61,13 +62,24 @@ async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
     """Validate and plan (a read transaction only when a session must be looked up), then
     ground the plan in the user's files."""
     runtime = ctx.runtime
-    if payload.session_id is None:
-        plan = await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
-    else:
-        async with ctx.state.db.read_sessions() as read:
-            plan = await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
-    await apply_grounding(ctx.state.rag, plan, payload)
+    tracer = runtime.tracer
+    with tracer.start_as_current_span("query.plan") if tracer is not None else _NO_SPAN:
+        if payload.session_id is None:
+            plan = await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
+        else:
+            async with ctx.state.db.read_sessions() as read:
+                plan = await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
+    if tracer is None:
+        await apply_grounding(ctx.state.rag, plan, payload)
+        return plan
+    with tracer.start_as_current_span("rag.retrieve") as span:
+        span.set_attribute("llm_platform.query_id", plan.query_id)
+        await apply_grounding(ctx.state.rag, plan, payload)
+        span.set_attribute("llm_platform.rag.sources", len(plan.citations))
     return plan
+
+
+_NO_SPAN = nullcontext()
 
 
 # `/query/` (trailing slash) is the original client's: `api/compat/query.py` answers it.

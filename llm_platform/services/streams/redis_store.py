@@ -4,7 +4,10 @@ Frames are appended in-process first (local readers get them with no round trip)
 written through to a Redis Stream `llmp:stream:{id}` with explicit entry ids `0-{n}`, so a
 frame's SSE id maps to its entry id. Readers on other instances replay with XRANGE and follow
 with XREAD BLOCK, refreshing a reader lease key while attached. Cancel requests are a key
-(for the watchdog) plus a pub/sub message (for an immediate stop).
+(for the watchdog) plus a pub/sub message (for an immediate stop). A remote reader of a
+silent stream checks that the instance producing it is alive (its heartbeat key, see
+services/instances.py); when it is gone, the reader ends the stream with an `interrupted`
+error frame (appended with the next entry id, so racing readers add it once).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from llm_platform.core.logging import get_logger
+from llm_platform.services.instances import INTERRUPTED_ERROR, instance_key
 from llm_platform.services.streams.frames import Frame
 from llm_platform.services.streams.store import Heartbeat, MemoryStreamStore, StreamStore
 
@@ -97,6 +101,8 @@ class RedisStreamStore(StreamStore):
         if not entries and not await self.redis.exists(key):
             return
         last = after
+        owner = await self._owner(key)
+        checked_at = time.monotonic()
         while True:
             for entry_id, fields in entries:
                 last = int(_text(entry_id).split("-", 1)[1])
@@ -117,6 +123,37 @@ class RedisStreamStore(StreamStore):
             entries = _xread_entries(result)
             if not entries and not await self.redis.exists(key):
                 return
+            if not entries and owner and time.monotonic() - checked_at >= refresh:
+                checked_at = time.monotonic()
+                if not await self.redis.exists(instance_key(owner)):
+                    await self._interrupt(key, last + 1)
+                    entries = await self.redis.xrange(key, min=f"(0-{last}", max="+")
+
+    async def _owner(self, key: str) -> str | None:
+        entries: Any = await self.redis.xrange(key, min="0-1", max="0-1")
+        for _entry_id, fields in entries:
+            owner = Frame.from_json(1, bytes(fields[b"d"])).data.get("instance_id")
+            return owner if isinstance(owner, str) else None
+        return None
+
+    async def _interrupt(self, key: str, frame_id: int) -> None:
+        """End the stream of a dead instance (once: a later id wins only if none exists)."""
+        frame = Frame(
+            id=frame_id,
+            type="error",
+            data={
+                "type": "error",
+                "error": INTERRUPTED_ERROR,
+                "code": "interrupted",
+                "status": "interrupted",
+                "http_status": 503,
+            },
+        )
+        try:
+            await self.redis.xadd(key, {"d": frame.json()}, id=f"0-{frame_id}")
+            await self.redis.expire(key, self._ttl)
+        except ResponseError:  # another reader (or the instance, after all) got there first
+            pass
 
     async def detached_streams(self, stream_ids: Iterable[str]) -> set[str]:
         candidates = [s for s in stream_ids if not self.local.recently_attached(s)]
