@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, insert
+from sqlalchemy import Dialect, Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -158,14 +158,38 @@ class QueryLogWriter:
 Plan = tuple[Table, str | None, list[str] | None, list[Any]]
 
 
-def _batches(entries: list[QueryLogEntry]) -> list[Plan]:
-    """What a batch writes, table by table: sessions to create (once each, skipped if they
-    exist), new query rows, final query rows (upserts), the session events (skipped if
-    already stored)."""
-    out: list[Plan] = []
+def _sessions(entries: list[QueryLogEntry]) -> Plan | None:
+    """The sessions a batch creates (once each, skipped where they exist)."""
     sessions = {e.session["id"]: e.session for e in entries if e.session is not None}
-    if sessions:
-        out.append((_table(Session), "skip", ["id"], list(sessions.values())))
+    if not sessions:
+        return None
+    return (_table(Session), "skip", ["id"], list(sessions.values()))
+
+
+def _session_ids(entries: list[QueryLogEntry]) -> list[str]:
+    return sorted({e.query["session_id"] for e in entries if e.query.get("session_id")})
+
+
+def _owned(entries: list[QueryLogEntry], owners: dict[str, str]) -> list[QueryLogEntry]:
+    """A call's row and events join its session only where the session is its user's: a
+    session id another user took between planning and writing (they are client-chosen) gets
+    none of this user's prompts or answers; the row is kept, without the session."""
+    out = []
+    for entry in entries:
+        sid = entry.query.get("session_id")
+        if sid and owners.get(sid) != entry.query["user_id"]:
+            log.warning("query_log_foreign_session", query_id=entry.query.get("id"))
+            entry = QueryLogEntry(
+                query={**entry.query, "session_id": None}, upsert=entry.upsert, events=[]
+            )
+        out.append(entry)
+    return out
+
+
+def _batches(entries: list[QueryLogEntry]) -> list[Plan]:
+    """What a batch writes after its sessions, table by table: new query rows, final query
+    rows (upserts), the session events (skipped if already stored)."""
+    out: list[Plan] = []
     final = [e.query for e in entries if e.upsert]
     ending = {row["id"] for row in final}
     started = [e.query for e in entries if not e.upsert and e.query["id"] not in ending]
@@ -195,7 +219,18 @@ def _statements(entries: list[QueryLogEntry], dialect: str) -> list[tuple[Any, A
 
 
 async def _insert_async(session: AsyncSession, entries: list[QueryLogEntry]) -> None:
-    for stmt, rows in _statements(entries, session.get_bind().dialect.name):
+    dialect = session.get_bind().dialect.name
+    created = _sessions(entries)
+    if created is not None:
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(created[0])
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["id"]), created[3])
+    ids = _session_ids(entries)
+    if ids:
+        found = await session.execute(
+            select(Session.id, Session.user_id).where(Session.id.in_(ids))
+        )
+        entries = _owned(entries, {sid: owner for sid, owner in found.all()})
+    for stmt, rows in _statements(entries, dialect):
         await session.execute(stmt, rows)
 
 
@@ -267,16 +302,30 @@ class _SQLiteWriter:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table, mode, conflict, rows in _batches(entries):
-                name = f"{table.name}:{mode}"
-                writer = self._tables.get(name)
-                if writer is None:
-                    writer = self._tables[name] = _SQLiteTable(table, self.dialect, mode, conflict)
-                writer.insert(conn, rows)
+            created = _sessions(entries)
+            if created is not None:
+                self._table(created).insert(conn, created[3])
+            ids = _session_ids(entries)
+            if ids:
+                marks = ", ".join("?" * len(ids))
+                found = conn.execute(
+                    f"SELECT id, user_id FROM sessions WHERE id IN ({marks})", ids
+                ).fetchall()
+                entries = _owned(entries, {sid: owner for sid, owner in found})
+            for plan in _batches(entries):
+                self._table(plan).insert(conn, plan[3])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _table(self, plan: Plan) -> _SQLiteTable:
+        table, mode, conflict, _ = plan
+        name = f"{table.name}:{mode}"
+        writer = self._tables.get(name)
+        if writer is None:
+            writer = self._tables[name] = _SQLiteTable(table, self.dialect, mode, conflict)
+        return writer
 
     def close(self) -> None:
         if self._conn is not None:

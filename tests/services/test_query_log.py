@@ -138,3 +138,39 @@ async def test_an_end_without_its_start_still_inserts_the_row(db: Database) -> N
     await writer.submit(ended(3))
     assert await rows(db) == [("q3", "ok", "answer 3")]
     await writer.close()
+
+
+async def test_a_call_never_joins_another_users_session(db: Database) -> None:
+    """Session ids are chosen by clients: one another user took between a call's planning
+    and its log write gets none of the call's prompt or answer (the row is kept, unlinked);
+    the caller's own session, made by the write, gets them."""
+    from llm_platform.db.models import Event
+    from llm_platform.db.models import Session as SessionRow
+
+    async with db.write_sessions() as session, session.begin():
+        session.add(SessionRow(id="taken", user_id="someone-else", environment={}))
+    writer = QueryLogWriter(db)
+    await writer.start()
+    for n, sid in ((1, "taken"), (2, "mine")):
+        e = entry(n)
+        e.query["session_id"] = sid
+        e.session = {"id": sid, "user_id": "u", "environment": {}, "started_at": utcnow()}
+        e.events = [
+            {
+                "session_id": sid,
+                "event_id": f"prompt-q{n}",
+                "t": 1,
+                "type": "prompt",
+                "data": {"text": f"question {n}"},
+                "received_at": utcnow(),
+            }
+        ]
+        await writer.submit(e)
+    await writer.close()
+    async with db.read_sessions() as session:
+        rows = dict((await session.execute(select(Query.id, Query.session_id))).all())
+        events = (await session.execute(select(Event.session_id, Event.event_id))).all()
+        owners = dict((await session.execute(select(SessionRow.id, SessionRow.user_id))).all())
+    assert rows == {"q1": None, "q2": "mine"}
+    assert events == [("mine", "prompt-q2")]
+    assert owners == {"taken": "someone-else", "mine": "u"}
