@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import orjson
 
 HERE = Path(__file__).resolve().parent
@@ -175,6 +176,18 @@ class Connection:
             self.writer = None
 
 
+def participant_token(port: int) -> str:
+    """A participant's token, as the OpenAI SDK's `api_key` of a client of the facade."""
+    r = httpx.post(f"http://{HOST}:{port}/api/v1/auth/participant", timeout=10)
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+# The participant token every request carries (as an SDK's `api_key`, sent to the upstream
+# too when called directly, as an SDK would send its key): set once the platform is up.
+TOKEN: list[str] = []
+
+
 def chat_request(path: str, model: str, stream: bool) -> bytes:
     body = orjson.dumps(
         {
@@ -185,7 +198,8 @@ def chat_request(path: str, model: str, stream: bool) -> bytes:
     )
     return (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-        f"X-User-ID: bench\r\nContent-Length: {len(body)}\r\n\r\n"
+        + "".join(f"Authorization: Bearer {token}\r\n" for token in TOKEN)
+        + f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
@@ -399,6 +413,7 @@ def main() -> None:
         try:
             wait_port(ports.upstream)
             wait_port(ports.platform)
+            TOKEN.append(participant_token(ports.platform))
             time.sleep(0.5)
             print("platform: `llm-platform serve`, its own 'openai' adapter (official SDK)")
             print(f"runs: median of {args.runs} x {args.duration:g} s; 1 uvicorn worker; SQLite")

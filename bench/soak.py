@@ -93,6 +93,7 @@ class Soak:
     file_ids: list[str] = field(default_factory=list)
     abandoned: list[tuple[str, int]] = field(default_factory=list)  # (stream id, last id)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    admin: dict[str, str] = field(default_factory=dict)
 
     def record(self, kind: str, started: float) -> None:
         self.window.latencies[kind].append(time.perf_counter() - started)
@@ -263,7 +264,7 @@ async def reporter(soak: Soak, client: httpx.AsyncClient, window_s: float, t0: f
         await asyncio.sleep(max(0.0, min(end, soak.stop_at) - time.monotonic()))
         window, soak.window = soak.window, Window()
         try:
-            status = (await client.get("/api/v1/status")).json()["process"]
+            status = (await client.get("/api/v1/status", headers=soak.admin)).json()["process"]
             rss = f"{status['rss_bytes'] / 2**20:.0f}"
             fds, tasks = str(status["open_fds"]), str(status["asyncio_tasks"])
         except Exception as exc:
@@ -295,7 +296,13 @@ async def run(args: argparse.Namespace, port: int, data: Path) -> int:
     soak = Soak(base=base, rate=args.rate, stop_at=t0 + args.minutes * 60)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
     timeout = httpx.Timeout(60.0)
-    headers = {"X-User-ID": "soak"}
+    # A participant (token minted as the web app does) drives the load; the status figures are
+    # read with the operator's admin key (`serve` keeps it in DATA_DIR/admin_key).
+    async with httpx.AsyncClient(base_url=base, timeout=10) as first:
+        minted = await first.post("/api/v1/auth/participant")
+        minted.raise_for_status()
+    headers = {"Authorization": f"Bearer {minted.json()['token']}"}
+    soak.admin = {"Authorization": f"Bearer {(data / 'admin_key').read_text().strip()}"}
     async with httpx.AsyncClient(
         base_url=base, limits=limits, timeout=timeout, headers=headers
     ) as client:
