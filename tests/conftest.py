@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from llm_platform.core.config import Settings
 from llm_platform.db.migrate import upgrade
 from llm_platform.main import create_app
+from tests.system import check_system_marks
 
 # Fake LLM vendors (fake_openai, fake_anthropic, fake_gemini, ...) for every test.
 pytest_plugins = ["tests.providers.fakes.fixtures"]
@@ -66,6 +67,11 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- system packages
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_system_marks(item)  # @needs_system(...): skip off CI, fail on CI (tests/system.py)
 
 
 # ---------------------------------------------------------------- Redis

@@ -86,6 +86,7 @@ class _TokenCounter:
 
 class LocalModelProvider(Provider):
     family = "local"
+    warms_up = True
 
     def __init__(
         self,
@@ -96,6 +97,7 @@ class LocalModelProvider(Provider):
         threads: int | None = None,
         default_max_tokens: int = 512,
         max_queue: int = 32,
+        gpu_layers: int = 0,
         name: str = "local",
     ) -> None:
         self.name = name
@@ -105,6 +107,8 @@ class LocalModelProvider(Provider):
         self.threads = threads
         self.default_max_tokens = default_max_tokens
         self.max_queue = max_queue
+        # Layers offloaded to the GPU (-1: all). A CPU-only llama.cpp build ignores it.
+        self.gpu_layers = gpu_layers
         self._llama: Any = None
         self._load_lock = threading.Lock()
         self._lock = asyncio.Lock()
@@ -125,6 +129,16 @@ class LocalModelProvider(Provider):
 
     async def list_models(self) -> list[str]:
         return [self.model_name]
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    async def warm_up(self) -> None:
+        """Load the weights on the generation thread now: a request that arrives meanwhile
+        queues behind the load (same single-thread executor) instead of starting its own."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._load)
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         def to_error(exc: BaseException) -> ProviderError:
@@ -203,6 +217,7 @@ class LocalModelProvider(Provider):
                     model_path=str(self.model_path),
                     n_ctx=self.context_size,
                     n_threads=self.threads,
+                    n_gpu_layers=self.gpu_layers,
                     verbose=False,
                 )
             return self._llama

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 
@@ -29,6 +31,14 @@ class FilesStatus(BaseModel):
     reranker: str | None = None
 
 
+class ModelLoad(BaseModel):
+    """An in-process model loading in the background at start-up (WARM_START)."""
+
+    state: Literal["loading", "ready", "failed"]
+    seconds: float | None = None  # how long the load took, once ready
+    error: str | None = None
+
+
 class Status(BaseModel):
     status: str
     version: str
@@ -38,3 +48,7 @@ class Status(BaseModel):
     providers: dict[str, bool]
     auth_mode: str
     files: FilesStatus | None = None
+    # In-process models warming up ("local:smollm2-135m-instruct", "embeddings:local:..."),
+    # and whether all are loaded (true when there are none).
+    models: dict[str, ModelLoad] = {}
+    models_ready: bool = True

@@ -14,6 +14,7 @@ from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.ocr import ocr_available
 from tests.conftest import AppClient, start_client
 from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
+from tests.system import needs_system
 from tests.rag.fixtures import (
     REPORT_PAGES,
     make_docx,
@@ -105,7 +106,7 @@ async def test_docx_text_html_and_dedup(client: AppClient) -> None:
     assert {f["id"] for f in listing} == set(ids)
 
 
-@pytest.mark.skipif(not ocr_available(), reason="tesseract not installed")
+@needs_system("tesseract")
 async def test_image_ocr_upload(client: AppClient) -> None:
     r = await upload(client, "scan.png", make_png(["Warranty lasts 36 months"]))
     done = await wait_done(client, r.json()["id"])

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from llm_platform.core.config import Settings
 from llm_platform.main import create_app
 from llm_platform.web.ui import load_bundle
+from tests.system import require_system
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,10 +44,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def require(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+    require_system(condition, why)  # skipped off CI, a failure on CI (tests/system.py)
 
 
 @dataclass

@@ -62,6 +62,8 @@ async def status(state: State) -> Status:
         providers=state.settings.provider_keys(),
         auth_mode=state.settings.AUTH_MODE.value,
         files=_files_status(state),
+        models=state.loads,
+        models_ready=all(load.state == "ready" for load in state.loads.values()),
     )
 
 

@@ -1,0 +1,79 @@
+"""Warm start: load in-process models in the background while the server already answers.
+
+The embedded llama.cpp model (and the local embedding model when files/RAG are on) take
+seconds to load; done lazily, the first chat after start paid for it. With WARM_START the
+lifespan starts their loads as background tasks; `/api/v1/status` reports each one
+(`loading`, `ready` with the seconds it took, or `failed` with the reason), and a request
+that arrives during the load waits only for the rest of it (the provider queues it behind
+the load) instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from llm_platform.core.config import EmbeddingProvider, Settings
+from llm_platform.core.logging import get_logger
+from llm_platform.core.state import RagServices
+from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.schemas.health import ModelLoad
+
+log = get_logger("llm_platform.warmup")
+
+
+class Warmer:
+    def __init__(self) -> None:
+        self.loads: dict[str, ModelLoad] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, name: str, load: Callable[[], Awaitable[None]]) -> None:
+        """Run `load()` in the background and record how it went under `name`."""
+        self.loads[name] = ModelLoad(state="loading")
+        task = asyncio.create_task(self._run(name, load), name=f"warm-up {name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, name: str, load: Callable[[], Awaitable[None]]) -> None:
+        started = time.perf_counter()
+        try:
+            await load()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # reported in /status; the request path reports it too
+            self.loads[name] = ModelLoad(state="failed", error=str(exc) or type(exc).__name__)
+            log.warning("model_load_failed", model=name, error=str(exc))
+            return
+        seconds = round(time.perf_counter() - started, 3)
+        self.loads[name] = ModelLoad(state="ready", seconds=seconds)
+        log.info("model_loaded", model=name, seconds=seconds)
+
+    @property
+    def ready(self) -> bool:
+        return all(load.state == "ready" for load in self.loads.values())
+
+    async def wait(self) -> None:
+        """Until every load has finished (ready or failed)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def start_warm_up(
+    settings: Settings, providers: ProviderRegistry, rag: RagServices | None
+) -> Warmer:
+    """Start loading every in-process model (none when WARM_START is false)."""
+    warmer = Warmer()
+    if not settings.WARM_START:
+        return warmer
+    for provider in providers.in_process():
+        warmer.start(f"{provider.name}:{provider.default_model}", provider.warm_up)
+    if rag is not None and settings.EMBEDDING_PROVIDER is EmbeddingProvider.LOCAL:
+        embedder = rag.runtime.embedder
+        warmer.start(f"embeddings:{embedder.model_name}", embedder.warm_up)
+    return warmer
