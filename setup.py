@@ -38,7 +38,9 @@ def ensure_web_bundle() -> None:
             "(e.g. apt-get install nodejs npm), once, on the machine that builds the wheel"
         )
     if not (WEB / "node_modules" / ".installed").is_file():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEB, check=True)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEB, check=True
+        )
     subprocess.run([npm, "run", "--silent", "build"], cwd=WEB, check=True)
     if not BUNDLE_MANIFEST.is_file():
         raise SystemExit("npm run build did not write llm_platform/web/static/manifest.json")

@@ -74,7 +74,9 @@ def restore_database(settings: Settings, source: Path) -> str:
         head = fh.read(16)
     if settings.is_sqlite:
         if not head.startswith(SQLITE_MAGIC):
-            raise BackupError(f"{source} is not a SQLite backup (the configured database is SQLite)")
+            raise BackupError(
+                f"{source} is not a SQLite backup (the configured database is SQLite)"
+            )
         _sqlite_restore(settings, source)
         return "sqlite"
     if not head.startswith(PG_DUMP_MAGIC):

@@ -14,7 +14,6 @@ from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.ocr import ocr_available
 from tests.conftest import AppClient, start_client
 from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
-from tests.system import needs_system
 from tests.rag.fixtures import (
     REPORT_PAGES,
     make_docx,
@@ -24,6 +23,7 @@ from tests.rag.fixtures import (
     make_wav,
     make_zip_not_docx,
 )
+from tests.system import needs_system
 
 U1 = {"x-user-id": "u1"}
 U2 = {"x-user-id": "u2"}

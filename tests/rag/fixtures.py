@@ -11,8 +11,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import pytest
-
 from tests.system import SYSTEM_PACKAGES, require_system
 
 

@@ -12,7 +12,6 @@ from llm_platform.rag.extract import ocr as ocr_module
 from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.base import BlockKind
 from llm_platform.rag.filetypes import FileKind
-from tests.system import needs_system
 from tests.rag.fixtures import (
     REPORT_PAGES,
     make_broken_docx,
@@ -23,6 +22,7 @@ from tests.rag.fixtures import (
     make_scanned_pdf,
     make_wav,
 )
+from tests.system import needs_system
 
 LIMITS = Limits(
     max_pages=50,
