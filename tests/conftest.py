@@ -171,6 +171,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_PER_MINUTE": 0,
             "RATE_LIMIT_PER_MINUTE_IP": 0,
+            # Models load on first use in tests (tests/services/test_warmup.py covers the
+            # warm start): a background load per app would only add CPU to every test.
+            "WARM_START": False,
             "_env_file": None,
         }
         values.update(overrides)

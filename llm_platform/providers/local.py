@@ -135,10 +135,20 @@ class LocalModelProvider(Provider):
         return self._llama is not None
 
     async def warm_up(self) -> None:
-        """Load the weights on the generation thread now: a request that arrives meanwhile
-        queues behind the load (same single-thread executor) instead of starting its own."""
+        """Load the weights on the generation thread now, and run one token of a chat: a
+        request that arrives meanwhile queues behind it (same single-thread executor).
+
+        Loading alone is not enough: llama.cpp's first prompt evaluation after a load takes
+        seconds more than later ones (its compute buffers, the chat template, the pages of
+        the weights), which the first chat would otherwise pay."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._load)
+        await loop.run_in_executor(self._executor, self._warm)
+
+    def _warm(self) -> None:
+        llm = self._load()
+        llm.create_chat_completion(
+            messages=[{"role": "user", "content": "Hello"}], max_tokens=1, temperature=0.0
+        )
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         def to_error(exc: BaseException) -> ProviderError:

@@ -34,7 +34,7 @@ class FilesStatus(BaseModel):
 class ModelLoad(BaseModel):
     """An in-process model loading in the background at start-up (WARM_START)."""
 
-    state: Literal["loading", "ready", "failed"]
+    state: Literal["queued", "loading", "ready", "failed"]
     seconds: float | None = None  # how long the load took, once ready
     error: str | None = None
 

@@ -2,8 +2,9 @@
 
 The embedded llama.cpp model (and the local embedding model when files/RAG are on) take
 seconds to load; done lazily, the first chat after start paid for it. With WARM_START the
-lifespan starts their loads as background tasks; `/api/v1/status` reports each one
-(`loading`, `ready` with the seconds it took, or `failed` with the reason), and a request
+lifespan starts their loads in a background task, one after the other (the chat model
+first); `/api/v1/status` reports each one (`queued`, `loading`, `ready` with the seconds
+it took, or `failed` with the reason), and a request
 that arrives during the load waits only for the rest of it (the provider queues it behind
 the load) instead of starting a second one.
 """
@@ -24,18 +25,30 @@ log = get_logger("llm_platform.warmup")
 
 
 class Warmer:
+    """Loads one model after the other (the chat model first): on a small machine two
+    loads at once only slow each other and the first requests down."""
+
     def __init__(self) -> None:
         self.loads: dict[str, ModelLoad] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._task: asyncio.Task[None] | None = None
 
-    def start(self, name: str, load: Callable[[], Awaitable[None]]) -> None:
-        """Run `load()` in the background and record how it went under `name`."""
-        self.loads[name] = ModelLoad(state="loading")
-        task = asyncio.create_task(self._run(name, load), name=f"warm-up {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def add(self, name: str, load: Callable[[], Awaitable[None]]) -> None:
+        self.loads[name] = ModelLoad(state="queued")
+        self._queue.append((name, load))
+
+    def start(self) -> None:
+        """Run the loads in the background, in the order they were added."""
+        if self._queue and self._task is None:
+            self._task = asyncio.create_task(self._run_all(), name="warm-up")
+
+    async def _run_all(self) -> None:
+        while self._queue:
+            name, load = self._queue.pop(0)
+            await self._run(name, load)
 
     async def _run(self, name: str, load: Callable[[], Awaitable[None]]) -> None:
+        self.loads[name] = ModelLoad(state="loading")
         started = time.perf_counter()
         try:
             await load()
@@ -55,13 +68,13 @@ class Warmer:
 
     async def wait(self) -> None:
         """Until every load has finished (ready or failed)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 def start_warm_up(
@@ -72,8 +85,9 @@ def start_warm_up(
     if not settings.WARM_START:
         return warmer
     for provider in providers.in_process():
-        warmer.start(f"{provider.name}:{provider.default_model}", provider.warm_up)
+        warmer.add(f"{provider.name}:{provider.default_model}", provider.warm_up)
     if rag is not None and settings.EMBEDDING_PROVIDER is EmbeddingProvider.LOCAL:
         embedder = rag.runtime.embedder
-        warmer.start(f"embeddings:{embedder.model_name}", embedder.warm_up)
+        warmer.add(f"embeddings:{embedder.model_name}", embedder.warm_up)
+    warmer.start()
     return warmer

@@ -51,6 +51,7 @@ def live_server(
             RATE_LIMIT_PER_MINUTE=0,
             RATE_LIMIT_PER_MINUTE_IP=0,
             MAX_REQUEST_BODY_MB=1,
+            WARM_START=False,
         )
     )
     with socket.socket() as s:

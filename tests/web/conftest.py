@@ -139,6 +139,7 @@ def serve_platform(tmp: Path, **overrides: Any) -> Iterator[LiveServer]:
         RATE_LIMIT_PER_MINUTE_IP=0,
         ENABLE_SCRIPTED_PROVIDER=True,
         QUERY_LOG_WAIT=True,
+        WARM_START=False,
         # The web app names its stream format, so it works with the old client's default on.
         LEGACY_CLIENT_COMPAT=True,
         **overrides,
