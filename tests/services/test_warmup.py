@@ -62,8 +62,8 @@ async def test_shutdown_cancels_a_load_in_progress() -> None:
     await asyncio.wait_for(warmer.aclose(), 2)
 
 
-async def _wait_ready(client: AppClient, timeout: float = 120.0) -> dict[str, object]:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _wait_ready(client: AppClient) -> dict[str, object]:
+    deadline = asyncio.get_running_loop().time() + 120.0
     while True:
         status = (await client.get("/api/v1/status")).json()
         if status["models_ready"] or asyncio.get_running_loop().time() > deadline:
