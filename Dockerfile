@@ -51,7 +51,8 @@ FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --create-home --home-dir /home/app app \
+    && groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/app app \
     && mkdir /data \
     && chown app:app /data
 COPY --from=builder /opt/venv /opt/venv
@@ -63,7 +64,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000 \
     DATA_DIR=/data \
     LOG_FORMAT=json
-USER app
+# The non-root user `app`, by number (resolvable without the image's /etc/passwd).
+USER 10001:10001
 WORKDIR /home/app
 VOLUME ["/data"]
 EXPOSE 8000
