@@ -8,12 +8,14 @@ one chat (POST /api/v1/query/stream) and measures, from the moment the request i
 time to the first `token` frame and to the end of the answer.
 
 Modes:
-  lazy        WARM_START=false: the model loads on the first request (the old behaviour)
+  before      the code at --before (a checkout's directory, put on PYTHONPATH): the model
+              loads on the first request
+  lazy        WARM_START=false: the model loads on the first request
   warm        WARM_START=true, the chat is sent as soon as /health answers
-  warm-ready  WARM_START=true, the chat is sent once /api/v1/status says models_ready
+  warm-ready  WARM_START=true, the chat is sent once /api/v1/ready answers 200
 
-Set PYTHONPATH to an older checkout to measure it with the same script. Prints the median
-of the runs per mode (the machine is shared and noisy).
+Runs interleave the modes (run 1 of each, then run 2 of each...) so that a change in the
+machine's load hits them alike; prints the median per mode and each run's first token.
 """
 
 from __future__ import annotations
@@ -47,11 +49,10 @@ def serve_command() -> list[str]:
     return [sys.executable, "-c", "from llm_platform.cli import app; app()", "serve"]
 
 
-def wait_for(client: httpx.Client, path: str, ok: str | None, deadline: float) -> float:
+def wait_for(client: httpx.Client, path: str, deadline: float) -> float:
     while time.monotonic() < deadline:
         try:
-            response = client.get(path, timeout=2)
-            if response.status_code == 200 and (ok is None or response.json().get(ok)):
+            if client.get(path, timeout=2).status_code == 200:
                 return time.monotonic()
         except httpx.HTTPError:
             pass
@@ -80,7 +81,7 @@ def first_chat(client: httpx.Client) -> tuple[float, float]:
     return first if first is not None else total, total
 
 
-def one_run(mode: str) -> dict[str, float]:
+def one_run(mode: str, before: str | None) -> dict[str, float]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="llmp-warm-") as data:
         env = {
@@ -91,14 +92,18 @@ def one_run(mode: str) -> dict[str, float]:
             "LOG_LEVEL": "WARNING",
             "WARM_START": "false" if mode == "lazy" else "true",
         }
+        if mode == "before":
+            if before is None:
+                raise SystemExit("mode 'before' needs --before DIR (a checkout of the old code)")
+            env["PYTHONPATH"] = before
         started = time.monotonic()
         proc = subprocess.Popen(serve_command(), env=env, cwd=data)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-                up = wait_for(client, "/api/v1/health", None, started + 120)
+                up = wait_for(client, "/api/v1/health", started + 120)
                 ready = up
                 if mode == "warm-ready":
-                    ready = wait_for(client, "/api/v1/status", "models_ready", started + 120)
+                    ready = wait_for(client, "/api/v1/ready", started + 180)
                 ttft, total = first_chat(client)
                 loads = client.get("/api/v1/status").json().get("models", {})
         finally:
@@ -120,14 +125,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="lazy,warm,warm-ready")
+    parser.add_argument("--before", default=None, help="old checkout for mode 'before'")
     args = parser.parse_args()
-    for mode in args.modes.split(","):
-        runs = [one_run(mode) for _ in range(args.runs)]
+    modes = args.modes.split(",")
+    results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+    for _ in range(args.runs):
+        for mode in modes:
+            results[mode].append(one_run(mode, args.before))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2-core machine)")
+    for mode, runs in results.items():
         keys = list(dict.fromkeys(k for run in runs for k in run))
         medians = {k: statistics.median(r[k] for r in runs if k in r) for k in keys}
         figures = "  ".join(f"{k}={v:.2f}" for k, v in medians.items())
         firsts = ", ".join(f"{r['first_token_s']:.2f}" for r in runs)
-        print(f"{mode:11s} median of {args.runs}: {figures}   (first token per run: {firsts})")
+        print(f"{mode:11s} median of {len(runs)}: {figures}   (first token per run: {firsts})")
 
 
 if __name__ == "__main__":

@@ -134,21 +134,23 @@ class LocalModelProvider(Provider):
     def loaded(self) -> bool:
         return self._llama is not None
 
-    async def warm_up(self) -> None:
-        """Load the weights on the generation thread now, and run one token of a chat: a
-        request that arrives meanwhile queues behind it (same single-thread executor).
+    async def warm_up(self, system: str | None = None) -> None:
+        """Load the weights on the generation thread now, and run one token of a chat that
+        starts with the system prompt requests will carry: a request that arrives meanwhile
+        queues behind it (same single-thread executor).
 
-        Loading alone is not enough: llama.cpp's first prompt evaluation after a load takes
-        seconds more than later ones (its compute buffers, the chat template, the pages of
-        the weights), which the first chat would otherwise pay."""
+        Loading alone leaves work to the first chat: llama.cpp's first evaluation after a
+        load is slower than later ones (compute buffers, the chat template, the weights'
+        pages), and llama-cpp-python reuses the evaluated prefix of the previous prompt, so
+        the first chat then evaluates only its own turn, not the system prompt too."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._warm)
+        await loop.run_in_executor(self._executor, self._warm, system)
 
-    def _warm(self) -> None:
+    def _warm(self, system: str | None) -> None:
         llm = self._load()
-        llm.create_chat_completion(
-            messages=[{"role": "user", "content": "Hello"}], max_tokens=1, temperature=0.0
-        )
+        messages = [{"role": "system", "content": system}] if system else []
+        messages.append({"role": "user", "content": "Hello"})
+        llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         def to_error(exc: BaseException) -> ProviderError:

@@ -39,6 +39,11 @@ class ModelLoad(BaseModel):
     error: str | None = None
 
 
+class Readiness(BaseModel):
+    ready: bool
+    models: dict[str, ModelLoad]
+
+
 class Status(BaseModel):
     status: str
     version: str

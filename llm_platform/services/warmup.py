@@ -3,15 +3,17 @@
 The embedded llama.cpp model (and the local embedding model when files/RAG are on) take
 seconds to load; done lazily, the first chat after start paid for it. With WARM_START the
 lifespan starts their loads in a background task, one after the other (the chat model
-first); `/api/v1/status` reports each one (`queued`, `loading`, `ready` with the seconds
-it took, or `failed` with the reason), and a request
-that arrives during the load waits only for the rest of it (the provider queues it behind
+first, with one token of a chat that carries its system prompt, which llama.cpp then keeps
+evaluated); `/api/v1/status` reports each one (`queued`, `loading`, `ready` with the seconds
+it took, or `failed` with the reason) and `/api/v1/ready` answers 503 until they are done.
+A request that arrives during a load waits for the rest of it (the provider queues it behind
 the load) instead of starting a second one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -85,7 +87,9 @@ def start_warm_up(
     if not settings.WARM_START:
         return warmer
     for provider in providers.in_process():
-        warmer.add(f"{provider.name}:{provider.default_model}", provider.warm_up)
+        model = provider.default_model
+        system = providers.system_prompt_for(provider.name, model)
+        warmer.add(f"{provider.name}:{model}", functools.partial(provider.warm_up, system))
     if rag is not None and settings.EMBEDDING_PROVIDER is EmbeddingProvider.LOCAL:
         embedder = rag.runtime.embedder
         warmer.add(f"embeddings:{embedder.model_name}", embedder.warm_up)

@@ -50,6 +50,14 @@ async def _write_until(client: AppClient, acked: list[str], stop: asyncio.Event)
         i += 5
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(6000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
 async def _other_database(settings: Settings, request: pytest.FixtureRequest, tmp: Path) -> str:
     if settings.is_sqlite:
         return f"sqlite+aiosqlite:///{tmp / 'restored.db'}"
@@ -71,17 +79,15 @@ async def test_backup_while_writing_then_restore_elsewhere_and_in_place(
         assert r.status_code == 201
         stop = asyncio.Event()
         writer = asyncio.create_task(_write_until(client, acked, stop))
-        while len(acked) < 50:
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(acked) >= 50)
         before = list(acked)
         result = await asyncio.to_thread(backup_database, settings, backup)
         during = list(acked)
-        while len(acked) < len(during) + 50:  # writes go on after the backup too
-            await asyncio.sleep(0.01)
+        await _until(lambda: len(acked) >= len(during) + 50)  # writes go on after it too
         stop.set()
         await writer
     assert result.size > 0 and backup.is_file()
-    assert not list(tmp_path.glob(".*.partial"))
+    assert not await asyncio.to_thread(lambda: list(tmp_path.glob(".*.partial")))
 
     # Into another (empty) database: everything acknowledged before the backup began, and
     # nothing that was not acknowledged by the time it ended.

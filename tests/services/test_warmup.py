@@ -89,8 +89,12 @@ async def test_models_load_at_start_and_status_says_when(
             "local:smollm2-135m-instruct",
             "embeddings:local:all-MiniLM-L6-v2",
         }
+        probe = await client.get("/api/v1/ready")
+        assert probe.status_code == 503 and probe.json()["ready"] is False
         status = await _wait_ready(client)
         assert status["models_ready"] is True, status
+        probe = await client.get("/api/v1/ready")
+        assert probe.status_code == 200 and probe.json()["ready"] is True
         for load in status["models"].values():
             assert load["state"] == "ready" and load["seconds"] > 0
         assert _local(client).loaded
@@ -130,4 +134,5 @@ async def test_without_warm_start_nothing_loads_until_asked(
         await asyncio.sleep(0.2)
         status = (await client.get("/api/v1/status")).json()
         assert status["models"] == {} and status["models_ready"] is True
+        assert (await client.get("/api/v1/ready")).status_code == 200
         assert not _local(client).loaded

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import text
 
 from llm_platform import __version__
@@ -10,7 +10,7 @@ from llm_platform.api.deps import State
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.core.state import AppState
 from llm_platform.db.migrate import current_revision, head_revision
-from llm_platform.schemas.health import DatabaseStatus, FilesStatus, Health, Status
+from llm_platform.schemas.health import DatabaseStatus, FilesStatus, Health, Readiness, Status
 
 router = APIRouter(tags=["health"], route_class=JSONRoute)
 
@@ -19,6 +19,17 @@ router = APIRouter(tags=["health"], route_class=JSONRoute)
 async def health() -> Health:
     """Liveness: answers without touching the database."""
     return Health(status="ok", version=__version__)
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+async def ready(state: State, response: Response) -> Readiness:
+    """Readiness: 503 while in-process models are still loading at start-up (WARM_START),
+    200 once every load has finished (a failed one is reported, not waited for). Point a
+    load balancer's or orchestrator's readiness probe here, and no chat waits for a load."""
+    pending = any(load.state in ("queued", "loading") for load in state.loads.values())
+    if pending:
+        response.status_code = 503
+    return Readiness(ready=not pending, models=state.loads)
 
 
 @router.get("/status", response_model=Status)
