@@ -5,7 +5,8 @@
 Each run starts a fresh `llm-platform serve` (SQLite in a temporary DATA_DIR, the embedded
 model, files/RAG on) on a free port, waits until GET /api/v1/health answers, then streams
 one chat (POST /api/v1/query/stream) and measures, from the moment the request is sent:
-time to the first `token` frame and to the end of the answer.
+time to the first `token` frame and to the end of the answer; then a second chat (another
+question) for the steady-state first-token time of the same server.
 
 Modes:
   before      the code at --before (a checkout's directory, put on PYTHONPATH): the model
@@ -60,8 +61,8 @@ def wait_for(client: httpx.Client, path: str, deadline: float) -> float:
     raise SystemExit(f"timed out waiting for {path}")
 
 
-def first_chat(client: httpx.Client) -> tuple[float, float]:
-    body = {"query": QUESTION, "user_id": "bench", "max_tokens": 24, "temperature": 0}
+def first_chat(client: httpx.Client, question: str = QUESTION) -> tuple[float, float]:
+    body = {"query": question, "user_id": "bench", "max_tokens": 24, "temperature": 0}
     sent = time.perf_counter()
     first: float | None = None
     with client.stream("POST", "/api/v1/query/stream", json=body, timeout=120) as response:
@@ -105,6 +106,8 @@ def one_run(mode: str, before: str | None) -> dict[str, float]:
                 if mode == "warm-ready":
                     ready = wait_for(client, "/api/v1/ready", started + 180)
                 ttft, total = first_chat(client)
+                # A second chat (another question) on the same server: the steady state.
+                second, _ = first_chat(client, "Name two colours.")
                 loads = client.get("/api/v1/status").json().get("models", {})
         finally:
             proc.terminate()
@@ -114,6 +117,7 @@ def one_run(mode: str, before: str | None) -> dict[str, float]:
         "chat_sent_after_s": ready - started,
         "first_token_s": ttft,
         "answer_s": total,
+        "second_chat_first_token_s": second,
     }
     for name, load in loads.items():
         if load.get("seconds") is not None:
