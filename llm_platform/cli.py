@@ -207,6 +207,47 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {_run(done)}")
 
 
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the backup")],
+) -> None:
+    """Back up the database while the server runs (SQLite online backup, or pg_dump)."""
+    from llm_platform.db.backup import BackupError, backup_database
+
+    try:
+        result = backup_database(_settings(), file)
+    except BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{result.backend} backup written to {result.path} "
+        f"({result.size:,} bytes in {result.seconds:.2f} s)"
+    )
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A file written by `db backup`")],
+) -> None:
+    """Replace the database's content with a backup, then apply migrations. Stop the
+    server and workers first."""
+    from llm_platform.db.backup import BackupError, restore_database
+
+    settings = _settings()
+    try:
+        backend = restore_database(settings, file)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+    async def done(db: Database) -> str:  # _run applies the migrations first
+        from llm_platform.db.migrate import current_revision
+
+        return str(await current_revision(db.engine))
+
+    typer.echo(f"{backend} database restored from {file}, at revision {_run(done)}")
+
+
 @app.command()
 def export(
     experiment: Annotated[str, typer.Option(help="Experiment id")],

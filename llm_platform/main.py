@@ -35,6 +35,7 @@ from llm_platform.providers.registry import build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import start_rag, stop_rag
 from llm_platform.services.query import build_runtime, close_runtime
+from llm_platform.services.warmup import start_warm_up
 
 log = get_logger("llm_platform")
 
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if tracing is not None:
             app.state.platform.query.tracer = tracing.tracer
+        # --- warm start: in-process models load in the background ---
+        warmer = start_warm_up(settings, providers, rag)
+        app.state.platform.loads = warmer.loads
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).
         gc.collect()
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await warmer.aclose()
             await close_runtime(app.state.platform.query)
             await stop_rag(rag)
             await providers.aclose()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from llm_platform.core.config import Settings
 from llm_platform.db.migrate import upgrade
 from llm_platform.main import create_app
+from tests.system import check_system_marks
 
 # Fake LLM vendors (fake_openai, fake_anthropic, fake_gemini, ...) for every test.
 pytest_plugins = ["tests.providers.fakes.fixtures"]
@@ -66,6 +67,11 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> Any:
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- system packages
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_system_marks(item)  # @needs_system(...): skip off CI, fail on CI (tests/system.py)
 
 
 # ---------------------------------------------------------------- Redis
@@ -169,6 +175,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             # Most tests name their users with X-User-ID (the opt-in mode of the original
             # client); tests/api/test_access.py covers the default, tokens and keys.
             "TRUST_CLIENT_USER_ID": True,
+            # Models load on first use in tests (tests/services/test_warmup.py covers the
+            # warm start): a background load per app would only add CPU to every test.
+            "WARM_START": False,
             "_env_file": None,
         }
         values.update(overrides)

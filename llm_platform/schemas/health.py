@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 
@@ -40,6 +42,19 @@ class ProcessStatus(BaseModel):
     running_generations: int
 
 
+class ModelLoad(BaseModel):
+    """An in-process model loading in the background at start-up (WARM_START)."""
+
+    state: Literal["queued", "loading", "ready", "failed"]
+    seconds: float | None = None  # how long the load took, once ready
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    models: dict[str, ModelLoad]
+
+
 class Status(BaseModel):
     status: str
     version: str
@@ -50,3 +65,7 @@ class Status(BaseModel):
     auth_mode: str
     files: FilesStatus | None = None
     process: ProcessStatus | None = None
+    # In-process models warming up ("local:smollm2-135m-instruct", "embeddings:local:..."),
+    # and whether all are loaded (true when there are none).
+    models: dict[str, ModelLoad] = {}
+    models_ready: bool = True

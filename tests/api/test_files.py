@@ -23,6 +23,7 @@ from tests.rag.fixtures import (
     make_wav,
     make_zip_not_docx,
 )
+from tests.system import needs_system
 
 U1 = {"x-user-id": "u1"}
 U2 = {"x-user-id": "u2"}
@@ -105,7 +106,7 @@ async def test_docx_text_html_and_dedup(client: AppClient) -> None:
     assert {f["id"] for f in listing} == set(ids)
 
 
-@pytest.mark.skipif(not ocr_available(), reason="tesseract not installed")
+@needs_system("tesseract")
 async def test_image_ocr_upload(client: AppClient) -> None:
     r = await upload(client, "scan.png", make_png(["Warranty lasts 36 months"]))
     done = await wait_done(client, r.json()["id"])

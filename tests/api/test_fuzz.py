@@ -55,6 +55,7 @@ def live_server(
         MAX_REQUEST_BODY_MB=1,
         # Bodies may name users (as the original client's do): the fuzzer's user_ids are used.
         TRUST_CLIENT_USER_ID=True,
+        WARM_START=False,
     )
     app = create_app(settings)
     with socket.socket() as s:

@@ -130,3 +130,20 @@ async def test_missing_model_file_is_unavailable(tmp_path: object) -> None:
         await drain(provider.stream(ask(DEFAULT_MODEL_NAME)))
     assert "not found" in caught.value.detail
     await provider.aclose()
+
+
+async def test_gpu_layers_on_a_cpu_build_still_answer() -> None:
+    """LOCAL_MODEL_GPU_LAYERS=-1 (all layers) with the CPU build of llama.cpp: no GPU to
+    offload to, and the model answers on the CPU instead of failing."""
+    assert MODEL_PATH is not None
+    provider = LocalModelProvider(
+        model_path=MODEL_PATH, context_size=512, default_max_tokens=8, gpu_layers=-1
+    )
+    try:
+        await provider.warm_up()
+        assert provider.loaded
+        events = await drain(provider.stream(question(max_tokens=8)))
+        assert any(isinstance(e, TextDelta) for e in events)
+        assert isinstance(events[-1], DoneEvent)
+    finally:
+        await provider.aclose()

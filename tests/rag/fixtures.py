@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import pytest
+from tests.system import SYSTEM_PACKAGES, require_system
 
 
 def make_pdf(pages: list[str], *, title: str | None = None, encrypt: str | None = None) -> bytes:
@@ -83,8 +83,7 @@ def make_docx(paragraphs: list[str], table: list[list[str]], heading: str = "Res
 
 
 def make_wav(sentence: str, tmp: Path) -> bytes:
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    require_system(shutil.which("espeak-ng") is not None, SYSTEM_PACKAGES["espeak-ng"][1])
     out = tmp / "speech.wav"
     subprocess.run(["espeak-ng", "-s", "140", "-w", str(out), sentence], check=True)
     return out.read_bytes()

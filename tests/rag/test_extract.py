@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from llm_platform.rag.extract import ExtractionError, Limits, extract
+from llm_platform.rag.extract import ocr as ocr_module
 from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.base import BlockKind
-from llm_platform.rag.extract.ocr import ocr_available
 from llm_platform.rag.filetypes import FileKind
 from tests.rag.fixtures import (
     REPORT_PAGES,
@@ -21,6 +22,7 @@ from tests.rag.fixtures import (
     make_scanned_pdf,
     make_wav,
 )
+from tests.system import needs_system
 
 LIMITS = Limits(
     max_pages=50,
@@ -30,7 +32,7 @@ LIMITS = Limits(
     ocr=True,
     audio=True,
 )
-needs_ocr = pytest.mark.skipif(not ocr_available(), reason="tesseract not installed")
+needs_ocr = needs_system("tesseract")
 
 
 def _write(tmp_path: Path, data: bytes, name: str = "f") -> Path:
@@ -138,6 +140,24 @@ def test_image_bomb_refused_before_decoding(tmp_path: Path) -> None:
     path = _write(tmp_path, make_png_header(8_000, 8_000), "mid.png")
     with pytest.raises(ExtractionError, match="8000x8000"):
         extract(path, FileKind.IMAGE, "image/png", LIMITS)
+
+
+@pytest.mark.parametrize("ocr", ["off", "not installed"])
+def test_image_bomb_refused_without_ocr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ocr: str
+) -> None:
+    """The size guard holds on a machine without Tesseract (it used to answer "OCR is not
+    available" before looking at the size); a normal image then names the missing OCR."""
+    limits = dataclasses.replace(LIMITS, ocr=ocr != "off")
+    if ocr == "not installed":
+        monkeypatch.setattr(ocr_module, "ocr_available", lambda: False)
+    for width, height in ((20_000, 20_000), (8_000, 8_000)):
+        path = _write(tmp_path, make_png_header(width, height), f"{width}.png")
+        with pytest.raises(ExtractionError, match=r"Image too large.*MAX_IMAGE_PIXELS"):
+            extract(path, FileKind.IMAGE, "image/png", limits)
+    path = _write(tmp_path, make_png(["Quarterly revenue grew"]), "small.png")
+    with pytest.raises(ExtractionError, match=r"OCR\) is not available.*tesseract-ocr"):
+        extract(path, FileKind.IMAGE, "image/png", limits)
 
 
 @pytest.mark.skipif(not audio_available(), reason="audio extra not installed")

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from llm_platform.core.config import Settings
 from llm_platform.main import create_app
 from llm_platform.web.ui import load_bundle
+from tests.system import require_system
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,10 +44,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def require(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+    require_system(condition, why)  # skipped off CI, a failure on CI (tests/system.py)
 
 
 @dataclass
@@ -162,6 +160,7 @@ def serve_platform(tmp: Path, **overrides: Any) -> Iterator[LiveServer]:
         RATE_LIMIT_PER_MINUTE_IP=0,
         ENABLE_SCRIPTED_PROVIDER=True,
         QUERY_LOG_WAIT=True,
+        WARM_START=False,
         # The web app names its stream format, so it works with the old client's default on;
         # it identifies its users with tokens, never with a client-named X-User-ID.
         LEGACY_CLIENT_COMPAT=True,

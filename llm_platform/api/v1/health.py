@@ -4,7 +4,7 @@ import asyncio
 import os
 import time
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import text
 
 from llm_platform import __version__
@@ -17,6 +17,7 @@ from llm_platform.schemas.health import (
     FilesStatus,
     Health,
     ProcessStatus,
+    Readiness,
     Status,
 )
 
@@ -27,6 +28,17 @@ router = APIRouter(tags=["health"], route_class=JSONRoute)
 async def health() -> Health:
     """Liveness: answers without touching the database."""
     return Health(status="ok", version=__version__)
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+async def ready(state: State, response: Response) -> Readiness:
+    """Readiness: 503 while in-process models are still loading at start-up (WARM_START),
+    200 once every load has finished (a failed one is reported, not waited for). Point a
+    load balancer's or orchestrator's readiness probe here, and no chat waits for a load."""
+    pending = any(load.state in ("queued", "loading") for load in state.loads.values())
+    if pending:
+        response.status_code = 503
+    return Readiness(ready=not pending, models=state.loads)
 
 
 @router.get("/status", response_model=Status)
@@ -71,6 +83,8 @@ async def status(state: State, _: Staff) -> Status:
         providers=state.settings.provider_keys(),
         auth_mode=state.settings.AUTH_MODE.value,
         files=_files_status(state),
+        models=state.loads,
+        models_ready=all(load.state == "ready" for load in state.loads.values()),
         process=_process_status(state),
     )
 

@@ -41,9 +41,8 @@ def ocr_image(image: Any) -> str:
 def extract_image(path: Path, limits: Limits) -> ExtractedDocument:
     from PIL import Image
 
-    if not (limits.ocr and ocr_available()):
-        raise ExtractionError("Image text recognition (OCR) is not available on this server")
-    # Pillow's own bomb guard: read the header only and refuse before decoding pixels.
+    # The size guard comes first (the header only, before any pixel is decoded), so a bomb
+    # is refused as such whether or not OCR is installed; Pillow's own guard backs it up.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -54,6 +53,11 @@ def extract_image(path: Path, limits: Limits) -> ExtractedDocument:
                         f"Image too large: {image.width}x{image.height} pixels, over "
                         f"{limits.max_image_pixels:,} pixels (MAX_IMAGE_PIXELS, "
                         "decompression bomb guard)"
+                    )
+                if not (limits.ocr and ocr_available()):
+                    raise ExtractionError(
+                        "Image text recognition (OCR) is not available on this server "
+                        "(install Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng)"
                     )
                 image.load()
                 text = ocr_image(image)
