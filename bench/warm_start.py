@@ -92,6 +92,8 @@ def one_run(mode: str, before: str | None) -> dict[str, float]:
             "HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
             "WARM_START": "false" if mode == "lazy" else "true",
+            # The chats name their user (`user_id`), as the old code's clients did.
+            "TRUST_CLIENT_USER_ID": "true",
         }
         if mode == "before":
             if before is None:
@@ -108,7 +110,11 @@ def one_run(mode: str, before: str | None) -> dict[str, float]:
                 ttft, total = first_chat(client)
                 # A second chat (another question) on the same server: the steady state.
                 second, _ = first_chat(client, "Name two colours.")
-                loads = client.get("/api/v1/status").json().get("models", {})
+                key = Path(data) / "admin_key"  # the operator's key (the old code has none)
+                admin = (
+                    {"Authorization": f"Bearer {key.read_text().strip()}"} if key.exists() else {}
+                )
+                loads = client.get("/api/v1/status", headers=admin).json().get("models", {})
         finally:
             proc.terminate()
             proc.wait(timeout=30)

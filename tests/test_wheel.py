@@ -90,6 +90,14 @@ def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+_DATA_DIRS: dict[str, Path] = {}
+
+
+def served_data(url: str) -> Path:
+    """The DATA_DIR of the server at `url` (its operator key is kept there)."""
+    return _DATA_DIRS[url]
+
+
 @pytest.fixture(scope="module")
 def served(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("serve")
@@ -106,6 +114,7 @@ def served(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    _DATA_DIRS[url] = workdir / "data"
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -164,10 +173,13 @@ def test_installed_wheel_serves_its_ui_and_chats_with_the_embedded_model(served:
         assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
         models = client.get("/api/v1/models").json()
         assert models["default_provider"] == "local"
-        # The chat the UI sends (same endpoint and body shape as web/src).
+        # The chat the UI sends (same endpoint and body shape as web/src), as the participant
+        # the UI becomes on its first visit.
+        token = client.post("/api/v1/auth/participant").json()["token"]
         r = client.post(
             "/api/v1/query/stream?format=platform",
-            json={"user_id": "wheel", "query": "Say hello.", "max_tokens": 12},
+            json={"query": "Say hello.", "max_tokens": 12},
+            headers={"Authorization": f"Bearer {token}"},
         )
         assert r.status_code == 200, r.text
         frames = [
@@ -178,5 +190,6 @@ def test_installed_wheel_serves_its_ui_and_chats_with_the_embedded_model(served:
         assert frames[0]["type"] == "start" and frames[0]["provider"] == "local"
         assert "".join(f["content"] for f in frames if f["type"] == "token").strip()
         assert frames[-1]["type"] == "done"
-        status = client.get("/api/v1/status").json()
+        admin = (served_data(served) / "admin_key").read_text().strip()
+        status = client.get("/api/v1/status", headers={"Authorization": f"Bearer {admin}"}).json()
         assert status["status"] == "ok"

@@ -12,7 +12,7 @@ from llm_platform.core.config import Settings
 from llm_platform.providers.local import LocalModelProvider, bundled_model_path, runtime_available
 from llm_platform.services.warmup import Warmer
 from tests.api.query_helpers import parse_sse
-from tests.conftest import AppClient, app_client
+from tests.conftest import AppClient, app_client, staff_headers
 
 needs_local_model = pytest.mark.skipif(
     bundled_model_path() is None or not runtime_available(),
@@ -65,7 +65,7 @@ async def test_shutdown_cancels_a_load_in_progress() -> None:
 async def _wait_ready(client: AppClient) -> dict[str, object]:
     deadline = asyncio.get_running_loop().time() + 120.0
     while True:
-        status = (await client.get("/api/v1/status")).json()
+        status = (await client.get("/api/v1/status", headers=await staff_headers(client))).json()
         if status["models_ready"] or asyncio.get_running_loop().time() > deadline:
             return status
         await asyncio.sleep(0.05)
@@ -83,7 +83,7 @@ async def test_models_load_at_start_and_status_says_when(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with app_client(make_settings(WARM_START=True)) as client:
-        status = (await client.get("/api/v1/status")).json()
+        status = (await client.get("/api/v1/status", headers=await staff_headers(client))).json()
         # Served at once, while the models load in the background.
         assert set(status["models"]) == {
             "local:smollm2-135m-instruct",
@@ -132,7 +132,7 @@ async def test_without_warm_start_nothing_loads_until_asked(
 ) -> None:
     async with app_client(make_settings(WARM_START=False)) as client:
         await asyncio.sleep(0.2)
-        status = (await client.get("/api/v1/status")).json()
+        status = (await client.get("/api/v1/status", headers=await staff_headers(client))).json()
         assert status["models"] == {} and status["models_ready"] is True
         assert (await client.get("/api/v1/ready")).status_code == 200
         assert not _local(client).loaded
