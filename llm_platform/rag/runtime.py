@@ -8,6 +8,7 @@ from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
 from llm_platform.db.engine import Database
 from llm_platform.rag.chunking import Chunker
+from llm_platform.rag.context import ContextOptions
 from llm_platform.rag.embeddings import Embedder, build_embedder
 from llm_platform.rag.extract import Limits, limits_from_settings
 from llm_platform.rag.extract.audio import audio_available
@@ -31,6 +32,12 @@ class RagRuntime:
     retriever: Retriever
     limits: Limits
     vector_error: str | None = None
+
+    def context_options(self) -> ContextOptions:
+        return ContextOptions(
+            tokens_per_source=self.settings.RAG_CONTEXT_TOKENS,
+            total_tokens=self.settings.RAG_CONTEXT_TOTAL_TOKENS,
+        )
 
     def chunker(self) -> Chunker:
         """Chunk size is capped by the embedder's input window (MiniLM reads 256 tokens):

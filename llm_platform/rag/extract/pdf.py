@@ -1,19 +1,22 @@
-"""PDF text with page numbers (pypdfium2); pages without a text layer go to OCR."""
+"""PDF text with page numbers: layout by pdfplumber (tables whole, columns in reading order,
+running headers and footers dropped), checks and OCR rendering by pypdfium2; pages without
+a text layer go to OCR."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from llm_platform.rag.extract.base import (
-    Block,
     CharBudget,
     ExtractedDocument,
     ExtractionError,
     Limits,
     ProgressFn,
-    blocks_from_lines,
 )
 from llm_platform.rag.extract.ocr import ocr_available, ocr_image
+from llm_platform.rag.extract.pdf_blocks import document_blocks
+from llm_platform.rag.extract.pdf_layout import Line, PageLayout, Table, page_layout
 
 _MIN_TEXT_CHARS = 16  # below this a page is treated as scanned
 _OCR_SCALE = 200 / 72  # render at 200 dpi
@@ -31,6 +34,7 @@ def extract_pdf(
         if "password" in message:
             raise ExtractionError("PDF is encrypted (password protected)") from None
         raise ExtractionError(f"Corrupt or unreadable PDF ({exc})") from None
+    plumber = _open_plumber(path)
     try:
         count = len(pdf)
         if count == 0:
@@ -41,8 +45,7 @@ def extract_pdf(
             )
         title = _metadata_title(pdf)
         budget = CharBudget(limits.max_chars)
-        blocks: list[Block] = []
-        heading: str | None = None
+        layouts: list[PageLayout] = []
         ocr_pages = 0
         notes: list[str] = []
         for index in range(count):
@@ -51,29 +54,69 @@ def extract_pdf(
                 textpage = page.get_textpage()
                 text = textpage.get_text_bounded()
                 textpage.close()
+                layout: PageLayout | None = None
                 if len(text.strip()) < _MIN_TEXT_CHARS:
                     if limits.ocr and ocr_available():
                         text = _ocr_page(page, limits)
                         ocr_pages += 1
                     elif text.strip() == "":
                         notes.append(f"page {index + 1}: no text layer and OCR unavailable")
+                elif plumber is not None:
+                    layout = _plumber_page(plumber, index)
             finally:
                 page.close()
-            text = budget.take(text.replace("\r\n", "\n").replace("\r", "\n"))
-            lines = text.split("\n")
-            page_blocks = blocks_from_lines(lines, index + 1, heading)
-            for block in page_blocks:
-                heading = block.heading
-            blocks.extend(page_blocks)
+            if layout is None:  # OCR text, or a page pdfplumber could not lay out
+                layout = PageLayout(index + 1, [_plain_line(ln) for ln in _lines(text)])
+            budget.take("".join(_item_text(i) for i in layout.items))
+            layouts.append(layout)
             if title is None:
-                title = _first_line(text)
+                title = _first_line("\n".join(_item_text(i) for i in layout.items[:3]))
             if progress is not None:
                 progress((index + 1) / count)
+        blocks = document_blocks(layouts)
         return ExtractedDocument(
             blocks=blocks, page_count=count, title=title, ocr_pages=ocr_pages, notes=notes
         )
     finally:
+        if plumber is not None:
+            plumber.close()
         pdf.close()
+
+
+def _open_plumber(path: Path) -> Any:
+    import pdfplumber
+
+    try:
+        return pdfplumber.open(str(path))
+    except Exception:  # pdfium reads some files pdfminer cannot: plain text for those
+        return None
+
+
+def _plumber_page(plumber: Any, index: int) -> PageLayout | None:
+    try:
+        page = plumber.pages[index]
+    except Exception:
+        return None
+    try:
+        return page_layout(page, index + 1)
+    except Exception:
+        return None
+    finally:
+        page.close()
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _plain_line(text: str) -> Line:
+    return Line(text=text.rstrip(), top=0.0, bottom=0.0, x0=0.0, x1=0.0, cells=[text])
+
+
+def _item_text(item: Line | Table) -> str:
+    if isinstance(item, Line):
+        return item.text + "\n"
+    return "\n".join(" ".join(r) for r in item.rows) + "\n"
 
 
 def _ocr_page(page: object, limits: Limits) -> str:
