@@ -62,7 +62,7 @@ USER = {"x-user-id": "analyst"}
 class Q:
     text: str
     file_name: str
-    page: int
+    pages: tuple[int, ...]  # the answer is on each of these pages (a hit on any counts)
     answer: str
 
 
@@ -90,7 +90,7 @@ def hit_rates(ranked: list[list[tuple[str, set[int]]]], questions: list[Q]) -> l
     out = []
     for k in KS:
         hits = sum(
-            any(name == q.file_name and q.page in pages for name, pages in results[:k])
+            any(name == q.file_name and pages & set(q.pages) for name, pages in results[:k])
             for q, results in zip(questions, ranked, strict=True)
         )
         out.append(100.0 * hits / len(questions))
@@ -140,7 +140,7 @@ def generated_corpus() -> Corpus:
 
     reports, questions = build_library()
     files = [(r.file_name, render_pdf(r, with_metadata=n % 2 == 0)) for n, r in enumerate(reports)]
-    qs = [Q(q.text, q.file_name, q.page, q.answer) for q in questions]
+    qs = [Q(q.text, q.file_name, (q.page,), q.answer) for q in questions]
     return Corpus("generated", files, qs)
 
 
@@ -153,7 +153,7 @@ def hard_corpus() -> Corpus:
     for report in reports:
         data, questions = render_hard_pdf(report)
         files.append((report.file_name, data))
-        qs += [Q(q.text, q.file_name, q.page, q.answer) for q in questions]
+        qs += [Q(q.text, q.file_name, (q.page,), q.answer) for q in questions]
     return Corpus("hard", files, qs)
 
 
@@ -163,16 +163,21 @@ def real_corpus() -> Corpus | None:
         return None
     spec = json.loads(REAL_QUESTIONS.read_text())
     files = [(p.name, p.read_bytes()) for p in sorted(REAL_DOCS.rglob("*.pdf"))]
-    qs = [Q(q["question"], Path(q["file"]).name, int(q["page"]), q["answer"]) for q in spec]
+    qs = [Q(q["question"], Path(q["file"]).name, tuple(q["pages"]), q["answer"]) for q in spec]
     return Corpus("real", files, qs)
 
 
 def check_gold(corpus: Corpus) -> None:
-    """Every answer string must be on its recorded page (pypdfium2's text)."""
-    texts = {name: page_texts(data) for name, data in corpus.files}
-    bad = [q for q in corpus.questions if not answer_in(q.answer, texts[q.file_name][q.page - 1])]
+    """Every answer string must be on its recorded pages (pypdfium2's text)."""
+    names = {q.file_name for q in corpus.questions}
+    texts = {name: page_texts(data) for name, data in corpus.files if name in names}
+    bad = [
+        q
+        for q in corpus.questions
+        if not q.pages or not all(answer_in(q.answer, texts[q.file_name][p - 1]) for p in q.pages)
+    ]
     for q in bad:
-        print(f"  gold not on its page: {q.file_name} p{q.page} {q.answer!r}")
+        print(f"  gold not on its page: {q.file_name} p{q.pages} {q.answer!r}")
     if bad:
         raise SystemExit(f"{corpus.name}: {len(bad)} questions with a wrong gold page")
 

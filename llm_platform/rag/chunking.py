@@ -3,8 +3,9 @@
 Text blocks of one page are packed together up to the token budget; a longer block is split
 recursively on paragraph, line, sentence and word boundaries with a token overlap. A table
 stays whole when it fits; a longer one is split by rows and every piece repeats the caption
-and header row, so each chunk reads as a table on its own. Chunks never span pages, so each
-carries one page number for citations."""
+and header row, so each chunk reads as a table on its own. Chunks never span pages (a table
+continued over a page break is cut there too), so each carries one page number for
+citations; the whole table is its chunks' section (what the model reads)."""
 
 from __future__ import annotations
 
@@ -238,7 +239,8 @@ class Chunker:
         emit: Callable[..., None],
     ) -> None:
         budget = self._budget(doc, file_name, block)
-        if self.count(block.text) <= budget:
+        spans_pages = block.row_pages is not None and len(set(block.row_pages)) > 1
+        if not spans_pages and self.count(block.text) <= budget:
             emit(block.text, block, start)
             return
         lines = block.text.split("\n")
@@ -253,7 +255,8 @@ class Chunker:
         first = 0
         for n, row in enumerate(body):
             size = self.count(row)
-            if rows and used + size > row_budget:
+            new_page = pages is not None and pages[n] != pages[first]
+            if rows and (used + size > row_budget or new_page):
                 page = pages[first] if pages else None
                 emit("\n".join([lead_text, *rows]) if lead else "\n".join(rows), block, pos, page)
                 pos += sum(len(r) + 1 for r in rows)

@@ -8,8 +8,7 @@ from llm_platform.rag.extract.pdf_layout import (
     Line,
     PageLayout,
     Table,
-    edge_key,
-    is_page_number,
+    is_running,
     running_lines,
 )
 
@@ -137,7 +136,7 @@ def _page_blocks(
             blocks.append(_ruled_table(item, layout.number, heading, blocks))
             prev = None
             continue
-        if item.edge and (edge_key(item.text) in drop or is_page_number(item.text)):
+        if is_running(item, drop):
             continue
         if prev is not None and prev.bottom > 0:
             gap = item.top - prev.bottom

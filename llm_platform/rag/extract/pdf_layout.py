@@ -225,11 +225,27 @@ def page_layout(page: Any, number: int) -> PageLayout:
     return layout
 
 
+def _keys(line: Line) -> set[str]:
+    """The line's key and its cells' (a footer split into title and page number, or cut
+    in two by a column gutter on some pages, still matches itself on the others)."""
+    keys = {edge_key(line.text), *(edge_key(c) for c in line.cells)}
+    return {k for k in keys if any(ch.isalpha() for ch in k)}
+
+
+def is_running(line: Line, running: set[str]) -> bool:
+    """An edge line that is a running header/footer, a page number, or made of those."""
+    if not line.edge:
+        return False
+    if edge_key(line.text) in running or is_page_number(line.text):
+        return True
+    return all(edge_key(c) in running or is_page_number(c) for c in line.cells)
+
+
 def running_lines(pages: list[PageLayout]) -> set[str]:
     """Keys of edge lines repeated on many pages (running headers and footers)."""
     counts: dict[str, int] = {}
     for page in pages:
-        seen = {edge_key(i.text) for i in page.items if isinstance(i, Line) and i.edge}
+        seen = {k for i in page.items if isinstance(i, Line) and i.edge for k in _keys(i)}
         for key in seen:
             counts[key] = counts.get(key, 0) + 1
     need = max(2, int(len(pages) * 0.2))
