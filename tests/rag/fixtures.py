@@ -132,7 +132,9 @@ REPORT_PAGES = [
 ]
 
 
-FILING_ROWS = [(f"Region {n:02d} stores", f"{1000 + n * 7:,}", f"{900 + n * 5:,}") for n in range(1, 31)]
+FILING_ROWS = [
+    (f"Region {n:02d} stores", f"{1000 + n * 7:,}", f"{900 + n * 5:,}") for n in range(1, 31)
+]
 
 
 def make_filing_pdf() -> bytes:
@@ -186,7 +188,7 @@ def make_filing_pdf() -> bytes:
     pdf.drawString(left, y - line, "quarters of fiscal 2024 and fiscal 2023 were as follows:")
     y -= line * 2.5
     rows = [("", "Fiscal 2024", "Fiscal 2023"), ("Beginning of period", "1,010", "990")]
-    rows += FILING_ROWS + [("End of period", "1,042", "1,010")]
+    rows += [*FILING_ROWS, ("End of period", "1,042", "1,010")]
     page = 1
     for cells in rows:
         if y < 80:
