@@ -3,6 +3,8 @@ tables as whole units with their lead-in, tables continued over page breaks join
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from llm_platform.rag.extract.base import Block, BlockKind, blocks_from_lines, numeric_cells
 from llm_platform.rag.extract.pdf_layout import (
     Line,
@@ -84,25 +86,39 @@ def _join(prev: Block, block: Block) -> None:
     prev.row_pages = pages + [block.page or 0] * len(rows)
 
 
-def _body_size(layouts: list[PageLayout]) -> float:
-    """The font size most text is set in (by characters)."""
+@dataclass(frozen=True)
+class _Fonts:
+    body: float  # the size most text is set in (by characters)
+    rare: frozenset[float]  # sizes larger than body used for little text: heading sizes
+
+
+def _fonts(layouts: list[PageLayout]) -> _Fonts:
     chars: dict[float, int] = {}
     for layout in layouts:
         for item in layout.items:
             if isinstance(item, Line) and item.size:
                 size = round(item.size, 1)
                 chars[size] = chars.get(size, 0) + len(item.text)
-    return max(chars, key=lambda s: chars[s]) if chars else 0.0
+    if not chars:
+        return _Fonts(0.0, frozenset())
+    body = max(chars, key=lambda s: chars[s])
+    total = sum(chars.values())
+    rare = frozenset(s for s, n in chars.items() if s >= body + 1.5 and n <= total * 0.15)
+    return _Fonts(body, rare)
 
 
-def _is_heading(line: Line, body: float) -> bool:
-    if not body or not line.size or len(line.text) > 120 or numeric_cells(line.text) >= 2:
+def _is_heading(line: Line, fonts: _Fonts) -> bool:
+    """Short lines in a rare larger size, or short bold lines that are not sentences."""
+    text = line.text.strip()
+    if not fonts.body or not line.size or len(text) > 90 or numeric_cells(text) >= 2:
         return False
-    return line.size >= body + 1.5 or (line.bold and line.size >= body - 0.5)
+    if round(line.size, 1) in fonts.rare:
+        return True
+    return line.bold and len(text) <= 70 and not text.endswith((".", ",", ";", ":"))
 
 
 def _page_blocks(
-    layout: PageLayout, drop: set[str], heading: str | None, body: float
+    layout: PageLayout, drop: set[str], heading: str | None, fonts: _Fonts
 ) -> tuple[list[Block], str | None]:
     blocks: list[Block] = []
     lines: list[str] = []
@@ -142,7 +158,7 @@ def _page_blocks(
             gap = item.top - prev.bottom
             if gap > 0.7 * max(1.0, prev.bottom - prev.top):
                 lines.append("")
-        if _is_heading(item, body):
+        if _is_heading(item, fonts):
             heads.add(len(lines))
         lines.append("   ".join(item.cells) if len(item.cells) > 1 else item.text)
         prev = item
@@ -152,11 +168,11 @@ def _page_blocks(
 
 def document_blocks(layouts: list[PageLayout]) -> list[Block]:
     drop = running_lines(layouts)
-    body = _body_size(layouts)
+    fonts = _fonts(layouts)
     blocks: list[Block] = []
     heading: str | None = None
     for layout in layouts:
-        page_blocks, heading = _page_blocks(layout, drop, heading, body)
+        page_blocks, heading = _page_blocks(layout, drop, heading, fonts)
         if page_blocks and blocks and _continues(blocks[-1], page_blocks[0]):
             _join(blocks[-1], page_blocks.pop(0))
         elif page_blocks and page_blocks[0].kind is BlockKind.TABLE and not page_blocks[0].caption:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 # A line this close to the top or bottom edge (points) may be a running header/footer.
 _EDGE_BAND = 0.085
 _PAGE_NUMBER = re.compile(
@@ -117,22 +119,23 @@ def _gutter(words: list[dict[str, Any]], width: float) -> float | None:
 
     Candidates in the middle half of the page; one wins when many text rows have words on
     both sides of it and none across it, and both sides read as prose (not a figure column)."""
-    rows: dict[int, list[dict[str, Any]]] = {}
-    for w in words:
-        rows.setdefault(round(w["top"] / 2), []).append(w)
-    counts: list[tuple[float, int]] = []
-    for step in range(int(width * 0.3), int(width * 0.7), 3):
-        x = float(step)
-        split = 0
-        for row in rows.values():
-            if any(w["x0"] - 1 < x < w["x1"] + 1 for w in row):
-                continue
-            left = [w for w in row if w["x1"] <= x]
-            right = [w for w in row if w["x0"] >= x]
-            prose = sum(ch.isalpha() for w in right for ch in w["text"]) >= 6
-            if len(left) >= 2 and len(right) >= 2 and prose:
-                split += 1
-        counts.append((x, split))
+    if not words:
+        return None
+    keys = sorted({round(w["top"] / 2) for w in words})
+    index = {k: n for n, k in enumerate(keys)}
+    x0 = np.array([w["x0"] for w in words])
+    x1 = np.array([w["x1"] for w in words])
+    alpha = np.array([sum(ch.isalpha() for ch in w["text"]) for w in words], dtype=np.float64)
+    onehot = np.zeros((len(words), len(keys)))  # word -> its row (same baseline)
+    onehot[np.arange(len(words)), [index[round(w["top"] / 2)] for w in words]] = 1.0
+    xs = np.arange(int(width * 0.3), int(width * 0.7), 3, dtype=np.float64)[:, None]
+    crossing = ((x0 - 1 < xs) & (xs < x1 + 1)) @ onehot > 0
+    left = (x1 <= xs) @ onehot
+    right_words = x0 >= xs
+    right = right_words @ onehot
+    right_alpha = (right_words * alpha) @ onehot
+    split = (~crossing & (left >= 2) & (right >= 2) & (right_alpha >= 6)).sum(axis=1)
+    counts = list(zip(xs[:, 0].tolist(), split.tolist(), strict=True))
     top = max((n for _, n in counts), default=0)
     if top < 6:
         return None
