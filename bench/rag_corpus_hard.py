@@ -182,8 +182,12 @@ def build_hard_library(seed: int = 11) -> tuple[list[Report], list[tuple[Report,
                 end = _money(rng, 300, 2400)
                 rows.append((seg, begin, end))
             for n, (seg, begin, end) in enumerate(rows):
+                # The lead-in ends a long paragraph (as in an MD&A): the rows alone say
+                # neither the segment nor what is counted.
                 lead = (
-                    f"{seg} {unit} open at the beginning and end of the second quarters of "
+                    PROSE
+                    + RISK
+                    + f"{seg} {unit} open at the beginning and end of the second quarters of "
                     f"fiscal {year} and fiscal {year - 1} were as follows:"
                 )
                 prev_b = carry.get((company, seg, "begin"), _money(rng, 300, 2400))

@@ -4,6 +4,7 @@ prefers that year's document. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
@@ -129,3 +130,34 @@ async def test_keyword_search_matches_forms_and_figures_as_phrases(
             s, terms=["fy 2023", "2023"], user_id="u", file_ids=None, k=5
         )
         assert {h.chunk_id for h in period} == {ids[0], ids[1]}
+
+
+async def test_files_ingested_before_sections_get_neighbouring_chunks(client: AppClient) -> None:
+    from sqlalchemy import delete, update
+
+    from llm_platform.db.models import FileSection
+
+    paras = [
+        f"Paragraph {n} of the plant history: the line at site {n} was rebuilt in "
+        f"{1990 + n} and now makes {n * 11} robot arms a week for the export market."
+        for n in range(1, 40)
+    ]
+    r = await upload(client, "history.txt", "\n\n".join(paras).encode())
+    fid = r.json()["id"]
+    await wait_done(client, fid)
+    runtime: RagRuntime = client.app.state.platform.rag.runtime
+    async with runtime.db.write_sessions() as s, s.begin():  # as left by migration 0004
+        await s.execute(update(FileChunk).values(section_index=None))
+        await s.execute(delete(FileSection))
+    res = await client.post(
+        "/api/v1/rag/search",
+        json={"query": "site 20 rebuilt in 2010 robot arms", "top_k": 1},
+        headers=U1,
+    )
+    hit = res.json()["results"][0]
+    found = set(re.findall(r"Paragraph (\d+) ", hit["text"]))
+    handed = set(re.findall(r"Paragraph (\d+) ", hit["context"]))
+    assert "20" in found and found < handed  # the chunk and its neighbours, in order
+    numbers = [int(n) for n in re.findall(r"Paragraph (\d+) ", hit["context"])]
+    assert numbers == sorted(set(numbers))  # no paragraph twice (overlaps dropped)
+    assert len(hit["context"]) <= runtime.settings.RAG_CONTEXT_TOKENS * 4 + len(hit["text"])
