@@ -1,6 +1,7 @@
-"""PDF text with page numbers: layout by pdfplumber (tables whole, columns in reading order,
-running headers and footers dropped), checks and OCR rendering by pypdfium2; pages without
-a text layer go to OCR."""
+"""PDF text with page numbers: ruled tables from pdfplumber on the pages that draw rules,
+words and their boxes from pdfplumber there and from pypdfium2 elsewhere (tables whole,
+columns in reading order, running headers and footers dropped); pages without a text
+layer go to OCR."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from llm_platform.rag.extract.base import (
 )
 from llm_platform.rag.extract.ocr import ocr_available, ocr_image
 from llm_platform.rag.extract.pdf_blocks import document_blocks
-from llm_platform.rag.extract.pdf_layout import Line, PageLayout, Table, page_layout
+from llm_platform.rag.extract.pdf_layout import (
+    Line,
+    PageLayout,
+    Table,
+    page_layout,
+    plumber_words,
+    ruled_tables,
+)
+from llm_platform.rag.extract.pdf_words import may_hold_ruled_table, page_words
 
 _MIN_TEXT_CHARS = 16  # below this a page is treated as scanned
 _OCR_SCALE = 200 / 72  # render at 200 dpi
@@ -34,7 +43,7 @@ def extract_pdf(
         if "password" in message:
             raise ExtractionError("PDF is encrypted (password protected)") from None
         raise ExtractionError(f"Corrupt or unreadable PDF ({exc})") from None
-    plumber = _open_plumber(path)
+    plumber: list[Any] = []  # opened on the first page that may hold a ruled table
     try:
         count = len(pdf)
         if count == 0:
@@ -53,7 +62,6 @@ def extract_pdf(
             try:
                 textpage = page.get_textpage()
                 text = textpage.get_text_bounded()
-                textpage.close()
                 layout: PageLayout | None = None
                 if len(text.strip()) < _MIN_TEXT_CHARS:
                     if limits.ocr and ocr_available():
@@ -61,11 +69,15 @@ def extract_pdf(
                         ocr_pages += 1
                     elif text.strip() == "":
                         notes.append(f"page {index + 1}: no text layer and OCR unavailable")
-                elif plumber is not None:
-                    layout = _plumber_page(plumber, index)
+                else:
+                    try:
+                        layout = _layout(path, plumber, page, textpage, index)
+                    except Exception:  # an odd page: its plain text, not a failed file
+                        layout = None
+                textpage.close()
             finally:
                 page.close()
-            if layout is None:  # OCR text, or a page pdfplumber could not lay out
+            if layout is None:  # OCR text, or a page that could not be laid out
                 layout = PageLayout(index + 1, [_plain_line(ln) for ln in _lines(text)])
             budget.take("".join(_item_text(i) for i in layout.items))
             layouts.append(layout)
@@ -78,9 +90,25 @@ def extract_pdf(
             blocks=blocks, page_count=count, title=title, ocr_pages=ocr_pages, notes=notes
         )
     finally:
-        if plumber is not None:
-            plumber.close()
+        for opened in plumber:
+            if opened is not None:
+                opened.close()
         pdf.close()
+
+
+def _layout(path: Path, plumber: list[Any], page: Any, textpage: Any, index: int) -> PageLayout:
+    """Words and ruled tables from pdfplumber on pages whose paths could rule a table (its
+    page parse is the slow part: it is paid only there); words from pdfium elsewhere."""
+    width, height = float(page.get_width()), float(page.get_height())
+    if may_hold_ruled_table(page):
+        if not plumber:
+            plumber.append(_open_plumber(path))
+        if plumber[0] is not None:
+            found = _plumber_page(plumber[0], index)
+            if found is not None:
+                words, tables = found
+                return page_layout(words, tables, width, height, index + 1)
+    return page_layout(page_words(page, textpage), [], width, height, index + 1)
 
 
 def _open_plumber(path: Path) -> Any:
@@ -88,17 +116,17 @@ def _open_plumber(path: Path) -> Any:
 
     try:
         return pdfplumber.open(str(path))
-    except Exception:  # pdfium reads some files pdfminer cannot: plain text for those
+    except Exception:  # pdfium reads some files pdfminer cannot: no ruled tables for those
         return None
 
 
-def _plumber_page(plumber: Any, index: int) -> PageLayout | None:
+def _plumber_page(plumber: Any, index: int) -> tuple[list[dict[str, Any]], list[Table]] | None:
     try:
         page = plumber.pages[index]
     except Exception:
         return None
     try:
-        return page_layout(page, index + 1)
+        return plumber_words(page), ruled_tables(page)
     except Exception:
         return None
     finally:

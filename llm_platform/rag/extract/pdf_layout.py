@@ -1,10 +1,10 @@
-"""Page layout of a PDF with a text layer (pdfplumber): ruled tables as whole units, text
-lines in reading order (two-column pages read column by column), running headers, footers
-and page numbers marked so the document pass can drop them.
+"""Page layout of a PDF with a text layer: ruled tables as whole units, text lines in reading
+order (two-column pages read column by column), running headers, footers and page numbers
+marked so the document pass can drop them.
 
-pdfplumber (pdfminer.six) gives the words with their boxes and finds ruled tables from the
-page's lines and rectangles. Borderless tables (columns of figures aligned by spaces) are
-found later from the lines' numeric cells (`base.blocks_from_lines`)."""
+Words with their boxes come from pdfium (pdf_words.py); pdfplumber (pdfminer.six) finds
+ruled tables from the page's lines and rectangles. Borderless tables (columns of figures
+aligned by spaces) are found later from the lines' numeric cells (`base.blocks_from_lines`)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ _PAGE_NUMBER = re.compile(
 )
 _DIGITS = re.compile(r"\d+")
 _CELL_GAP = 9.0  # a horizontal gap this wide (points) between words separates table cells
+# Words split at gaps wider than 0.15 of the font size (pdfplumber's default of 3 points
+# glues the words of tightly set text together).
+_X_TOLERANCE_RATIO = 0.15
 _TABLE_SETTINGS = {
     "vertical_strategy": "lines",
     "horizontal_strategy": "lines",
     "text_x_tolerance": 1.5,
 }
-# Words split at gaps wider than 0.15 of the font size (pdfplumber's default of 3 points
-# glues the words of tightly set text together).
-_X_TOLERANCE_RATIO = 0.15
 
 
 @dataclass
@@ -50,6 +50,8 @@ class Table:
     rows: list[list[str]]
     top: float
     bottom: float
+    x0: float = 0.0
+    x1: float = 0.0
 
 
 @dataclass
@@ -180,27 +182,37 @@ def _reading_order(words: list[dict[str, Any]], width: float) -> list[Line]:
     return out
 
 
-def page_layout(page: Any, number: int) -> PageLayout:
-    """One pdfplumber page -> lines and ruled tables in reading order."""
-    height = float(page.height)
-    width = float(page.width)
+def ruled_tables(page: Any) -> list[Table]:
+    """pdfplumber's tables of one page, found from its lines and rectangles."""
     tables: list[Table] = []
-    boxes: list[tuple[float, float, float, float]] = []
     if page.lines or page.rects:
         for found in page.find_tables(_TABLE_SETTINGS):
-            rows = [[_clean_cell(c) for c in row] for row in found.extract()]
+            extracted = found.extract(x_tolerance_ratio=_X_TOLERANCE_RATIO)
+            rows = [[_clean_cell(c) for c in row] for row in extracted]
             rows = [r for r in rows if any(r)]
-            if not _useful_table(rows):
-                continue
-            x0, top, x1, bottom = found.bbox
-            boxes.append((x0, top, x1, bottom))
-            tables.append(Table(rows=rows, top=top, bottom=bottom))
-    words = page.extract_words(
-        keep_blank_chars=False,
-        use_text_flow=False,
-        extra_attrs=["size", "fontname"],
-        x_tolerance_ratio=_X_TOLERANCE_RATIO,
+            if _useful_table(rows):
+                x0, top, x1, bottom = found.bbox
+                tables.append(Table(rows=rows, top=top, bottom=bottom, x0=x0, x1=x1))
+    return tables
+
+
+def plumber_words(page: Any) -> list[dict[str, Any]]:
+    return list(
+        page.extract_words(
+            keep_blank_chars=False,
+            use_text_flow=False,
+            extra_attrs=["size", "fontname"],
+            x_tolerance_ratio=_X_TOLERANCE_RATIO,
+        )
     )
+
+
+def page_layout(
+    words: list[dict[str, Any]], tables: list[Table], width: float, height: float, number: int
+) -> PageLayout:
+    """Words (pdfium's or pdfplumber's) and ruled tables -> lines and tables in reading
+    order; the words inside a table are the table's."""
+    boxes = [(t.x0, t.top, t.x1, t.bottom) for t in tables]
     top_band, bottom_band = height * _EDGE_BAND, height * (1 - _EDGE_BAND)
     free = [
         w
