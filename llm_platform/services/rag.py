@@ -204,11 +204,9 @@ async def ground(
             continue  # its table or section is already an earlier source, whole
         n += 1
         first, last = ctx.pages
-        pages = f"pages {first}-{last}" if first and last and last != first else None
-        where = f"{r.file_name}" + (
-            f", page {r.chunk.page}" + (f" ({pages})" if pages else "") if r.chunk.page else ""
-        )
-        blocks.append(f"[{n}] {where}\n{ctx.text}")
+        where = f"{r.file_name}" + (f", page {r.chunk.page}" if r.chunk.page else "")
+        span = f"(pages {first}-{last})\n" if first and last and last != first else ""
+        blocks.append(f"[{n}] {where}\n{span}{ctx.text}")
         citations.append(
             Citation(
                 index=n,
