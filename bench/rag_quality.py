@@ -1,23 +1,42 @@
-"""Retrieval quality on a library of long multi-table reports (page-level gold answers).
+"""Retrieval and grounding quality on three libraries, ours beside the plain recipe.
 
-    python bench/rag_quality.py             # SQLite: this library is scanned exactly
-    python bench/rag_quality.py --coarse    # through the binary-quantized coarse scan instead
-    EMBEDDING_PRECISION=float32 python bench/rag_quality.py   # (default: auto, bfloat16 here)
+    python bench/rag_quality.py                       # all three corpora
+    python bench/rag_quality.py --corpus hard,real    # some of them
+    python bench/rag_quality.py --ablations           # + retrieval ablations (hit@k only)
+    python bench/rag_quality.py --coarse              # SQLite: the quantized coarse scan
 
-Generates 24 reports (6 issuers x 4 quarters, 22 pages, 13 tables each, same tables in
-every report so the wrong report is a near miss) and 60 questions naming issuer, period and
-row. Ingests them through the real API (PDF -> pypdfium2 -> chunks -> MiniLM -> sqlite-vec +
-FTS5) and prints page hit@1/@5/@10 for our retrieval, its ablations, and the plain recipe
-(1,000-character chunks, 200 overlap, MiniLM cosine top-k) on the same extracted pages."""
+Corpora:
+- generated: 24 reports (6 issuers x 4 quarters, 22 pages, 13 tables each, same tables in
+  every report so the wrong report is a near miss), 60 questions (bench/rag_corpus.py);
+- hard: 8 annual reports laid out like filings (bench/rag_corpus_hard.py): running headers
+  and footers, two-column prose drawn out of reading order, ruled and borderless tables,
+  tables split by page breaks, lead-ins on one page and rows on the next, two fiscal years
+  of each company;
+- real: the 41 public PDFs of ../shared/data/real-docs (US federal performance reports and
+  NTSB accident reports) with the questions of bench/real_docs_questions.json, each answer
+  string verbatim on its recorded page. Skipped with a message when the folder is absent.
+
+Every file goes through the real API (upload -> extraction -> chunks -> MiniLM -> index);
+each question through POST /api/v1/rag/search. Printed per corpus:
+- hit@1/5/10: a hit on the gold file and page among the first k;
+- answer-in-context@5 (aic@5): the gold answer string (whitespace collapsed) occurs in the
+  context handed to the model for the top 5 hits (`context` of each hit; the plain recipe
+  hands over its chunks);
+- the mean size of that context in tokens (about 4 characters each).
+The plain recipe: 1,000-character chunks with 200 overlap over pypdfium2's page text,
+MiniLM cosine top-k, in the same run on the same files."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -26,8 +45,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag_corpus import Question, build_library, render_pdf
-
 from llm_platform.core.config import Settings
 from llm_platform.main import create_app
 from llm_platform.rag.retrieval import RetrievalOptions, Retriever
@@ -35,15 +52,47 @@ from llm_platform.rag.runtime import RagRuntime
 from llm_platform.rag.store_sqlite import SqliteVecStore
 
 KS = (1, 5, 10)
+REPO = Path(__file__).resolve().parents[1]
+REAL_DOCS = REPO.parent / "shared" / "data" / "real-docs"
+REAL_QUESTIONS = Path(__file__).parent / "real_docs_questions.json"
+USER = {"x-user-id": "analyst"}
 
 
-def hit_rates(ranked: list[list[tuple[str, set[int]]]], questions: list[Question]) -> list[float]:
+@dataclass(frozen=True)
+class Q:
+    text: str
+    file_name: str
+    pages: tuple[int, ...]  # the answer is on each of these pages (a hit on any counts)
+    answer: str
+
+
+@dataclass
+class Corpus:
+    name: str
+    files: list[tuple[str, bytes]]
+    questions: list[Q]
+    results: dict[str, list[float]] = field(default_factory=dict)
+    ingest_s: float = 0.0
+    chunks: int = 0
+    pages: int = 0
+
+
+def normalize(text: str) -> str:
+    """Whitespace collapsed; no space before . , % ) (PDFs space out some figures)."""
+    return re.sub(r"\s+(?=[.,%)])", "", " ".join(text.split()))
+
+
+def answer_in(answer: str, text: str) -> bool:
+    return normalize(answer) in normalize(text)
+
+
+def hit_rates(ranked: list[list[tuple[str, set[int]]]], questions: list[Q]) -> list[float]:
     out = []
     for k in KS:
-        hits = 0
-        for q, results in zip(questions, ranked, strict=True):
-            if any(name == q.file_name and q.page in pages for name, pages in results[:k]):
-                hits += 1
+        hits = sum(
+            any(name == q.file_name and pages & set(q.pages) for name, pages in results[:k])
+            for q, results in zip(questions, ranked, strict=True)
+        )
         out.append(100.0 * hits / len(questions))
     return out
 
@@ -73,132 +122,208 @@ def plain_chunks(
     return out
 
 
+def page_texts(data: bytes) -> list[str]:
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    try:
+        return [pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf))]
+    finally:
+        pdf.close()
+
+
+# --- corpora -------------------------------------------------------------------------
+
+
+def generated_corpus() -> Corpus:
+    from rag_corpus import build_library, render_pdf
+
+    reports, questions = build_library()
+    files = [(r.file_name, render_pdf(r, with_metadata=n % 2 == 0)) for n, r in enumerate(reports)]
+    qs = [Q(q.text, q.file_name, (q.page,), q.answer) for q in questions]
+    return Corpus("generated", files, qs)
+
+
+def hard_corpus() -> Corpus:
+    from rag_corpus_hard import build_hard_library, render_hard_pdf
+
+    reports, _ = build_hard_library()
+    files = []
+    qs: list[Q] = []
+    for report in reports:
+        data, questions = render_hard_pdf(report)
+        files.append((report.file_name, data))
+        qs += [Q(q.text, q.file_name, (q.page,), q.answer) for q in questions]
+    return Corpus("hard", files, qs)
+
+
+def real_corpus() -> Corpus | None:
+    if not REAL_DOCS.is_dir():
+        print(f"real corpus skipped: {REAL_DOCS} not found (the shared real-docs folder)")
+        return None
+    spec = json.loads(REAL_QUESTIONS.read_text())
+    files = [(p.name, p.read_bytes()) for p in sorted(REAL_DOCS.rglob("*.pdf"))]
+    qs = [Q(q["question"], Path(q["file"]).name, tuple(q["pages"]), q["answer"]) for q in spec]
+    return Corpus("real", files, qs)
+
+
+def check_gold(corpus: Corpus) -> None:
+    """Every answer string must be on its recorded pages (pypdfium2's text)."""
+    names = {q.file_name for q in corpus.questions}
+    texts = {name: page_texts(data) for name, data in corpus.files if name in names}
+    bad = [
+        q
+        for q in corpus.questions
+        if not q.pages or not all(answer_in(q.answer, texts[q.file_name][p - 1]) for p in q.pages)
+    ]
+    for q in bad:
+        print(f"  gold not on its page: {q.file_name} p{q.pages} {q.answer!r}")
+    if bad:
+        raise SystemExit(f"{corpus.name}: {len(bad)} questions with a wrong gold page")
+
+
+# --- measuring -----------------------------------------------------------------------
+
+
+async def ingest(client: httpx.AsyncClient, corpus: Corpus) -> dict[str, str]:
+    started = time.perf_counter()
+    ids = {}
+    for name, data in corpus.files:
+        r = await client.post(
+            "/api/v1/files/upload", files={"file": (name, data, "application/pdf")}, headers=USER
+        )
+        r.raise_for_status()
+        ids[r.json()["id"]] = name
+    while True:
+        listing = (await client.get("/api/v1/files?limit=200", headers=USER)).json()
+        states = [f["status"] for f in listing["items"]]
+        if len(states) >= len(ids) and all(s in ("ready", "failed") for s in states):
+            break
+        await asyncio.sleep(0.5)
+    failed = [f["name"] for f in listing["items"] if f["status"] != "ready"]
+    assert not failed, failed
+    corpus.ingest_s = time.perf_counter() - started
+    corpus.chunks = sum(f["chunk_count"] for f in listing["items"])
+    corpus.pages = sum(f["page_count"] or 0 for f in listing["items"])
+    return ids
+
+
+async def ours(client: httpx.AsyncClient, corpus: Corpus) -> None:
+    ranked = []
+    in_context = 0
+    sizes = []
+    for q in corpus.questions:
+        r = await client.post(
+            "/api/v1/rag/search", json={"query": q.text, "top_k": 10}, headers=USER
+        )
+        r.raise_for_status()
+        hits = r.json()["results"]
+        ranked.append([(h["file_name"], {h["page"] or 0}) for h in hits])
+        handed: list[str] = []
+        for h in hits[:5]:
+            text = h.get("context") or h["text"]  # older servers: the chunk itself
+            if text not in handed:
+                handed.append(text)
+        context = "\n\n".join(handed)
+        sizes.append(len(context) / 4)
+        in_context += answer_in(q.answer, context)
+    corpus.results["ours: hybrid + focus, section context"] = [
+        *hit_rates(ranked, corpus.questions),
+        100.0 * in_context / len(corpus.questions),
+        float(np.mean(sizes)),
+    ]
+
+
+async def ablations(runtime: RagRuntime, corpus: Corpus, ids: dict[str, str]) -> None:
+    variants = {
+        "  vector only": RetrievalOptions(keyword=False, focus=False, strip_boilerplate=False),
+        "  hybrid, no focus": RetrievalOptions(focus=False),
+        "  hybrid + focus (chunks only)": RetrievalOptions(),
+    }
+    qvecs = await runtime.embedder.embed_documents([q.text for q in corpus.questions])
+    for label, options in variants.items():
+        retriever = Retriever(runtime.embedder, runtime.store, None, options)
+        ranked = []
+        async with runtime.db.read_sessions() as session:
+            for q, qv in zip(corpus.questions, qvecs, strict=True):
+                found = await retriever.retrieve(
+                    session, user_id="analyst", query=q.text, top_k=10, query_vector=qv
+                )
+                ranked.append([(ids[c.chunk.file_id], {c.chunk.page or 0}) for c in found.chunks])
+        corpus.results[label] = [*hit_rates(ranked, corpus.questions), float("nan"), float("nan")]
+
+
+async def plain(runtime: RagRuntime, corpus: Corpus) -> None:
+    chunks: list[tuple[str, str, set[int]]] = []
+    for name, data in corpus.files:
+        chunks += [(name, t, p) for t, p in plain_chunks(page_texts(data))]
+    vecs = await runtime.embedder.embed_documents([t for _, t, _ in chunks])
+    qvecs = await runtime.embedder.embed_documents([q.text for q in corpus.questions])
+    ranked = []
+    in_context = 0
+    for q, qv in zip(corpus.questions, qvecs, strict=True):
+        order = np.argsort(-(vecs @ qv))[:10]
+        ranked.append([(chunks[i][0], chunks[i][2]) for i in order])
+        context = "\n".join(chunks[i][1] for i in order[:5])
+        in_context += answer_in(q.answer, context)
+    corpus.results["plain recipe: 1,000-char chunks + cosine"] = [
+        *hit_rates(ranked, corpus.questions),
+        100.0 * in_context / len(corpus.questions),
+        1250.0,
+    ]
+
+
+async def run(corpus: Corpus, args: argparse.Namespace) -> None:
+    check_gold(corpus)
+    tmp = Path(tempfile.mkdtemp(prefix=f"rag-quality-{corpus.name}-"))
+    settings = Settings(_env_file=None, DATA_DIR=tmp, LOG_LEVEL="WARNING", INGEST_CONCURRENCY=1)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://bench", timeout=600
+        ) as client:
+            ids = await ingest(client, corpus)
+            runtime: RagRuntime = app.state.platform.rag.runtime
+            if args.coarse and isinstance(runtime.store, SqliteVecStore):
+                runtime.store.exact_scan_max = runtime.store.exact_scan_max_files = 0
+            await ours(client, corpus)
+        if args.ablations:
+            await ablations(runtime, corpus, ids)
+        await plain(runtime, corpus)
+    report(corpus)
+
+
+def report(corpus: Corpus) -> None:
+    print()
+    print(
+        f"== {corpus.name}: {len(corpus.files)} PDFs, {corpus.pages} pages, "
+        f"{len(corpus.questions)} questions; ingested in {corpus.ingest_s:.1f} s "
+        f"({corpus.chunks} chunks)"
+    )
+    print(f"{'retrieval':<44}{'hit@1':>8}{'hit@5':>8}{'hit@10':>8}{'aic@5':>8}{'ctx tok':>9}")
+    for label, (h1, h5, h10, aic, tok) in corpus.results.items():
+        aic_s = f"{aic:>7.1f}%" if aic == aic else f"{'-':>8}"
+        tok_s = f"{tok:>9.0f}" if tok == tok else f"{'-':>9}"
+        print(f"{label:<44}{h1:>7.1f}%{h5:>7.1f}%{h10:>7.1f}%{aic_s}{tok_s}")
+    sys.stdout.flush()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", default="generated,hard,real")
+    parser.add_argument("--ablations", action="store_true")
     parser.add_argument(
         "--coarse",
         action="store_true",
         help="SQLite: answer every search with the quantized coarse scan + rescoring",
     )
     args = parser.parse_args()
-    reports, questions = build_library()
-    tmp = Path(tempfile.mkdtemp(prefix="rag-quality-"))
-    settings = Settings(_env_file=None, DATA_DIR=tmp, LOG_LEVEL="WARNING", INGEST_CONCURRENCY=1)
-    app = create_app(settings)
-    pages_total = sum(len(r.pages) for r in reports)
-    print(f"library: {len(reports)} reports, {pages_total} pages, {len(questions)} questions")
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            started = time.perf_counter()
-            ids = {}
-            for n, report in enumerate(reports):
-                data = render_pdf(report, with_metadata=n % 2 == 0)
-                r = await client.post(
-                    "/api/v1/files/upload",
-                    files={"file": (report.file_name, data, "application/pdf")},
-                    headers={"x-user-id": "analyst"},
-                )
-                r.raise_for_status()
-                ids[r.json()["id"]] = report.file_name
-            while True:
-                listing = (
-                    await client.get("/api/v1/files", headers={"x-user-id": "analyst"})
-                ).json()
-                states = [f["status"] for f in listing["items"]]
-                if all(s in ("ready", "failed") for s in states):
-                    break
-                await asyncio.sleep(0.5)
-            assert all(s == "ready" for s in states), states
-            chunks = sum(f["chunk_count"] for f in listing["items"])
-            print(f"ingested in {time.perf_counter() - started:.1f} s ({chunks} chunks)")
-
-        runtime: RagRuntime = app.state.platform.rag.runtime
-        store = runtime.store
-        if args.coarse and isinstance(store, SqliteVecStore):
-            store.exact_scan_max = store.exact_scan_max_files = 0
-        print(
-            f"store: {store.name}"
-            + (" (coarse scan for every search)" if args.coarse else "")
-            + f"; embedder: {runtime.embedder.model_name}"
-            + (" bfloat16" if getattr(runtime.embedder, "bf16", False) else "")
-        )
-        variants = {
-            "vector only (context in chunks)": RetrievalOptions(
-                keyword=False, focus=False, strip_boilerplate=False
-            ),
-            "hybrid, naive (raw query terms)": RetrievalOptions(
-                focus=False, strip_boilerplate=False
-            ),
-            "hybrid, boilerplate stripped": RetrievalOptions(focus=False),
-            "vector + document focus": RetrievalOptions(keyword=False),
-            "ours: hybrid + stripped + focus": RetrievalOptions(),
-            "  same, focus lists weighted like the rest": RetrievalOptions(global_weight=1.0),
-            "  same, narrow candidate lists (10 each)": RetrievalOptions(candidates=10),
-        }
-        qvecs = await runtime.embedder.embed_documents([q.text for q in questions])
-        results: dict[str, list[float]] = {}
-        latencies: list[float] = []
-        for label, options in variants.items():
-            retriever = Retriever(runtime.embedder, runtime.store, None, options)
-            ranked = []
-            async with runtime.db.read_sessions() as session:
-                for q, qv in zip(questions, qvecs, strict=True):
-                    t0 = time.perf_counter()
-                    found = await retriever.retrieve(
-                        session, user_id="analyst", query=q.text, top_k=10, query_vector=qv
-                    )
-                    latencies.append(time.perf_counter() - t0)
-                    ranked.append(
-                        [(ids[c.chunk.file_id], {c.chunk.page or 0}) for c in found.chunks]
-                    )
-            results[label] = hit_rates(ranked, questions)
-
-        # Same chunks without the document context (title | heading) in what is embedded.
-        from sqlalchemy import select
-
-        from llm_platform.db.models import FileChunk
-
-        async with runtime.db.read_sessions() as session:
-            rows = (await session.scalars(select(FileChunk))).all()
-        bare = await runtime.embedder.embed_documents([c.text for c in rows])
-        ranked = []
-        for qv in qvecs:
-            order = np.argsort(-(bare @ qv))[:10]
-            ranked.append([(ids[rows[i].file_id], {rows[i].page or 0}) for i in order])
-        results["vector only, no document context"] = hit_rates(ranked, questions)
-
-        # The plain recipe on the same extracted text.
-        import pypdfium2 as pdfium
-
-        plain: list[tuple[str, str, set[int]]] = []
-        for report in reports:
-            pdf = pdfium.PdfDocument(render_pdf(report))
-            texts = [pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf))]
-            pdf.close()
-            plain += [(report.file_name, t, p) for t, p in plain_chunks(texts)]
-        t0 = time.perf_counter()
-        pvecs = await runtime.embedder.embed_documents([t for _, t, _ in plain])
-        embed_s = time.perf_counter() - t0
-        ranked = []
-        for qv in qvecs:
-            order = np.argsort(-(pvecs @ qv))[:10]
-            ranked.append([(plain[i][0], plain[i][2]) for i in order])
-        results["plain recipe: 1,000-char chunks + cosine"] = hit_rates(ranked, questions)
-        print(f"plain recipe: {len(plain)} chunks embedded in {embed_s:.1f} s")
-
-    print()
-    print(f"{'retrieval':<44}{'hit@1':>8}{'hit@5':>8}{'hit@10':>8}")
-    for label, (h1, h5, h10) in results.items():
-        print(f"{label:<44}{h1:>7.1f}%{h5:>7.1f}%{h10:>7.1f}%")
-    ours = results["ours: hybrid + stripped + focus"][1]
-    base = results["plain recipe: 1,000-char chunks + cosine"][1]
-    lat = np.array(latencies) * 1000
-    print(f"\nhit@5 ours - plain recipe: {ours - base:+.1f} points (target >= +20)")
-    print(
-        f"retrieval latency over all variants: p50 {np.percentile(lat, 50):.1f} ms, "
-        f"p99 {np.percentile(lat, 99):.1f} ms"
-    )
+    builders = {"generated": generated_corpus, "hard": hard_corpus, "real": real_corpus}
+    for name in args.corpus.split(","):
+        corpus = builders[name.strip()]()
+        if corpus is not None:
+            await run(corpus, args)
 
 
 if __name__ == "__main__":

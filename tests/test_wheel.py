@@ -171,15 +171,16 @@ def test_installed_wheel_serves_its_ui_and_chats_with_the_embedded_model(served:
         assert script, page.text
         asset = client.get(f"/assets/{script.group(1)}")
         assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
-        models = client.get("/api/v1/models").json()
-        assert models["default_provider"] == "local"
-        # The chat the UI sends (same endpoint and body shape as web/src), as the participant
-        # the UI becomes on its first visit.
+        # The UI's first requests, as the participant it becomes on its first visit.
         token = client.post("/api/v1/auth/participant").json()["token"]
+        participant = {"Authorization": f"Bearer {token}"}
+        models = client.get("/api/v1/models", headers=participant).json()
+        assert models["default_provider"] == "local"
+        # The chat the UI sends (same endpoint and body shape as web/src).
         r = client.post(
             "/api/v1/query/stream?format=platform",
             json={"query": "Say hello.", "max_tokens": 12},
-            headers={"Authorization": f"Bearer {token}"},
+            headers=participant,
         )
         assert r.status_code == 200, r.text
         frames = [

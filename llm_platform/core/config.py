@@ -297,6 +297,10 @@ class Settings(BaseSettings):
     # pgvector HNSW search breadth: higher = better recall, slower (bench/rag.py measures it)
     RAG_HNSW_EF_SEARCH: int = Field(default=200, ge=10, le=1000)
     RAG_WAIT_FOR_PROCESSING_S: float = Field(default=20.0, ge=0.0)
+    # What the model reads per source (the chunk's table or section, neighbours while they
+    # fit) and for all sources of one answer, in tokens (about 4 characters each).
+    RAG_CONTEXT_TOKENS: int = Field(default=600, ge=64, le=32768)
+    RAG_CONTEXT_TOTAL_TOKENS: int = Field(default=3000, ge=64, le=262144)
     INGEST_CONCURRENCY: int = Field(default=1, ge=1, le=16)
     INGEST_LEASE_SECONDS: float = Field(default=120.0, ge=1.0)
     INGEST_SWEEP_SECONDS: float = Field(default=30.0, ge=0.5)

@@ -256,3 +256,25 @@ class FileChunk(Base):
     token_count: Mapped[int] = mapped_column(Integer)
     embedding_model: Mapped[str] = mapped_column(String(256))
     embedding_dim: Mapped[int] = mapped_column(Integer)
+    # The file section (file_sections.section_index) this chunk is read in.
+    section_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class FileSection(Base):
+    """What the model reads for a chunk: a whole table with its lead-in, or a run of text
+    under one heading (search matches chunks, the answer is grounded in their sections)."""
+
+    __tablename__ = "file_sections"
+    __table_args__ = (
+        UniqueConstraint("file_id", "section_index", name="uq_file_sections_file_index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    section_index: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    page: Mapped[int | None] = mapped_column(Integer)
+    page_end: Mapped[int | None] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(String(512))
+    text: Mapped[str] = mapped_column(Text)
+    token_count: Mapped[int] = mapped_column(Integer)

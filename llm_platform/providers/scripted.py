@@ -131,7 +131,9 @@ def grounded_answer(request: ChatRequest) -> str:
     if found is None:
         return "I have no source for that."
     n, where = found.groups()
-    text = system[found.end() :].split("\n\n")[0]
+    text = system[found.end() :]
+    following = _SOURCE.search(text)  # the source runs to the next one (or the end)
+    text = text[: following.start()] if following else text
     asked = {w.lower() for w in _WORD.findall(_last_user_text(request))}
     sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+|\n", text) if x.strip()]
     best = max(sentences, key=lambda x: len(asked & {w.lower() for w in _WORD.findall(x)}))

@@ -3,8 +3,9 @@
 Text blocks of one page are packed together up to the token budget; a longer block is split
 recursively on paragraph, line, sentence and word boundaries with a token overlap. A table
 stays whole when it fits; a longer one is split by rows and every piece repeats the caption
-and header row, so each chunk reads as a table on its own. Chunks never span pages, so each
-carries one page number for citations."""
+and header row, so each chunk reads as a table on its own. Chunks never span pages (a table
+continued over a page break is cut there too), so each carries one page number for
+citations; the whole table is its chunks' section (what the model reads)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,29 @@ class Chunk:
     heading: str | None
     context: str
     token_count: int
+    section: int = 0
 
     @property
     def embed_text(self) -> str:
         """What is embedded and keyword-indexed: the document context, then the text."""
         return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+@dataclass
+class Section:
+    """The unit a chunk is read in: a whole table (with its lead-in) or a run of text under
+    one heading. Search finds chunks; the model is handed their section (or a window of it)."""
+
+    index: int
+    kind: str
+    page: int | None
+    page_end: int | None
+    heading: str | None
+    text: str
+    token_count: int
+
+
+SECTION_MAX_TOKENS = 1200  # a text section longer than this (approximate count) starts anew
 
 
 def approx_tokens(text: str) -> int:
@@ -115,11 +134,17 @@ class Chunker:
         self.overlap = overlap
 
     def chunk(self, doc: ExtractedDocument, file_name: str) -> list[Chunk]:
+        return self.chunk_with_sections(doc, file_name)[0]
+
+    def chunk_with_sections(
+        self, doc: ExtractedDocument, file_name: str
+    ) -> tuple[list[Chunk], list[Section]]:
         chunks: list[Chunk] = []
+        sections: list[Section] = []
         offset = 0
         group: list[tuple[Block, int]] = []
 
-        def emit(text: str, block: Block, start: int) -> None:
+        def emit(text: str, block: Block, start: int, page: int | None = None) -> None:
             text = text.strip("\n ")
             if not text.strip():
                 return
@@ -128,14 +153,42 @@ class Chunker:
                 Chunk(
                     index=len(chunks),
                     text=text,
-                    page=block.page,
+                    page=page if page is not None else block.page,
                     char_start=start,
                     char_end=start + len(text),
                     heading=block.heading,
                     context=context,
                     token_count=self.count(text),
+                    section=len(sections) - 1,
                 )
             )
+
+        def open_section(block: Block) -> None:
+            last_page = (block.row_pages or [block.page or 0])[-1] or block.page
+            sections.append(
+                Section(
+                    index=len(sections),
+                    kind=block.kind.value,
+                    page=block.page,
+                    page_end=last_page,
+                    heading=block.heading,
+                    text=block.text,
+                    token_count=approx_tokens(block.text),
+                )
+            )
+
+        def extend_section(block: Block) -> bool:
+            """Add a text block to the open text section; False when it starts a new one."""
+            if not sections or sections[-1].kind != BlockKind.TEXT.value:
+                return False
+            current = sections[-1]
+            size = approx_tokens(block.text)
+            if current.heading != block.heading or current.token_count + size > SECTION_MAX_TOKENS:
+                return False
+            current.text += "\n\n" + block.text
+            current.token_count += size
+            current.page_end = block.page
+            return True
 
         def flush_group() -> None:
             if not group:
@@ -158,8 +211,12 @@ class Chunker:
             offset += len(block.text) + 2
             if block.kind is BlockKind.TABLE:
                 flush_group()
+                open_section(block)
                 self._table(block, start, doc, file_name, emit)
                 continue
+            if not extend_section(block):
+                flush_group()
+                open_section(block)
             if group:
                 prev = group[-1][0]
                 same_page = prev.page == block.page
@@ -167,7 +224,7 @@ class Chunker:
                     flush_group()
             group.append((block, start))
         flush_group()
-        return chunks
+        return chunks, sections
 
     def _budget(self, doc: ExtractedDocument, file_name: str, block: Block) -> int:
         context = document_context(doc.title, file_name, block.heading)
@@ -179,30 +236,36 @@ class Chunker:
         start: int,
         doc: ExtractedDocument,
         file_name: str,
-        emit: Callable[[str, Block, int], None],
+        emit: Callable[..., None],
     ) -> None:
         budget = self._budget(doc, file_name, block)
-        if self.count(block.text) <= budget:
+        spans_pages = block.row_pages is not None and len(set(block.row_pages)) > 1
+        if not spans_pages and self.count(block.text) <= budget:
             emit(block.text, block, start)
             return
         lines = block.text.split("\n")
-        lead = [ln for ln in (block.caption, block.header) if ln]
+        lead = [ln for part in (block.caption, block.header) if part for ln in part.split("\n")]
         body = [ln for ln in lines if ln not in lead]
+        pages = block.row_pages if block.row_pages and len(block.row_pages) == len(body) else None
         lead_text = "\n".join(lead)
         row_budget = max(16, budget - self.count(lead_text) - 1)
         rows: list[str] = []
         used = 0
         pos = start
-        for row in body:
+        first = 0
+        for n, row in enumerate(body):
             size = self.count(row)
-            if rows and used + size > row_budget:
-                emit("\n".join([lead_text, *rows]) if lead else "\n".join(rows), block, pos)
+            new_page = pages is not None and pages[n] != pages[first]
+            if rows and (used + size > row_budget or new_page):
+                page = pages[first] if pages else None
+                emit("\n".join([lead_text, *rows]) if lead else "\n".join(rows), block, pos, page)
                 pos += sum(len(r) + 1 for r in rows)
-                rows, used = [], 0
+                rows, used, first = [], 0, n
             rows.append(row)
             used += size
         if rows:
-            emit("\n".join([lead_text, *rows]) if lead else "\n".join(rows), block, pos)
+            page = pages[first] if pages else None
+            emit("\n".join([lead_text, *rows]) if lead else "\n".join(rows), block, pos, page)
 
 
 def periods_in(text: str) -> set[str]:

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import update
 
 from llm_platform.core.logging import get_logger
-from llm_platform.db.models import File, FileChunk, utcnow
+from llm_platform.db.models import File, FileChunk, FileSection, utcnow
 from llm_platform.db.repositories.files import ChunkRepository, FileRepository
 from llm_platform.rag.embeddings import EmbeddingError
 from llm_platform.rag.extract import ExtractionError
@@ -177,7 +177,7 @@ async def run_ingestion(
         if stopping():
             raise _Stopping
         heartbeat.set(_EXTRACT[1], "chunking")
-        chunks = await asyncio.to_thread(runtime.chunker().chunk, doc, name)
+        chunks, sections = await asyncio.to_thread(runtime.chunker().chunk_with_sections, doc, name)
         heartbeat.set(_EMBED[0], "embedding")
         embedder = runtime.embedder
         batch = max(1, settings.EMBEDDING_BATCH_SIZE)
@@ -216,9 +216,23 @@ async def run_ingestion(
                     token_count=c.token_count,
                     embedding_model=embedder.model_name,
                     embedding_dim=embedder.dimension,
+                    section_index=c.section,
                 )
                 for c in chunks
             ]
+            session.add_all(
+                FileSection(
+                    file_id=file_id,
+                    section_index=s.index,
+                    kind=s.kind,
+                    page=s.page,
+                    page_end=s.page_end,
+                    heading=s.heading[:512] if s.heading else None,
+                    text=s.text,
+                    token_count=s.token_count,
+                )
+                for s in sections
+            )
             session.add_all(rows)
             await session.flush()
             entries = [

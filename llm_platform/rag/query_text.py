@@ -161,6 +161,16 @@ STOPWORDS = frozenset(
 )
 
 _WORD = re.compile(r"\b[QqHh][1-4]\b|[A-Za-z]+|\d+(?:[.,]\d+)*")
+# Terms that must stay whole: fiscal periods (FY2023, FY 2023, fiscal year 2023, FY23, Q2
+# 2024), form names (10-K, 8-K, S-1), figures with separators (1,234.5, 4.2%, $30).
+_TOKEN = re.compile(
+    r"(?P<fy>\b(?:fy|fiscal(?:\s+year)?)\s?'?(?P<fyn>(?:19|20)\d{2}|\d{2})\b)"
+    r"|(?P<qtr>\b[qh][1-4]\b)"
+    r"|(?P<form>\b(?:\d{1,2}-[a-z]|[a-z]-\d{1,2}[a-z]?)\b)"
+    r"|(?P<num>\d[\d,]*(?:\.\d+)?%?)"
+    r"|(?P<word>[a-z][a-z'&.]*[a-z]|[a-z])",
+    re.IGNORECASE,
+)
 
 
 def strip_boilerplate(query: str) -> str:
@@ -176,10 +186,42 @@ def words(text: str) -> list[str]:
 
 
 def keyword_terms(query: str) -> list[str]:
+    """The question's search terms, stop words dropped; periods, form names and figures
+    kept whole (a term with inner punctuation or a space is matched as a phrase).
+
+    FY2023, FY 2023, FY23 and "fiscal (year) 2023" all give 'fy2023', the phrase
+    'fy 2023' and the year '2023', so any way a document writes the period matches."""
     out: list[str] = []
-    for w in words(query):
-        if w not in STOPWORDS and (len(w) > 1 or w.isdigit()) and w not in out:
-            out.append(w)
+
+    def add(term: str) -> None:
+        if term and term not in out:
+            out.append(term)
+
+    for m in _TOKEN.finditer(query):
+        if m.group("fy"):
+            year = m.group("fyn")
+            full = year if len(year) == 4 else f"20{year}"
+            add(f"fy{full}")
+            add(f"fy {full}")
+            if len(year) == 2:
+                add(f"fy{year}")
+            add(full)
+        elif m.group("qtr"):
+            add(m.group("qtr").lower())
+        elif m.group("form"):
+            add(m.group("form").lower())
+        elif m.group("num"):
+            num = m.group("num").rstrip(",.")
+            add(num)
+            bare = num.rstrip("%").replace(",", "")
+            if bare != num and bare:
+                add(bare)
+        else:
+            word = m.group("word").lower()
+            parts = [word] if "&" in word else re.split(r"['.]", word)
+            for part in parts:
+                if len(part) > 1 and part not in STOPWORDS:
+                    add(part)
     return out
 
 

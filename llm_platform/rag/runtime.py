@@ -10,6 +10,7 @@ from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
 from llm_platform.db.engine import Database
 from llm_platform.rag.chunking import Chunker
+from llm_platform.rag.context import ContextOptions
 from llm_platform.rag.embeddings import Embedder, build_embedder
 from llm_platform.rag.extract import (
     ExtractedDocument,
@@ -54,6 +55,12 @@ class RagRuntime:
             return await self.isolated.extract(path, kind, media_type, self.limits, progress)
         return await asyncio.to_thread(
             extract, path, kind, media_type, self.limits, progress, zip_budget=budget
+        )
+
+    def context_options(self) -> ContextOptions:
+        return ContextOptions(
+            tokens_per_source=self.settings.RAG_CONTEXT_TOKENS,
+            total_tokens=self.settings.RAG_CONTEXT_TOTAL_TOKENS,
         )
 
     def chunker(self) -> Chunker:

@@ -81,15 +81,17 @@ class VectorStore(Protocol):
     ) -> dict[int, float]: ...
 
 
-_TERM = re.compile(r"[^\w]+", re.UNICODE)
+_WORDCHAR = re.compile(r"\w", re.UNICODE)
 
 
 def clean_terms(terms: list[str]) -> list[str]:
+    """Search terms, each matched as a phrase by the engine's own tokenizer ('fy 2023',
+    '10-k', '1,234.5' stay whole); quotes removed, terms without a word character dropped."""
     out: list[str] = []
     for term in terms:
-        for part in _TERM.split(term.lower()):
-            if part and part not in out:
-                out.append(part)
+        clean = " ".join(term.lower().replace('"', " ").split())
+        if clean and _WORDCHAR.search(clean) and clean not in out:
+            out.append(clean)
     return out[:64]
 
 

@@ -152,15 +152,18 @@ class PgVectorStore:
         words = clean_terms(terms)
         if not words:
             return []
+        # One phrase query per term, parsed like the documents were (to_tsvector).
+        query = " || ".join(f"phraseto_tsquery('english', :t{i})" for i in range(len(words)))
         stmt, params = params_for(
-            "SELECT chunk_id, ts_rank_cd(tsv, q) AS s"
-            " FROM chunk_fts, to_tsquery('english', :query) AS q"
-            " WHERE tsv @@ q AND user_id = :u"
+            "SELECT chunk_id, ts_rank_cd(tsv, terms.q) AS s"
+            f" FROM chunk_fts, (SELECT {query} AS q) AS terms"
+            " WHERE tsv @@ terms.q AND user_id = :u"
             + file_filter("file_id", file_ids)
             + " ORDER BY s DESC LIMIT :k",
             file_ids,
         )
-        params.update(query=" | ".join(words), u=user_id, k=k)
+        params.update({f"t{i}": w for i, w in enumerate(words)})
+        params.update(u=user_id, k=k)
         rows = await session.execute(stmt, params)
         return [ScoredId(int(r[0]), float(r[1])) for r in rows]
 

@@ -24,6 +24,17 @@ class SearchHit(Schema):
     similarity: float = Field(description="Cosine similarity of query and chunk")
     rerank_score: float | None = None
     matched_by: list[str] = Field(default_factory=list)
+    context: str = Field(
+        description="What the model is handed for this hit: the chunk's whole table or "
+        "section (with neighbours while they fit the budget), or a window of it"
+    )
+    context_pages: list[int | None] = Field(
+        default_factory=list, description="First and last page the context covers"
+    )
+    context_shared_with: int | None = Field(
+        default=None,
+        description="Rank (0-based) of an earlier hit whose context already holds this one",
+    )
 
 
 class SearchResponse(Schema):

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.db.repositories.files import FileRepository
 from llm_platform.providers.base import Citation
+from llm_platform.rag.context import build_contexts
 from llm_platform.rag.retrieval import Retrieval
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.schemas.rag import Grounding, SearchHit, SearchResponse
@@ -85,6 +86,9 @@ async def search(
     found = await _retrieve(
         session, runtime, user_id=user_id, query=query, top_k=top_k, file_ids=ids
     )
+    contexts = await build_contexts(
+        session, [r.chunk for r in found.chunks], runtime.context_options()
+    )
     return SearchResponse(
         query=query,
         results=[
@@ -100,8 +104,11 @@ async def search(
                 similarity=round(r.similarity, 6),
                 rerank_score=r.rerank_score,
                 matched_by=r.sources,
+                context=ctx.text,
+                context_pages=list(ctx.pages),
+                context_shared_with=ctx.duplicate_of,
             )
-            for r in found.chunks
+            for r, ctx in zip(found.chunks, contexts, strict=True)
         ],
         focused_file_ids=found.focused_file_ids,
         reranked=found.reranked,
@@ -173,12 +180,15 @@ async def ground(
             top_k=top_k or settings.RAG_TOP_K,
             file_ids=ids,
         )
-    threshold = settings.RAG_MIN_SCORE if min_score is None else min_score
-    passing = [
-        r
-        for r in found.chunks
-        if (r.rerank_score if r.rerank_score is not None else r.similarity) >= threshold
-    ]
+        threshold = settings.RAG_MIN_SCORE if min_score is None else min_score
+        passing = [
+            r
+            for r in found.chunks
+            if (r.rerank_score if r.rerank_score is not None else r.similarity) >= threshold
+        ]
+        contexts = await build_contexts(
+            session, [r.chunk for r in passing], runtime.context_options()
+        )
     if not passing:
         return Grounding(
             used=True,
@@ -188,9 +198,15 @@ async def ground(
         )
     citations: list[Citation] = []
     blocks: list[str] = []
-    for n, r in enumerate(passing, start=1):
+    n = 0
+    for r, ctx in zip(passing, contexts, strict=True):
+        if ctx.duplicate_of is not None:
+            continue  # its table or section is already an earlier source, whole
+        n += 1
+        first, last = ctx.pages
         where = f"{r.file_name}" + (f", page {r.chunk.page}" if r.chunk.page else "")
-        blocks.append(f"[{n}] {where}\n{r.chunk.text}")
+        span = f"(pages {first}-{last})\n" if first and last and last != first else ""
+        blocks.append(f"[{n}] {where}\n{span}{ctx.text}")
         citations.append(
             Citation(
                 index=n,

@@ -46,7 +46,7 @@ async def test_sqlite_float_vectors_move_to_the_binary_index_and_back(tmp_path: 
     keeping every vector and its user, model and file; downgrading restores the old table."""
     import numpy as np
     from alembic import command
-    from sqlalchemy import text
+    from sqlalchemy import insert, text
     from sqlalchemy.engine import Connection
 
     from llm_platform.core.config import Settings
@@ -76,14 +76,19 @@ async def test_sqlite_float_vectors_move_to_the_binary_index_and_back(tmp_path: 
                         status="ready", progress=1.0, chunk_count=20, attempts=0,
                     )
                 )  # fmt: skip
-                s.add_all(
-                    FileChunk(
-                        id=i + 1, file_id=fid, user_id=user, chunk_index=i, page=1,
-                        char_start=0, char_end=1, text="x", token_count=1,
-                        embedding_model="m", embedding_dim=8,
-                    )
-                    for i in range(len(vecs))
-                    if (i % 2 == 0) == (fid == "fa")
+                await s.flush()
+                # Core insert of the columns 0002 has (the model has later ones too).
+                await s.execute(
+                    insert(FileChunk.__table__),
+                    [
+                        dict(
+                            id=i + 1, file_id=fid, user_id=user, chunk_index=i, page=1,
+                            char_start=0, char_end=1, text="x", token_count=1,
+                            embedding_model="m", embedding_dim=8,
+                        )
+                        for i in range(len(vecs))
+                        if (i % 2 == 0) == (fid == "fa")
+                    ],
                 )  # fmt: skip
             await s.execute(
                 text(

@@ -129,3 +129,95 @@ REPORT_PAGES = [
     "Sustainability\nOur factories in Lyon switched to renewable electricity in March.\n"
     "Water usage per unit fell by eight percent compared with last year.",
 ]
+
+
+FILING_ROWS = [
+    (f"Region {n:02d} stores", f"{1000 + n * 7:,}", f"{900 + n * 5:,}") for n in range(1, 31)
+]
+
+
+def make_filing_pdf() -> bytes:
+    """Three pages laid out like a filing, each with a running header and a footer with its
+    page number. Page 1: a heading, prose, then a lead-in sentence and a ruled table whose
+    rows run over the page break (page 2 goes on without a header row). Page 2: the last
+    rows ("End of period"), prose, then a borderless table of figures under its lead-in.
+    Page 3: two columns of prose drawn row by row, left and right lines interleaved (the
+    drawing order is not the reading order). Left lines say L01..L20, right ones R01..R20."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=letter)
+    pdf.setTitle("Acme Robotics Annual Report 2023")
+    left, right, line = 60, 552, 13
+    cols = (360, 470)
+
+    def furniture(page: int) -> None:
+        pdf.setFont("Helvetica", 8)
+        pdf.drawString(left, 760, "Acme Robotics  |  Form 10-K  |  Fiscal 2023")
+        pdf.drawString(left, 40, "Acme Robotics Annual Report 2023")
+        pdf.drawRightString(right, 40, f"Page {page}")
+        pdf.setFont("Helvetica", 9)
+
+    def row(y: float, cells: tuple[str, str, str], ruled: bool) -> None:
+        pdf.drawString(left + 4, y, cells[0])
+        for x, value in zip(cols, cells[1:], strict=True):
+            pdf.drawRightString(x + 70, y, value)
+        if ruled:
+            top, bottom = y + line - 4, y - 4
+            pdf.line(left, top, right, top)
+            pdf.line(left, bottom, right, bottom)
+            for x in (left, cols[0] - 20, cols[1] - 20, right):
+                pdf.line(x, top, x, bottom)
+
+    prose = (
+        "Management reviews the store network every quarter against the plan approved by "
+        "the board of directors and adjusts openings to local demand."
+    )
+    furniture(1)
+    pdf.setFont("Helvetica-Bold", 13)
+    pdf.drawString(left, 725, "Store network")
+    pdf.setFont("Helvetica", 9)
+    y = 705.0
+    for _ in range(8):
+        pdf.drawString(left, y, prose[:95])
+        pdf.drawString(left, y - line, prose[95:])
+        y -= line * 2.6
+    pdf.drawString(left, y, "Domestic segment stores open at the beginning and end of the second")
+    pdf.drawString(left, y - line, "quarters of fiscal 2024 and fiscal 2023 were as follows:")
+    y -= line * 2.5
+    rows = [("", "Fiscal 2024", "Fiscal 2023"), ("Beginning of period", "1,010", "990")]
+    rows += [*FILING_ROWS, ("End of period", "1,042", "1,010")]
+    page = 1
+    for cells in rows:
+        if y < 80:
+            pdf.showPage()
+            page += 1
+            furniture(page)
+            y = 725.0
+        row(y, cells, ruled=True)
+        y -= line
+    assert page == 2, "the table must run over the page break"
+    y -= line
+    pdf.drawString(left, y, prose[:95])
+    y -= line * 2
+    pdf.drawString(left, y, "Revenue by region for the fiscal year was as follows (in millions):")
+    y -= line * 1.4
+    for cells in [
+        ("Region", "2023", "2022"),
+        ("Europe", "1,204.5", "1,100.2"),
+        ("North America", "2,310.8", "2,015.4"),
+        ("Asia Pacific", "845.1", "790.0"),
+    ]:
+        row(y, cells, ruled=False)
+        y -= line
+    pdf.showPage()
+    furniture(3)
+    y = 725.0
+    for n in range(1, 21):  # row by row: a left line, then the right line beside it
+        pdf.drawString(left, y, f"L{n:02d} the left column tells how plants were built")
+        pdf.drawString(320, y, f"R{n:02d} the right column tells how robots were sold")
+        y -= line
+    pdf.showPage()
+    pdf.save()
+    return buf.getvalue()

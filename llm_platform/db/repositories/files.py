@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 
-from llm_platform.db.models import File, FileChunk, utcnow
+from llm_platform.db.models import File, FileChunk, FileSection, utcnow
 from llm_platform.db.repositories.base import Repository
 
 UNFINISHED = ("queued", "processing")
@@ -111,6 +111,37 @@ class ChunkRepository(Repository[FileChunk]):
 
     async def delete_for_file(self, file_id: str) -> None:
         await self.session.execute(delete(FileChunk).where(FileChunk.file_id == file_id))
+        await self.session.execute(delete(FileSection).where(FileSection.file_id == file_id))
+
+    async def sections(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], FileSection]:
+        """Sections by (file id, section index)."""
+        by_file: dict[str, set[int]] = {}
+        for file_id, index in keys:
+            by_file.setdefault(file_id, set()).add(index)
+        out: dict[tuple[str, int], FileSection] = {}
+        for file_id, indexes in by_file.items():
+            rows = await self.session.scalars(
+                select(FileSection).where(
+                    FileSection.file_id == file_id, FileSection.section_index.in_(indexes)
+                )
+            )
+            out.update({(file_id, r.section_index): r for r in rows})
+        return out
+
+    async def neighbours(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], FileChunk]:
+        """Chunks by (file id, chunk index): files ingested without sections."""
+        by_file: dict[str, set[int]] = {}
+        for file_id, index in keys:
+            by_file.setdefault(file_id, set()).add(index)
+        out: dict[tuple[str, int], FileChunk] = {}
+        for file_id, indexes in by_file.items():
+            rows = await self.session.scalars(
+                select(FileChunk).where(
+                    FileChunk.file_id == file_id, FileChunk.chunk_index.in_(indexes)
+                )
+            )
+            out.update({(file_id, r.chunk_index): r for r in rows})
+        return out
 
     async def count_for_file(self, file_id: str) -> int:
         return int(

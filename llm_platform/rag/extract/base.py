@@ -24,8 +24,9 @@ class BlockKind(StrEnum):
 class Block:
     """A run of text in reading order: a paragraph group, or a whole table.
 
-    `heading` is the section heading in force; for a table `caption` and `header` (the
-    header row) are repeated in every chunk the table is split into."""
+    `heading` is the section heading in force; for a table `caption` (its caption or lead-in
+    sentence) and `header` (the header row) are repeated in every chunk the table is split
+    into."""
 
     text: str
     page: int | None = None
@@ -33,6 +34,9 @@ class Block:
     kind: BlockKind = BlockKind.TEXT
     caption: str | None = None
     header: str | None = None
+    # A table continued over page breaks: the page of each row after the caption/header.
+    row_pages: list[int] | None = None
+    columns: int | None = None
 
 
 @dataclass
@@ -96,12 +100,19 @@ def looks_like_heading(line: str) -> bool:
     return first.isupper() or first.isdigit()
 
 
-def blocks_from_lines(lines: list[str], page: int | None, heading: str | None) -> list[Block]:
+def blocks_from_lines(
+    lines: list[str],
+    page: int | None,
+    heading: str | None,
+    heading_lines: set[int] | None = None,
+) -> list[Block]:
     """Group a page's lines into paragraphs, headings and tables.
 
     A table is a run of at least two lines with two or more numeric cells; the line before
     the run is its header row when it has fewer numbers, and a line starting with "Table"
-    (or the heading right above) is its caption."""
+    (or the heading right above) is its caption. Headings are the lines in `heading_lines`
+    when the caller knows them (from the fonts; consecutive ones are one heading), else
+    guessed from the line's shape."""
     blocks: list[Block] = []
     para: list[str] = []
     current = heading
@@ -151,7 +162,18 @@ def blocks_from_lines(lines: list[str], page: int | None, heading: str | None) -
             )
             i = j
             continue
-        if looks_like_heading(line) and (i + 1 < n and lines[i + 1].strip()):
+        if heading_lines is not None:
+            if i in heading_lines:
+                flush()
+                parts = [line.strip()]
+                while i + 1 < n and i + 1 in heading_lines and len(" ".join(parts)) < 200:
+                    i += 1
+                    parts.append(lines[i].strip())
+                current = " ".join(parts)
+                para.append(current)
+                i += 1
+                continue
+        elif looks_like_heading(line) and (i + 1 < n and lines[i + 1].strip()):
             nxt = lines[i + 1]
             # A heading is followed by prose or a table, not by another short line pair.
             if numeric_cells(line) == 0 and (len(nxt) > len(line) or numeric_cells(nxt) >= 2):
