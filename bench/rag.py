@@ -122,6 +122,8 @@ async def bench_ingestion(pdf_data: bytes | None = None) -> None:
             transport=httpx.ASGITransport(app=app), base_url="http://bench"
         ) as client,
     ):
+        minted = (await client.post("/api/v1/auth/participant")).json()  # the uploader
+        client.headers["Authorization"] = f"Bearer {minted['token']}"
         t0 = time.perf_counter()
         r = await client.post(
             "/api/v1/files/upload", files={"file": ("report.pdf", data, "application/pdf")}

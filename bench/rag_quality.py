@@ -276,7 +276,14 @@ async def plain(runtime: RagRuntime, corpus: Corpus) -> None:
 async def run(corpus: Corpus, args: argparse.Namespace) -> None:
     check_gold(corpus)
     tmp = Path(tempfile.mkdtemp(prefix=f"rag-quality-{corpus.name}-"))
-    settings = Settings(_env_file=None, DATA_DIR=tmp, LOG_LEVEL="WARNING", INGEST_CONCURRENCY=1)
+    # One analyst named by X-User-ID (the bench measures retrieval, not authentication).
+    settings = Settings(
+        _env_file=None,
+        DATA_DIR=tmp,
+        LOG_LEVEL="WARNING",
+        INGEST_CONCURRENCY=1,
+        TRUST_CLIENT_USER_ID=True,
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
