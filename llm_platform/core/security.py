@@ -173,6 +173,25 @@ class Principal:
             raise Forbidden("Only your own data can be read with this key or token")
         return self.user_id
 
+    def own_session_id(self, session_id: str) -> str:
+        """A session id a key or token holder chooses lives in their own namespace,
+        `<user id>:...`: whether another user holds some id is then never theirs to find out
+        (a start with a taken id would answer 409 where a free one answers 201). Admins and
+        trusted client-named ids choose freely (the original client picks bare UUIDs)."""
+        if self.is_admin:
+            return session_id
+        if self.authenticated and self.user_id is not None:
+            if not session_id.startswith(self.user_id + ":"):
+                raise BadRequest(
+                    f"session_id: ids you choose start with '{self.user_id}:' "
+                    "(or leave it out and the server picks one)"
+                )
+        elif is_token_participant(session_id):
+            raise BadRequest(
+                "session_id: ids starting with 'p-' belong to participants with tokens"
+            )
+        return session_id
+
     def can_access(self, owner_id: str) -> bool:
         if self.is_admin:
             return True

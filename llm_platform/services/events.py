@@ -26,6 +26,7 @@ async def ingest(
     max_batch: int,
     max_data_bytes: int,
 ) -> EventsAccepted:
+    principal.own_session_id(session_id)
     if len(events) > max_batch:
         raise PayloadTooLarge(f"A batch holds at most {max_batch} events, got {len(events)}")
 

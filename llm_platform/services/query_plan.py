@@ -150,6 +150,8 @@ async def build_plan(
     experiment_id = variant = None
     session_exists = False
     arm: VariantSettings | None = None
+    if payload.session_id:
+        principal.own_session_id(payload.session_id)
     if payload.session_id and db is not None:
         record = await SessionRepository(db).get(payload.session_id)
         if record is not None:

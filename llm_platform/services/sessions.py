@@ -30,7 +30,9 @@ async def start(
     """Returns the session and whether it was created (False: it already existed)."""
     user_id = principal.acting_user(payload.user_id)
     repo = SessionRepository(db)
-    session_id = payload.session_id or new_id()
+    if payload.session_id:
+        principal.own_session_id(payload.session_id)
+    session_id = payload.session_id or new_session_id(principal)
     existing = await repo.get(session_id)
     if existing is not None:
         if existing.user_id == UNCLAIMED_USER:
@@ -60,6 +62,13 @@ async def start(
     return record, True
 
 
+def new_session_id(principal: Principal) -> str:
+    """A server-chosen id, in the caller's namespace (see `Principal.own_session_id`)."""
+    if principal.user_id is not None and principal.authenticated and not principal.is_admin:
+        return f"{principal.user_id}:{new_id()}"
+    return new_id()
+
+
 async def _claim(db: AsyncSession, record: Session, user_id: str, payload: SessionStart) -> None:
     record.user_id = user_id
     record.environment = {
@@ -75,6 +84,7 @@ async def _claim(db: AsyncSession, record: Session, user_id: str, payload: Sessi
 async def open_for_events(db: AsyncSession, principal: Principal, session_id: str) -> None:
     """Make sure events for `session_id` can be stored, creating the session (unclaimed, or
     owned by the named caller) when its client posts events before starting it."""
+    principal.own_session_id(session_id)
     repo = SessionRepository(db)
     if await repo.get(session_id) is not None:
         return

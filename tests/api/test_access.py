@@ -42,14 +42,20 @@ PUBLIC = {
     "/redoc",
 }
 # Creating an object under a client-chosen id that another user already holds is refused
-# (409) where a fresh id is created (201): the one answer that differs, and the only thing
-# it tells is that the exact id (a random UUID the prober already knows) is taken.
+# (409) where a fresh id is created (201). Key and token holders choose session ids in their
+# own namespace (`<user id>:...`), so this tells them nothing; it remains for experiment ids
+# (researchers only) and for trusted client-named ids (the original client's opt-in mode).
 CREATE_UNDER_CLIENT_ID = {
-    ("POST", "/api/v1/sessions"),
-    ("POST", "/api/v1/session/start"),
-    ("POST", "/api/v1/experiments"),
+    ("POST", "/api/v1/experiments"): ("researcher",),
+    ("POST", "/api/v1/sessions"): ("named", "naming_victim"),
+    ("POST", "/api/v1/session/start"): ("named", "naming_victim"),
     # The original client's events open their session (it posts them before the start).
-    ("POST", "/api/v1/session/event"),
+    ("POST", "/api/v1/session/event"): ("named", "naming_victim"),
+    ("POST", "/api/v1/events"): ("named", "naming_victim"),
+    ("POST", "/api/v1/query"): ("named", "naming_victim"),
+    ("POST", "/api/v1/query/"): ("named", "naming_victim"),
+    ("POST", "/api/v1/query/stream"): ("named", "naming_victim"),
+    ("POST", "/v1/chat/completions"): ("named", "naming_victim"),
 }
 
 
@@ -62,7 +68,7 @@ class World:
     victim: str
     victim_headers: dict[str, str]
     owner_headers: dict[str, str]  # the researcher running the experiment
-    session_id: str = "victim-session-1"
+    session_id: str = ""
     experiment_id: str = "exp-victim"
     file_id: str = ""
     stream_id: str = ""
@@ -89,6 +95,7 @@ async def build_world(client: AppClient, mode: str) -> World:
     api_key_mode = mode == "api_key"
     victim, victim_headers = await _participant(client, api_key_mode, "victim")
     world = World(victim, victim_headers, await _key(client, "researcher-1", "researcher"))
+    world.session_id = f"{victim}:s1"  # key and token holders name sessions in their namespace
     r = await client.post(
         "/api/v1/experiments",
         json={
@@ -175,6 +182,18 @@ def _missing_user(world: World, missing: str) -> str:
     return ("p-" if world.victim.startswith("p-") else "") + missing + "-u"
 
 
+def _missing_ids(world: World, missing: str) -> dict[str, str]:
+    """Ids nobody has, shaped like the victim's (a session id in the victim's namespace)."""
+    return {
+        "session_id": f"{world.victim}:{missing}",
+        "experiment_id": f"{missing}-e",
+        "file_id": f"{missing}-f",
+        "stream_id": f"{missing}-s",
+        "query_id": f"{missing}-q",
+        "user_id": _missing_user(world, missing),
+    }
+
+
 def _fill(path: str, world: World, missing: str) -> tuple[str, str]:
     """The route's path with the victim's ids, and with ids nobody has."""
     values = {
@@ -188,7 +207,7 @@ def _fill(path: str, world: World, missing: str) -> tuple[str, str]:
     victim_path, missing_path = path, path
     for name, value in values.items():
         victim_path = victim_path.replace("{" + name + "}", value)
-        absent = _missing_user(world, missing) if name == "user_id" else f"{missing}-{name[:1]}"
+        absent = _missing_ids(world, missing)[name]
         missing_path = missing_path.replace("{" + name + "}", absent)
     for other in ("{path}", "{full_path}", "{rest}"):
         victim_path = victim_path.replace(other, "x")
@@ -221,7 +240,6 @@ def _body(path: str, ids: dict[str, str]) -> dict[str, Any]:
         "query": "probe",
         "prompt": "probe",
         "session_id": s,
-        "user_id": ids["user_id"],
         "experiment_id": e,
         "file_ids": [f],
         "use_rag": True,
@@ -298,12 +316,12 @@ async def test_no_route_leaks_changes_or_tells_another_users_data(
             "file_id": world.file_id,
             "user_id": world.victim,
         }
-        missing_ids = {k: f"{missing}-{k[:1]}" for k in victim_ids}
-        missing_ids["user_id"] = _missing_user(world, missing)
+        absent = _missing_ids(world, missing)
+        missing_ids = {k: absent[k] for k in victim_ids}
         query = f"?user_id={world.victim}&experiment_id={world.experiment_id}"
         query += f"&session_id={world.session_id}"
         missing_query = f"?user_id={missing_ids['user_id']}&experiment_id={missing}-e"
-        missing_query += f"&session_id={missing}-s"
+        missing_query += f"&session_id={missing_ids['session_id']}"
         status, kind, text = await _call(
             client, method, victim_path + query, headers, _body(path, victim_ids)
         )
@@ -316,7 +334,8 @@ async def test_no_route_leaks_changes_or_tells_another_users_data(
             tally.server_errors.append(f"{where} / missing {m_status}: {text[:200]}")
         if any(secret in text for secret in SECRETS):
             tally.leaks.append(f"{where}: {text[:300]}")
-        if (status, kind) != (m_status, m_kind) and (method, path) not in CREATE_UNDER_CLIENT_ID:
+        known = caller in CREATE_UNDER_CLIENT_ID.get((method, path), ())
+        if (status, kind) != (m_status, m_kind) and not known:
             tally.oracles.append(f"{where} {kind} / missing {m_status} {m_kind}")
     # Streams started above by callers are theirs; let them finish before comparing.
     await asyncio.sleep(0.2)
@@ -347,13 +366,14 @@ async def test_a_participant_never_reads_the_arms_prompt(
         )
         assert r.status_code == 201
         user, me = await _participant(client, False, "")
+        sid = f"{user}:s-h"
         r = await client.post(
-            "/api/v1/sessions", json={"session_id": "s-h", "experiment_id": "hidden"}, headers=me
+            "/api/v1/sessions", json={"session_id": sid, "experiment_id": "hidden"}, headers=me
         )
         assert r.status_code == 201
         r = await client.post(
             "/api/v1/query",
-            json={"query": "hi", "session_id": "s-h", "model_provider": "scripted"},
+            json={"query": "hi", "session_id": sid, "model_provider": "scripted"},
             headers=me,
         )
         assert r.status_code == 200, r.text
@@ -361,8 +381,8 @@ async def test_a_participant_never_reads_the_arms_prompt(
         for path in (
             "/api/v1/queries",
             f"/api/v1/query/history/{user}",
-            "/api/v1/sessions/s-h/export",
-            "/api/v1/sessions/s-h/export?format=csv",
+            f"/api/v1/sessions/{sid}/export",
+            f"/api/v1/sessions/{sid}/export?format=csv",
         ):
             r = await client.get(path, headers=me)
             assert r.status_code == 200, (path, r.text)
@@ -370,5 +390,5 @@ async def test_a_participant_never_reads_the_arms_prompt(
             assert "hi" in r.text, path
         r = await client.get("/api/v1/queries?experiment_id=hidden", headers=owner)
         assert r.json()["items"][0]["request"]["system"] == "SECRET-ARM"
-        r = await client.get("/api/v1/sessions/s-h/export", headers=owner)
+        r = await client.get(f"/api/v1/sessions/{sid}/export", headers=owner)
         assert "SECRET-ARM" in r.text

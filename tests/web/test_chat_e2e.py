@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from typing import Any
+from urllib.parse import unquote
 
 from playwright.sync_api import expect
 
@@ -171,7 +172,7 @@ def test_conversations_reload_rename_delete(page: Any, live_server: LiveServer) 
     expect(page.locator(".conv.active .conv-title")).to_have_text("Volcanoes")
 
     # Delete with confirmation: gone from the list and from the database.
-    session_id = page.url.rsplit("/", 1)[-1]
+    session_id = unquote(page.url.rsplit("/", 1)[-1])
     page.get_by_role("button", name="Delete Volcanoes").click()
     page.get_by_role("button", name="Delete", exact=True).click()
     expect(page.locator(".conv-title", has_text="Volcanoes")).to_have_count(0)

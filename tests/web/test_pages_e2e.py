@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from playwright.sync_api import expect
 
@@ -20,7 +21,7 @@ def test_dashboard_charts_table_and_csv(page: Any, live_server: LiveServer, tmp_
     for q in ("How do tides work?", "And the moon?"):
         ask(page, q)
         expect(last_answer(page)).to_have_attribute("data-status", "done")
-    session_id = page.url.rsplit("/", 1)[-1]
+    session_id = unquote(page.url.rsplit("/", 1)[-1])
 
     # The dashboard is for researchers: a participant is asked for a key.
     page.get_by_role("link", name="Dashboard").click()

@@ -1,5 +1,6 @@
 // The user's conversations (study sessions): list, create, rename, delete, current one.
 import { api, ApiError, qs } from "./api";
+import { auth } from "./auth";
 import { storage, uuid } from "./config";
 import type { Tracker } from "./tracking";
 import { environment } from "./tracking";
@@ -78,7 +79,8 @@ export class SessionsStore {
 
   /** A new conversation: a session started with the browser's environment. */
   async create(how: string = "new"): Promise<string> {
-    const sessionId = uuid();
+    // A participant's session ids live in their own namespace (`<user id>:...`, the server's rule).
+    const sessionId = auth.user ? `${auth.user}:${uuid()}` : uuid();
     const body: Record<string, unknown> = {
       session_id: sessionId,
       environment: this.tracker.enabled ? environment() : {},
