@@ -90,7 +90,7 @@ async def test_users_create_list_revoke(
     # The keys work against the server (same database), until revoked.
     async with app_client(make_settings(AUTH_MODE="api_key")) as client:
         auth = {"Authorization": f"Bearer {key}"}
-        r = await client.post("/api/v1/sessions", json={"session_id": "cli-s"}, headers=auth)
+        r = await client.post("/api/v1/sessions", json={"session_id": "alice:cli-s"}, headers=auth)
         assert r.status_code == 201 and r.json()["user_id"] == "alice"
 
         revoked = await run(cli_env, "users", "revoke-key", key_id)
@@ -99,7 +99,7 @@ async def test_users_create_list_revoke(
         other = {"Authorization": f"Bearer {second_key}"}
         assert (await client.get("/api/v1/sessions", headers=other)).status_code == 200
         root = {"Authorization": f"Bearer {admin_key}"}
-        assert (await client.get("/api/v1/sessions/cli-s", headers=root)).status_code == 200
+        assert (await client.get("/api/v1/sessions/alice:cli-s", headers=root)).status_code == 200
 
     again = await run(cli_env, "users", "revoke-key", key_id)
     assert again.exit_code == 1 and "no active key matches" in again.output

@@ -211,6 +211,7 @@ async def _send_until_killed(
     base: str,
     proc: subprocess.Popen[bytes],
     user: dict[str, str],
+    sid: str,
     *,
     senders: int,
     kill_after: int,
@@ -239,7 +240,7 @@ async def _send_until_killed(
             ]
             try:
                 r = await client.post(
-                    f"{base}/api/v1/events", json={"session_id": "dur", "events": events}
+                    f"{base}/api/v1/events", json={"session_id": sid, "events": events}
                 )
             except httpx.TransportError:
                 unknown[key] = events
@@ -261,14 +262,14 @@ async def _send_until_killed(
     return acked, unknown
 
 
-async def _all_event_ids(client: httpx.AsyncClient, base: str) -> list[str]:
+async def _all_event_ids(client: httpx.AsyncClient, base: str, sid: str) -> list[str]:
     ids: list[str] = []
     cursor = None
     while True:
         params: dict[str, object] = {"limit": 1000}
         if cursor:
             params["cursor"] = cursor
-        r = await client.get(f"{base}/api/v1/sessions/dur/events", params=params)
+        r = await client.get(f"{base}/api/v1/sessions/{sid}/events", params=params)
         page = r.json()
         ids += [e["event_id"] for e in page["items"]]
         cursor = page["next_cursor"]
@@ -283,11 +284,10 @@ async def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
         async with httpx.AsyncClient(timeout=5) as client:
             r = await client.post(f"{base}/api/v1/auth/participant")
             user = {"Authorization": f"Bearer {r.json()['token']}"}
-            r = await client.post(
-                f"{base}/api/v1/sessions", json={"session_id": "dur"}, headers=user
-            )
+            sid = f"{r.json()['user_id']}:dur"  # in the participant's namespace
+            r = await client.post(f"{base}/api/v1/sessions", json={"session_id": sid}, headers=user)
             assert r.status_code == 201
-        acked, unknown = await _send_until_killed(base, proc, user, senders=4, kill_after=40)
+        acked, unknown = await _send_until_killed(base, proc, user, sid, senders=4, kill_after=40)
         assert proc.wait(10) == -signal.SIGKILL
     assert len(acked) >= 40 * 50
     assert unknown, "no batch was in flight at the kill"
@@ -296,19 +296,19 @@ async def test_acknowledged_events_survive_sigkill(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     with serve(tmp_path, port):
         async with httpx.AsyncClient(timeout=10, headers=user) as client:
-            stored = await _all_event_ids(client, base)
+            stored = await _all_event_ids(client, base, sid)
             assert len(stored) == len(set(stored)), "an event was stored twice"
             missing = acked - set(stored)
             assert not missing, f"{len(missing)} acknowledged events lost"
             # The client re-sends what it never saw acknowledged: nothing is doubled.
             for events in unknown.values():
                 r = await client.post(
-                    f"{base}/api/v1/events", json={"session_id": "dur", "events": events}
+                    f"{base}/api/v1/events", json={"session_id": sid, "events": events}
                 )
                 assert r.status_code == 200
                 body = r.json()
                 assert len(body["accepted"]) + len(body["duplicates"]) == 50
-            final = await _all_event_ids(client, base)
+            final = await _all_event_ids(client, base, sid)
     sent = acked | {e["event_id"] for events in unknown.values() for e in events}  # type: ignore[misc]
     assert len(final) == len(set(final)) == len(sent)
     assert set(final) == sent

@@ -64,11 +64,11 @@ async def seed_bob(client: AppClient, keys: Keys) -> None:
     assert r.status_code == 201, r.text
     assert r.json()["owner_id"] == "bob"
     r = await client.post(
-        "/api/v1/sessions", json={"session_id": "bob-s", "experiment_id": "exp-b"}, headers=keys.bob
+        "/api/v1/sessions", json={"session_id": "bob:s", "experiment_id": "exp-b"}, headers=keys.bob
     )
     assert r.status_code == 201 and r.json()["user_id"] == "bob"
     r = await client.post(
-        "/api/v1/events", json={"session_id": "bob-s", "events": [ev(1), ev(2)]}, headers=keys.bob
+        "/api/v1/events", json={"session_id": "bob:s", "events": [ev(1), ev(2)]}, headers=keys.bob
     )
     assert r.status_code == 200
     db = client.app.state.platform.db
@@ -76,7 +76,7 @@ async def seed_bob(client: AppClient, keys: Keys) -> None:
         session.add(
             Query(
                 user_id="bob",
-                session_id="bob-s",
+                session_id="bob:s",
                 provider="openai",
                 model="gpt-4o",
                 input_tokens=10,
@@ -169,25 +169,27 @@ async def test_me_names_the_keys_user(keyed: tuple[AppClient, Keys]) -> None:
 
 async def test_a_key_acts_for_its_own_user_only(keyed: tuple[AppClient, Keys]) -> None:
     client, keys = keyed
-    r = await client.post("/api/v1/sessions", json={"session_id": "a1"}, headers=keys.alice)
+    r = await client.post("/api/v1/sessions", json={"session_id": "alice:a1"}, headers=keys.alice)
     assert r.status_code == 201 and r.json()["user_id"] == "alice"
     same = await client.post(
-        "/api/v1/sessions", json={"session_id": "a2", "user_id": "alice"}, headers=keys.alice
+        "/api/v1/sessions", json={"session_id": "alice:a2", "user_id": "alice"}, headers=keys.alice
     )
     assert same.status_code == 201
     # Naming someone else, in the body or the header, does not make you them.
     r = await client.post(
-        "/api/v1/sessions", json={"session_id": "a3", "user_id": "bob"}, headers=keys.alice
+        "/api/v1/sessions", json={"session_id": "alice:a3", "user_id": "bob"}, headers=keys.alice
     )
     assert_error(r, 403, "forbidden")
     r = await client.post(
-        "/api/v1/sessions", json={"session_id": "a4"}, headers={**keys.alice, "X-User-ID": "bob"}
+        "/api/v1/sessions",
+        json={"session_id": "alice:a4"},
+        headers={**keys.alice, "X-User-ID": "bob"},
     )
     assert r.status_code == 201 and r.json()["user_id"] == "alice"
     # Reading another user's data by naming them: a participant is refused ...
     await seed_bob(client, keys)
     r = await client.post(
-        "/api/v1/sessions", json={"session_id": "c1", "user_id": "bob"}, headers=keys.carol
+        "/api/v1/sessions", json={"session_id": "carol:c1", "user_id": "bob"}, headers=keys.carol
     )
     assert_error(r, 403, "forbidden")
     for url in ("/api/v1/sessions", "/api/v1/queries", "/api/v1/analytics/tokens"):
@@ -214,45 +216,47 @@ async def test_a_participant_key_may_not_run_experiments(keyed: tuple[AppClient,
     r = await client.get("/api/v1/experiments/exp-c", headers=keys.admin)
     assert_error(r, 404, "not_found")  # nothing was created
     # The participant's own data is theirs to read and write.
-    r = await client.post("/api/v1/sessions", json={"session_id": "c-s"}, headers=keys.carol)
+    r = await client.post("/api/v1/sessions", json={"session_id": "carol:s"}, headers=keys.carol)
     assert r.status_code == 201 and r.json()["user_id"] == "carol"
     mine = (await client.get("/api/v1/sessions", headers=keys.carol)).json()["items"]
-    assert [s["session_id"] for s in mine] == ["c-s"]
+    assert [s["session_id"] for s in mine] == ["carol:s"]
 
 
 async def test_other_users_objects_answer_404(keyed: tuple[AppClient, Keys]) -> None:
     client, keys = keyed
     await seed_bob(client, keys)
     for method, url, body in [
-        ("GET", "/api/v1/sessions/bob-s", None),
-        ("GET", "/api/v1/sessions/bob-s?include_events=true", None),
-        ("GET", "/api/v1/sessions/bob-s/events", None),
-        ("GET", "/api/v1/sessions/bob-s/export", None),
-        ("POST", "/api/v1/sessions/bob-s/end", None),
-        ("POST", "/api/v1/events", {"session_id": "bob-s", "events": [ev(9)]}),
+        ("GET", "/api/v1/sessions/bob:s", None),
+        ("GET", "/api/v1/sessions/bob:s?include_events=true", None),
+        ("GET", "/api/v1/sessions/bob:s/events", None),
+        ("GET", "/api/v1/sessions/bob:s/export", None),
+        ("POST", "/api/v1/sessions/bob:s/end", None),
+        ("POST", "/api/v1/events", {"session_id": "bob:s", "events": [ev(9)]}),
         ("GET", "/api/v1/experiments/exp-b", None),
         ("GET", "/api/v1/experiments/exp-b/export", None),
     ]:
         theirs = await client.request(method, url, json=body, headers=keys.alice)
         missing = await client.request(
             method,
-            url.replace("bob-s", "nobody-s").replace("exp-b", "exp-none"),
-            json={**body, "session_id": "nobody-s"} if body else None,
+            url.replace("bob:s", "bob:nobody").replace("exp-b", "exp-none"),
+            json={**body, "session_id": "bob:nobody"} if body else None,
             headers=keys.alice,
         )
-        # Exactly like a missing object: same status, type and message.
-        assert_error(theirs, 404, "not_found")
-        assert_error(missing, 404, "not_found")
+        # Exactly like a missing object: same status, type and message (posting events under
+        # another user's session id is refused for the id's namespace alone: 400).
+        status, kind = (400, "bad_request") if url == "/api/v1/events" else (404, "not_found")
+        assert_error(theirs, status, kind)
+        assert_error(missing, status, kind)
         assert theirs.json()["detail"] == missing.json()["detail"], url
     # Nothing was written through those attempts.
-    r = await client.get("/api/v1/sessions/bob-s", headers=keys.bob)
+    r = await client.get("/api/v1/sessions/bob:s", headers=keys.bob)
     assert r.json()["event_count"] == 2 and r.json()["ended_at"] is None
     # Listings only show one's own.
     assert (await client.get("/api/v1/sessions", headers=keys.alice)).json()["items"] == []
     assert (await client.get("/api/v1/experiments", headers=keys.alice)).json() == []
     assert (await client.get("/api/v1/queries", headers=keys.alice)).json()["items"] == []
     filtered = await client.get(
-        "/api/v1/queries", params={"session_id": "bob-s"}, headers=keys.alice
+        "/api/v1/queries", params={"session_id": "bob:s"}, headers=keys.alice
     )
     assert filtered.json()["items"] == []
     tokens = (await client.get("/api/v1/analytics/tokens", headers=keys.alice)).json()
@@ -262,9 +266,9 @@ async def test_other_users_objects_answer_404(keyed: tuple[AppClient, Keys]) -> 
 async def test_owner_reads_own_data(keyed: tuple[AppClient, Keys]) -> None:
     client, keys = keyed
     await seed_bob(client, keys)
-    assert (await client.get("/api/v1/sessions/bob-s", headers=keys.bob)).status_code == 200
+    assert (await client.get("/api/v1/sessions/bob:s", headers=keys.bob)).status_code == 200
     own = await client.get("/api/v1/sessions", params={"user_id": "bob"}, headers=keys.bob)
-    assert [s["session_id"] for s in own.json()["items"]] == ["bob-s"]
+    assert [s["session_id"] for s in own.json()["items"]] == ["bob:s"]
     export = await client.get("/api/v1/experiments/exp-b/export", headers=keys.bob)
     assert export.status_code == 200
     kinds = [line.split('"kind":"')[1].split('"')[0] for line in export.text.splitlines()]
@@ -276,15 +280,15 @@ async def test_owner_reads_own_data(keyed: tuple[AppClient, Keys]) -> None:
 async def test_admin_reads_everyones_data(keyed: tuple[AppClient, Keys]) -> None:
     client, keys = keyed
     await seed_bob(client, keys)
-    await client.post("/api/v1/sessions", json={"session_id": "alice-s"}, headers=keys.alice)
+    await client.post("/api/v1/sessions", json={"session_id": "alice:s"}, headers=keys.alice)
     admin = keys.admin
-    assert (await client.get("/api/v1/sessions/bob-s", headers=admin)).json()["user_id"] == "bob"
-    events = (await client.get("/api/v1/sessions/bob-s/events", headers=admin)).json()
+    assert (await client.get("/api/v1/sessions/bob:s", headers=admin)).json()["user_id"] == "bob"
+    events = (await client.get("/api/v1/sessions/bob:s/events", headers=admin)).json()
     assert len(events["items"]) == 2
     listed = (await client.get("/api/v1/sessions", headers=admin)).json()["items"]
-    assert {s["session_id"] for s in listed} == {"bob-s", "alice-s"}
+    assert {s["session_id"] for s in listed} == {"bob:s", "alice:s"}
     only_bob = await client.get("/api/v1/sessions", params={"user_id": "bob"}, headers=admin)
-    assert [s["session_id"] for s in only_bob.json()["items"]] == ["bob-s"]
+    assert [s["session_id"] for s in only_bob.json()["items"]] == ["bob:s"]
     queries = await client.get("/api/v1/queries", params={"user_id": "bob"}, headers=admin)
     assert len(queries.json()["items"]) == 1
     tokens = (await client.get("/api/v1/analytics/tokens", headers=admin)).json()
@@ -292,7 +296,7 @@ async def test_admin_reads_everyones_data(keyed: tuple[AppClient, Keys]) -> None
     assert (await client.get("/api/v1/experiments/exp-b", headers=admin)).status_code == 200
     export = await client.get("/api/v1/experiments/exp-b/export", headers=admin)
     assert export.status_code == 200 and len(export.text.splitlines()) == 4
-    session_export = await client.get("/api/v1/sessions/bob-s/export", headers=admin)
+    session_export = await client.get("/api/v1/sessions/bob:s/export", headers=admin)
     assert session_export.status_code == 200
     assert [e["id"] for e in (await client.get("/api/v1/experiments", headers=admin)).json()] == [
         "exp-b"
@@ -305,12 +309,24 @@ async def test_admin_reads_everyones_data(keyed: tuple[AppClient, Keys]) -> None
 
 
 async def test_taken_session_id_is_a_conflict_not_a_takeover(keyed: tuple[AppClient, Keys]) -> None:
+    """A key holder's session ids are theirs (`<user>:...`): another user's id is refused
+    for its shape alone, whether it exists or not, and nothing is taken over."""
     client, keys = keyed
     await seed_bob(client, keys)
-    r = await client.post("/api/v1/sessions", json={"session_id": "bob-s"}, headers=keys.alice)
-    assert_error(r, 409, "conflict")
-    owner = (await client.get("/api/v1/sessions/bob-s", headers=keys.bob)).json()
+    for sid in ("bob:s", "bob:never-made"):
+        r = await client.post("/api/v1/sessions", json={"session_id": sid}, headers=keys.alice)
+        body = assert_error(r, 400, "bad_request")
+        assert "alice:" in body["detail"]
+    owner = (await client.get("/api/v1/sessions/bob:s", headers=keys.bob)).json()
     assert owner["user_id"] == "bob"
+    # Without an id the server picks one in the caller's namespace; a repeat of one's own
+    # id is the same session again.
+    r = await client.post("/api/v1/sessions", json={}, headers=keys.alice)
+    assert r.status_code == 201 and r.json()["session_id"].startswith("alice:")
+    again = await client.post(
+        "/api/v1/sessions", json={"session_id": r.json()["session_id"]}, headers=keys.alice
+    )
+    assert again.status_code == 200 and again.json()["status"] == "exists"
 
 
 # ---------------------------------------------------------------- open mode
