@@ -129,7 +129,7 @@ def test_sign_in_then_everything_is_the_keys_user(page: Any, live_server: LiveSe
     page.get_by_role("button", name="Filter").click()
     with page.expect_download() as info:
         page.get_by_role("link", name="Session export (CSV)").click()
-    assert info.value.suggested_filename == f"session-{sid}.csv"
+    assert info.value.suggested_filename == f"session-{sid.replace(':', '_')}.csv"
     assert sid in Path(info.value.path()).read_text()
 
     # Still signed in after a reload. The user leaves the site: the last events go out with

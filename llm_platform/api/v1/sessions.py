@@ -133,6 +133,9 @@ async def export_session(
         export_service.render(records, format),
         media_type=export_service.MEDIA_TYPES[format],
         headers={
-            "Content-Disposition": f'attachment; filename="session-{record.id}.{format.value}"'
+            # ":" (a namespaced id) is not a file-name character everywhere.
+            "Content-Disposition": (
+                f'attachment; filename="session-{record.id.replace(":", "_")}.{format.value}"'
+            )
         },
     )
