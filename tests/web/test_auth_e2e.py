@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -137,7 +138,7 @@ def test_sign_in_then_everything_is_the_keys_user(page: Any, live_server: LiveSe
     page.reload()
     expect(page.get_by_test_id("account")).to_contain_text("Signed in as alice")
     page.get_by_role("link", name="Chat").click()
-    expect(page).to_have_url(f"{live_server.url}/c/{sid}")
+    expect(page).to_have_url(f"{live_server.url}/c/{quote(sid, safe='')}")
     expect(page.locator("article.msg")).to_have_count(2)
     dwell = "SELECT count(*) FROM events WHERE session_id = ? AND type = 'dwell'"
     live_server.wait_sql(dwell, lambda r: r[0][0] > 0, sid)  # the reload's are in
