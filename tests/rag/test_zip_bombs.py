@@ -180,6 +180,7 @@ async def test_bomb_past_the_budget_fails_in_the_memory_capped_child(
         MAX_COMPRESSION_RATIO=100_000,
         EXTRACT_MEMORY_MB=512,
         TRUST_CLIENT_USER_ID=True,
+        WARM_START=False,  # no model loading into the server while its memory is watched
     )
     async with app_client(settings) as client:
         with watch(_pool_pids(client)) as mem:

@@ -158,6 +158,7 @@ def serve_platform(tmp: Path, **overrides: Any) -> Iterator[LiveServer]:
         LOG_LEVEL="WARNING",
         RATE_LIMIT_PER_MINUTE=0,
         RATE_LIMIT_PER_MINUTE_IP=0,
+        RATE_LIMIT_NEW_PARTICIPANTS_PER_MINUTE_IP=0,  # a new participant per browser context
         ENABLE_SCRIPTED_PROVIDER=True,
         QUERY_LOG_WAIT=True,
         WARM_START=False,
