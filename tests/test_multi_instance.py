@@ -354,7 +354,7 @@ async def exercise(cluster: Cluster, engine: AsyncEngine) -> None:
         # --- events posted to an instance, and re-sent to another, are stored once
         r = await http.post(
             f"{cluster.proxy}/api/v1/sessions",
-            json={"session_id": "bob-session"},
+            json={"session_id": "bob:session"},
             headers=auth("bob"),
         )
         assert r.status_code in (200, 201), r.text
@@ -364,7 +364,7 @@ async def exercise(cluster: Cluster, engine: AsyncEngine) -> None:
                 {"event_id": uuid.uuid4().hex, "t": 1_700_000_000_000 + n, "type": "click"}
                 for n in range(10)
             ]
-            body = {"session_id": "bob-session", "events": batch}
+            body = {"session_id": "bob:session", "events": batch}
             first = await http.post(
                 f"{cluster.url(i % 3)}/api/v1/events", json=body, headers=auth("bob")
             )
@@ -407,7 +407,7 @@ async def exercise(cluster: Cluster, engine: AsyncEngine) -> None:
         for i in range(3):
             r = await http.get(f"{cluster.url(i)}/api/v1/status", headers=auth("ops"))
             owners[r.json()["process"]["instance_id"]] = i
-        turn = {**ask, "session_id": "alice-session"}
+        turn = {**ask, "session_id": "alice:session"}
         opened: list[Opened] = []
         for _ in range(6):  # until two streams run on different instances
             r = await streams.enter_async_context(
@@ -450,7 +450,7 @@ async def exercise(cluster: Cluster, engine: AsyncEngine) -> None:
                 (
                     await conn.execute(
                         select(Event.data).where(
-                            Event.session_id == "alice-session", Event.type == "prompt"
+                            Event.session_id == "alice:session", Event.type == "prompt"
                         )
                     )
                 )
