@@ -94,6 +94,7 @@ class Soak:
     abandoned: list[tuple[str, int]] = field(default_factory=list)  # (stream id, last id)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     admin: dict[str, str] = field(default_factory=dict)
+    user: str = ""  # the participant's id (their session ids start with it)
 
     def record(self, kind: str, started: float) -> None:
         self.window.latencies[kind].append(time.perf_counter() - started)
@@ -111,7 +112,7 @@ class Soak:
 
 
 async def events_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
-    session = f"soak-session-{n}"
+    session = f"{soak.user}:soak-session-{n}"  # in the participant's namespace
     r = await client.post("/api/v1/sessions", json={"session_id": session})
     r.raise_for_status()
     while soak.running():
@@ -157,7 +158,7 @@ async def streams_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
             "query": f"soak question {random.randint(0, 10**6)}",
             "model_provider": "scripted",
             "model_name": "echo",
-            "session_id": f"soak-chat-{n}",
+            "session_id": f"{soak.user}:soak-chat-{n}",
         }
         abandon = random.random() < 1 / 3
         started = time.perf_counter()
@@ -302,6 +303,7 @@ async def run(args: argparse.Namespace, port: int, data: Path) -> int:
         minted = await first.post("/api/v1/auth/participant")
         minted.raise_for_status()
     headers = {"Authorization": f"Bearer {minted.json()['token']}"}
+    soak.user = minted.json()["user_id"]
     soak.admin = {"Authorization": f"Bearer {(data / 'admin_key').read_text().strip()}"}
     async with httpx.AsyncClient(
         base_url=base, limits=limits, timeout=timeout, headers=headers
