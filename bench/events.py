@@ -153,7 +153,8 @@ async def run_load(
             api_key = str(minted.json()["token"])
     headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits, headers=headers) as http:
-        sessions = [f"bench-{backend}-{n}" for n in range(clients)]
+        me = (await http.get("/api/v1/auth/me")).json()["user_id"]  # session ids: `<me>:...`
+        sessions = [f"{me}:bench-{backend}-{n}" for n in range(clients)]
         for sid in sessions:
             r = await http.post("/api/v1/sessions", json={"session_id": sid})
             r.raise_for_status()
