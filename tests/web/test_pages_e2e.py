@@ -139,8 +139,11 @@ def test_phone_layout_dark_theme_and_keyboard(browser: Any, live_server: LiveSer
         has_touch=True,
     )
     page = context.new_page()
+    page.set_default_timeout(15_000)
     page.goto("/")
-    expect(page.locator("#model-select option")).not_to_have_count(0)
+    # A new browser: its participant token first, then the models (slow on a busy machine).
+    expect(page.locator("#model-select option")).not_to_have_count(0, timeout=15_000)
+    pick_model(page, "scripted:echo")  # the layout is under test, not the embedded model
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     page.keyboard.press("Tab")
@@ -159,6 +162,8 @@ def test_phone_layout_dark_theme_and_keyboard(browser: Any, live_server: LiveSer
     page.get_by_role("textbox", name="Message").focus()
     page.keyboard.type("Typed with the keyboard")
     page.keyboard.press("Enter")
-    expect(page.locator("article.msg.assistant").last).to_have_attribute("data-status", "done")
+    expect(page.locator("article.msg.assistant").last).to_have_attribute(
+        "data-status", "done", timeout=15_000
+    )
     screenshot(page, "chat-phone-dark")
     context.close()
