@@ -34,7 +34,7 @@ from llm_platform.middleware.request_context import RequestContextMiddleware
 from llm_platform.providers.registry import build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import start_rag, stop_rag
-from llm_platform.services.query import build_runtime, close_runtime
+from llm_platform.services.query.service import build_runtime, close_runtime
 from llm_platform.services.warmup import start_warm_up
 
 log = get_logger("llm_platform")

@@ -34,7 +34,7 @@ from llm_platform.schemas.openai_compat import (
     PromptTokensDetails,
 )
 from llm_platform.schemas.query import Attachment, HistoryMessage, QueryRequest, Usage
-from llm_platform.services import query as query_service
+from llm_platform.services.query.service import service as query_service
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 from llm_platform.services.streams.frames import Frame
 

@@ -15,7 +15,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database, create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.db.models import Query, utcnow
-from llm_platform.services.query_log import QueryLogEntry, QueryLogWriter
+from llm_platform.services.query.log_writer import QueryLogEntry, QueryLogWriter
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from llm_platform.providers.errors import (
     ProviderUnavailable,
 )
 from llm_platform.providers.scripted import Delay, Fail, Hang, ScriptedProvider
-from llm_platform.services.query_plan import Candidate
-from llm_platform.services.query_resilience import (
+from llm_platform.services.query.planning import Candidate
+from llm_platform.services.query.resilience import (
     ProviderLimiter,
     RetryPolicy,
     Selected,

@@ -26,9 +26,9 @@ from llm_platform.api.v1.query import Context, QueryContext, plan_query
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.schemas.sessions import SessionStart
-from llm_platform.services import query as query_service
+from llm_platform.services.query.service import service as query_service
 from llm_platform.services import sessions as session_service
-from llm_platform.services.query_plan import QueryPlan
+from llm_platform.services.query.planning import QueryPlan
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 from llm_platform.services.streams.frames import Frame
 

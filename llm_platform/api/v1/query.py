@@ -16,10 +16,10 @@ from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
-from llm_platform.services import query as query_service
-from llm_platform.services.query_generation import QueryRuntime
-from llm_platform.services.query_grounding import apply_grounding
-from llm_platform.services.query_plan import QueryPlan, build_plan
+from llm_platform.services.query.service import service as query_service
+from llm_platform.services.query.generation import QueryRuntime
+from llm_platform.services.query.grounding import apply_grounding
+from llm_platform.services.query.planning import QueryPlan, build_plan
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 
 router = APIRouter(tags=["query"], route_class=JSONRoute)

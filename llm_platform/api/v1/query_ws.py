@@ -22,11 +22,11 @@ from llm_platform.core.errors import AppError, Unauthorized, ValidationFailed
 from llm_platform.core.security import NO_IDENTITY, Credential, Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import QueryRequest
-from llm_platform.services import query as query_service
+from llm_platform.services.query.service import service as query_service
 from llm_platform.services.auth import Credentials, authenticate, bearer_of, key_still_valid
-from llm_platform.services.query_generation import QueryRuntime
-from llm_platform.services.query_grounding import apply_grounding
-from llm_platform.services.query_plan import build_plan
+from llm_platform.services.query.generation import QueryRuntime
+from llm_platform.services.query.grounding import apply_grounding
+from llm_platform.services.query.planning import build_plan
 from llm_platform.services.streams.formats import ws_message
 
 router = APIRouter(tags=["query"])

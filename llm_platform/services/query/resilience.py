@@ -23,7 +23,7 @@ from llm_platform.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from llm_platform.services.query_plan import Candidate
+from llm_platform.services.query.planning import Candidate
 
 log = get_logger("llm_platform.query")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llm_platform.services.query_generation import GenerationResult
-    from llm_platform.services.query_plan import QueryPlan
+    from llm_platform.services.query.generation import GenerationResult
+    from llm_platform.services.query.planning import QueryPlan
 
 
 def start_model_span(tracer: Any, plan: QueryPlan) -> Any:

@@ -15,11 +15,11 @@ from llm_platform.db.engine import Database
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryResponse
 from llm_platform.services.instances import InstanceRegistry
-from llm_platform.services.query_generation import GenerationResult, QueryRuntime, generate
-from llm_platform.services.query_log import QueryLogWriter
-from llm_platform.services.query_metrics import QueryMetrics
-from llm_platform.services.query_plan import QueryPlan
-from llm_platform.services.query_resilience import ProviderLimiter, RetryPolicy
+from llm_platform.services.query.generation import GenerationResult, QueryRuntime, generate
+from llm_platform.services.query.log_writer import QueryLogWriter
+from llm_platform.services.query.metrics import QueryMetrics
+from llm_platform.services.query.planning import QueryPlan
+from llm_platform.services.query.resilience import ProviderLimiter, RetryPolicy
 from llm_platform.services.streams.frames import Frame
 from llm_platform.services.streams.manager import StreamManager
 from llm_platform.services.streams.redis_store import RedisStreamStore

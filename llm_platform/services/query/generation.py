@@ -40,16 +40,16 @@ from llm_platform.schemas.query import (
 )
 from llm_platform.services.instances import InstanceRegistry
 from llm_platform.services.pricing import call_cost
-from llm_platform.services.query_log import QueryLogEntry, QueryLogWriter
-from llm_platform.services.query_metrics import QueryMetrics
-from llm_platform.services.query_plan import QueryPlan
-from llm_platform.services.query_resilience import (
+from llm_platform.services.query.log_writer import QueryLogEntry, QueryLogWriter
+from llm_platform.services.query.metrics import QueryMetrics
+from llm_platform.services.query.planning import QueryPlan
+from llm_platform.services.query.resilience import (
     ProviderLimiter,
     RetryPolicy,
     Selected,
     resilient_stream,
 )
-from llm_platform.services.query_tracing import end_model_span, start_model_span
+from llm_platform.services.query.tracing import end_model_span, start_model_span
 from llm_platform.services.streams.manager import StreamManager
 from llm_platform.services.thoughts import ThoughtTracker
 

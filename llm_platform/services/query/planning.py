@@ -69,8 +69,8 @@ class QueryPlan:
     capabilities: ModelCapabilities
     log_request: dict[str, Any]
     stream_id: str = field(default_factory=new_id)
-    prompt_event_id: str = field(default_factory=new_id)  # written at the start, see query_log
-    # Set by services.query_grounding: sources emitted before the first token.
+    prompt_event_id: str = field(default_factory=new_id)  # written at the start, see log_writer
+    # Set by services.query.grounding: sources emitted before the first token.
     grounding: GroundingInfo | None = None
     citations: list[CitationEvent] = field(default_factory=list)
     created_wall: float = field(default_factory=time.time)

@@ -10,7 +10,7 @@ from llm_platform.core.state import RagServices
 from llm_platform.providers.base import CitationEvent
 from llm_platform.schemas.query import GroundingInfo, QueryRequest
 from llm_platform.services import rag as rag_service
-from llm_platform.services.query_plan import QueryPlan
+from llm_platform.services.query.planning import QueryPlan
 
 log = get_logger("llm_platform.query")
 
