@@ -12,10 +12,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
-from llm_platform.api.compat.router import compat_router, priority_router
+from llm_platform.api.legacy.router import legacy_router, priority_router
 from llm_platform.api.deps import get_staff
 from llm_platform.api.docs import build_docs_router
-from llm_platform.api.openai_compat import router as openai_router
+from llm_platform.api.openai.routes import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
@@ -129,14 +129,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The OpenAI facade first: routes are matched in order and it is the gateway's hot path
     # (its /v1/ paths collide with nothing else).
     app.include_router(openai_router)
-    app.include_router(priority_router)  # before the v1 API: see api/compat/router.py
+    app.include_router(priority_router)  # before the v1 API: see api/legacy/router.py
     app.include_router(api_router)
-    # --- other routers (legacy compat, web UI) ---
+    # --- other routers (legacy client, web UI) ---
     if settings.UI_ENABLED:
         from llm_platform.web.ui import build_web_router
 
         app.include_router(build_web_router(settings))
-    app.include_router(compat_router)
+    app.include_router(legacy_router)
 
     if metrics is not None:
 

@@ -16,7 +16,7 @@ from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
-from llm_platform.services.query.service import service as query_service
+from llm_platform.services.query import service as query_service
 from llm_platform.services.query.generation import QueryRuntime
 from llm_platform.services.query.grounding import apply_grounding
 from llm_platform.services.query.planning import QueryPlan, build_plan
@@ -82,7 +82,7 @@ async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
 _NO_SPAN = nullcontext()
 
 
-# `/query/` (trailing slash) is the original client's: `api/compat/query.py` answers it.
+# `/query/` (trailing slash) is the original client's: `api/legacy/query.py` answers it.
 @router.post("/query", response_model=QueryResponse)
 async def query(payload: QueryRequest, ctx: Context) -> QueryResponse:
     """The whole answer at once (built from the same stream as `/query/stream`)."""

@@ -22,7 +22,7 @@ from llm_platform.core.errors import AppError, Unauthorized, ValidationFailed
 from llm_platform.core.security import NO_IDENTITY, Credential, Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import QueryRequest
-from llm_platform.services.query.service import service as query_service
+from llm_platform.services.query import service as query_service
 from llm_platform.services.auth import Credentials, authenticate, bearer_of, key_still_valid
 from llm_platform.services.query.generation import QueryRuntime
 from llm_platform.services.query.grounding import apply_grounding

@@ -29,7 +29,7 @@ async def sse_stream(
     encode: FrameEncoder = sse_frame,
 ) -> AsyncIterator[bytes]:
     """`head` (frames already read) then the rest; `: ping` on silence; `data: [DONE]`.
-    `encode` picks the format (the original client's: `api/compat/stream.py`)."""
+    `encode` picks the format (the original client's: `api/legacy/stream.py`)."""
     try:
         # The frames read before the response started go out in one write.
         first: list[bytes] = []

@@ -19,14 +19,14 @@ from pydantic import ValidationError
 from starlette.routing import Match
 from starlette.types import Scope
 
-from llm_platform.api.compat.schemas import LegacyQueryRequest, LegacyQueryResponse
-from llm_platform.api.compat.stream import NOTICE, LegacyStreamEncoder
+from llm_platform.api.legacy.schemas import LegacyQueryRequest, LegacyQueryResponse
+from llm_platform.api.legacy.stream import NOTICE, LegacyStreamEncoder
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1.query import Context, QueryContext, plan_query
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.schemas.sessions import SessionStart
-from llm_platform.services.query.service import service as query_service
+from llm_platform.services.query import service as query_service
 from llm_platform.services import sessions as session_service
 from llm_platform.services.query.planning import QueryPlan
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream

@@ -6,7 +6,7 @@ import codecs
 from collections.abc import AsyncIterator
 from typing import Any
 
-from llm_platform.api.compat.stream import (
+from llm_platform.api.legacy.stream import (
     STATUS_TAIL_CHARS,
     ChunkFrame,
     LegacyStreamEncoder,
@@ -15,7 +15,7 @@ from llm_platform.api.compat.stream import (
 )
 from llm_platform.services.streams.formats import sse_stream
 from llm_platform.services.streams.frames import Frame
-from tests.api.compat.legacy_client import ChatView, read_stream
+from tests.api.legacy.legacy_client import ChatView, read_stream
 
 
 async def _pieces(data: bytes, size: int) -> AsyncIterator[str]:

@@ -27,7 +27,7 @@ from llm_platform.providers.base import (
 )
 from llm_platform.providers.errors import ProviderUnavailable
 from llm_platform.providers.scripted import Delay, Fail, reasoning_events, text_events
-from tests.api.compat.legacy_client import (
+from tests.api.legacy.legacy_client import (
     FRONTEND_ORIGIN,
     ChatView,
     messages_from_events,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llm_platform.db.models import Query
-from tests.api.compat.legacy_client import start_body
+from tests.api.legacy.legacy_client import start_body
 from tests.conftest import AppClient, staff_headers
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from llm_platform.api.compat.schemas import LegacyFile, LegacyFileList
+from llm_platform.api.legacy.schemas import LegacyFile, LegacyFileList
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.schemas.common import ClientId

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from llm_platform.api.compat import files, history, sessions, tokens
+from llm_platform.api.legacy import files, history, sessions, tokens
 from tests.api.test_fuzz import error_body_shape, live_server  # noqa: F401
 
 pytestmark = pytest.mark.slow

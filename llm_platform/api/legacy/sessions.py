@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llm_platform.api.compat.schemas import (
+from llm_platform.api.legacy.schemas import (
     LegacyAck,
     LegacyEventAck,
     LegacyEventIn,

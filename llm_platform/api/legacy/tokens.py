@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from llm_platform.api.compat.schemas import (
+from llm_platform.api.legacy.schemas import (
     LegacyTokens,
     TokenAggregates,
     TokenCounts,

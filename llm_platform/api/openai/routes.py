@@ -20,7 +20,7 @@ from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1.query import Context, plan_query
 from llm_platform.core.errors import AppError, BadRequest
 from llm_platform.core.security import Principal
-from llm_platform.schemas.openai_compat import (
+from llm_platform.schemas.openai import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionRequest,
@@ -34,7 +34,7 @@ from llm_platform.schemas.openai_compat import (
     PromptTokensDetails,
 )
 from llm_platform.schemas.query import Attachment, HistoryMessage, QueryRequest, Usage
-from llm_platform.services.query.service import service as query_service
+from llm_platform.services.query import service as query_service
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 from llm_platform.services.streams.frames import Frame
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.api.compat.legacy_client import FRONTEND_ORIGIN, environment, start_body
+from tests.api.legacy.legacy_client import FRONTEND_ORIGIN, environment, start_body
 from tests.conftest import AppClient, staff_headers
 
 

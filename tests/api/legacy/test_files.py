@@ -9,7 +9,7 @@ import pytest
 
 from llm_platform.core.config import Settings
 from llm_platform.rag.embeddings import LocalEmbedder
-from tests.api.compat.legacy_client import FRONTEND_ORIGIN
+from tests.api.legacy.legacy_client import FRONTEND_ORIGIN
 from tests.conftest import AppClient, start_client
 from tests.rag.conftest import embedder, wait_done  # noqa: F401
 

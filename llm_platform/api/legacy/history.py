@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from llm_platform.api.compat.schemas import LegacyHistory, LegacyHistoryItem, LegacyTokens
+from llm_platform.api.legacy.schemas import LegacyHistory, LegacyHistoryItem, LegacyTokens
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import PathId
