@@ -21,8 +21,6 @@ from llm_platform.core.errors import BadRequest, Forbidden, NotFound, Unauthoriz
 
 API_KEY_PREFIX = "lp_"
 PARTICIPANT_TOKEN_PREFIX = "pt_"
-# One rule for every user id, wherever it comes from (header, token, key, body).
-USER_ID_PATTERN = r"^[A-Za-z0-9._:@\-]{1,128}$"
 
 NO_IDENTITY = (
     "Who is asking? Send 'Authorization: Bearer <token or key>': participants get a token "

@@ -12,6 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from llm_platform.core.citation import Citation
+from llm_platform.core.model_info import ModelCapabilities
+from llm_platform.core.model_info import ModelInfo as ModelInfo  # re-exported for providers
+
 # --------------------------------------------------------------------------- requests
 
 Role = Literal["system", "user", "assistant"]
@@ -63,22 +67,6 @@ class TextDelta(BaseModel):
     text: str
 
 
-class Citation(BaseModel):
-    """A source: a web page a vendor's search cited, or a numbered file chunk ([n]) a
-    grounded answer drew on. The one citation model of the platform: stream events, API
-    responses and the query log all carry it."""
-
-    index: int | None = None  # [n] of a grounded answer's numbered source
-    title: str | None = None
-    url: str | None = None
-    snippet: str | None = None
-    file_id: str | None = None
-    file_name: str | None = None
-    page: int | None = None
-    chunk_id: int | None = None
-    score: float | None = None
-
-
 class CitationEvent(Citation):
     type: Literal["citation"] = "citation"
 
@@ -126,25 +114,6 @@ StreamEvent = Annotated[
     | ErrorEvent,
     Field(discriminator="type"),
 ]
-
-
-# --------------------------------------------------------------------------- capabilities
-
-
-class ModelCapabilities(BaseModel):
-    streaming: bool = True
-    reasoning: bool = False
-    vision: bool = False
-    tools: bool = False
-    web_search: bool = False
-    max_output_tokens: int | None = None
-
-
-class ModelInfo(BaseModel):
-    provider: str
-    model: str
-    capabilities: ModelCapabilities
-    default: bool = False
 
 
 # --------------------------------------------------------------------------- completion

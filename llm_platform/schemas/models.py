@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from llm_platform.providers.base import ModelInfo
+from llm_platform.core.model_info import ModelInfo
 
 
 class ProviderSummary(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llm_platform.providers.base import Citation
+from llm_platform.core.citation import Citation
 from llm_platform.schemas.common import ClientId
 
 __all__ = ["Citation"]  # re-exported: part of the query API's schema

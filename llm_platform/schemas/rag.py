@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from llm_platform.providers.base import Citation
+from llm_platform.core.citation import Citation
 from llm_platform.schemas.common import Schema
 
 

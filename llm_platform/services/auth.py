@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from llm_platform.core.config import AuthMode, Settings
 from llm_platform.core.errors import Unauthorized, ValidationFailed
+from llm_platform.core.identifiers import ID_PATTERN, MAX_ID_CHARS
 from llm_platform.core.security import (
     API_KEY_PREFIX,
     NO_IDENTITY,
     PARTICIPANT_TOKEN_PREFIX,
-    USER_ID_PATTERN,
     Credential,
     ParticipantTokens,
     Principal,
@@ -22,7 +22,7 @@ from llm_platform.core.security import (
 from llm_platform.db.engine import Database
 from llm_platform.db.repositories.users import ApiKeyRepository
 
-_USER_ID = re.compile(USER_ID_PATTERN)
+_USER_ID = re.compile(ID_PATTERN)
 _MAX_SECRET_CHARS = 512
 _OUR_PREFIXES = (API_KEY_PREFIX, PARTICIPANT_TOKEN_PREFIX)
 
@@ -43,8 +43,8 @@ def bearer_of(authorization: str | None) -> str | None:
 
 
 def check_user_id(value: str, where: str) -> str:
-    """The one rule for user ids, wherever they come from."""
-    if not _USER_ID.match(value):
+    """The one rule for user ids, wherever they come from (header, token, key, body)."""
+    if len(value) > MAX_ID_CHARS or not _USER_ID.match(value):
         raise ValidationFailed(
             f"{where}: a user id is 1-128 letters, digits or . _ : @ - characters"
         )

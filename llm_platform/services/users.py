@@ -32,10 +32,10 @@ class IssuedKey:
 async def create_user_with_key(
     db: AsyncSession, user_id: str, *, role: str = "researcher", name: str | None = None
 ) -> IssuedKey:
-    if role == "user":  # the name of researcher keys before roles had names
-        role = Role.RESEARCHER.value
-    if role not in ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+    try:
+        role = Role.of_key(role).value  # "user": what researcher keys were called before
+    except ValueError:
+        raise BadRequest(f"role must be one of {', '.join(ROLES)}") from None
     check_user_id(user_id, "user id")
     users = UserRepository(db)
     if await users.get(user_id) is None:
