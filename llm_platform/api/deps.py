@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.config import Settings
-from llm_platform.core.errors import ServiceUnavailable, Unauthorized
-from llm_platform.core.security import NO_IDENTITY, Principal
+from llm_platform.core.errors import ServiceUnavailable
+from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState, RagServices
-from llm_platform.services.auth import Credentials, authenticate, bearer_of
+from llm_platform.services.auth import Credentials, authenticate, bearer_of, require_identity
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -72,10 +72,7 @@ async def get_principal(request: Request, state: State) -> Principal:
 async def get_current_user(request: Request, state: State) -> Principal:
     """A caller with an identity, or (where client-named ids are trusted) one who may name
     it in the request; anybody else is asked to sign in (401)."""
-    principal = await get_principal(request, state)
-    if principal.user_id is None and not principal.may_claim:
-        raise Unauthorized(NO_IDENTITY)
-    return principal
+    return require_identity(await get_principal(request, state))
 
 
 async def get_staff(user: Annotated[Principal, Depends(get_current_user)]) -> Principal:

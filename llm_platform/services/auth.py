@@ -80,6 +80,14 @@ async def authenticate(
     return Principal(user_id=None, may_claim=trusted)
 
 
+def require_identity(principal: Principal) -> Principal:
+    """A caller with an identity, or (where client-named ids are trusted) one who may name
+    it in the request; anybody else is asked to sign in (401)."""
+    if principal.user_id is None and not principal.may_claim:
+        raise Unauthorized(NO_IDENTITY)
+    return principal
+
+
 async def principal_for_key(db: Database, key: str) -> Principal:
     """An API key's principal; Unauthorized when unknown or revoked."""
     if not key.startswith(API_KEY_PREFIX) or len(key) > _MAX_SECRET_CHARS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.errors import NotFound, PayloadTooLarge, ValidationFailed
 from llm_platform.core.security import Principal
-from llm_platform.db.models import Event, utcnow
+from llm_platform.db.models import Event, Session, utcnow
 from llm_platform.db.repositories.events import EventRepository
 from llm_platform.schemas.events import EventIn, EventsAccepted
 from llm_platform.services import sessions as session_service
@@ -78,3 +79,42 @@ async def list_page(
 ) -> tuple[Sequence[Event], int | None]:
     await session_service.get_visible(db, principal, session_id)
     return await EventRepository(db).list_page(session_id, types=types, limit=limit, after=after)
+
+
+# Events are read in pages of this many rows (a session may hold hundreds of thousands).
+_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class SessionEvents:
+    """A session the caller may read, how many events it holds and (when asked) its events
+    in order."""
+
+    session: Session
+    event_count: int
+    events: list[Event] | None
+
+
+async def session_with_events(
+    db: AsyncSession,
+    principal: Principal,
+    session_id: str,
+    *,
+    include_events: bool,
+    limit: int | None = None,
+) -> SessionEvents:
+    """The session with its event count and, with `include_events`, its first `limit`
+    events (all of them without a limit)."""
+    record = await session_service.get_visible(db, principal, session_id)
+    repo = EventRepository(db)
+    events: list[Event] | None = None
+    if include_events:
+        events = []
+        after: int | None = None
+        while limit is None or len(events) < limit:
+            page = _PAGE if limit is None else min(_PAGE, limit - len(events))
+            rows, after = await repo.list_page(record.id, types=None, limit=page, after=after)
+            events.extend(rows)
+            if after is None:
+                break
+    return SessionEvents(record, await repo.count_for_session(record.id), events)

@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llm_platform.api.deps import CurrentUser, DbSession, State
+from llm_platform.api.json_body import BeaconRoute
 from llm_platform.api.legacy.schemas import (
     LegacyAck,
     LegacyEventAck,
@@ -25,13 +27,10 @@ from llm_platform.api.legacy.schemas import (
     LegacySessionStarted,
     LegacySessionView,
 )
-from llm_platform.api.deps import CurrentUser, DbSession, State
-from llm_platform.api.json_body import BeaconRoute
 from llm_platform.api.params import PathId
 from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.db.models import Session, new_id
-from llm_platform.db.repositories.events import EventRepository
 from llm_platform.schemas.events import EventIn
 from llm_platform.schemas.sessions import SessionOut, SessionStart
 from llm_platform.services import events as event_service
@@ -40,8 +39,6 @@ from llm_platform.services import sessions as session_service
 # Beacon: the old client ends its session with navigator.sendBeacon (text/plain bodies work
 # too); strict JSON like every API route.
 router = APIRouter(prefix="/session", tags=["legacy client"], route_class=BeaconRoute)
-
-_EVENT_PAGE = 10_000
 
 
 @router.post("/start", response_model=LegacySessionStarted)
@@ -110,25 +107,18 @@ async def add_event(
 async def get_session(
     session_id: PathId, db: DbSession, user: CurrentUser, include_events: bool = False
 ) -> LegacySessionView:
-    record = await session_service.get_visible(db, user, session_id)
-    repo = EventRepository(db)
-    events: list[LegacyEventOut] | None = None
-    if include_events:
-        events = []
-        after: int | None = None
-        while True:
-            rows, after = await repo.list_page(
-                record.id, types=None, limit=_EVENT_PAGE, after=after
+    found = await event_service.session_with_events(
+        db, user, session_id, include_events=include_events
+    )
+    events = None
+    if found.events is not None:
+        events = [
+            LegacyEventOut(
+                t=e.t, type=e.type, data=e.data, event_id=e.event_id, received_at=e.received_at
             )
-            events.extend(
-                LegacyEventOut(
-                    t=e.t, type=e.type, data=e.data, event_id=e.event_id, received_at=e.received_at
-                )
-                for e in rows
-            )
-            if after is None:
-                break
-    return _session_view(record, await repo.count_for_session(record.id), events)
+            for e in found.events
+        ]
+    return _session_view(found.session, found.event_count, events)
 
 
 @router.get("/{session_id}/experiment", response_model=LegacyExperimentOut)

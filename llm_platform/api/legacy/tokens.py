@@ -11,6 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from llm_platform.api.deps import CurrentUser, DbSession
+from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.legacy.schemas import (
     LegacyTokens,
     TokenAggregates,
@@ -19,10 +21,8 @@ from llm_platform.api.legacy.schemas import (
     TokenFilters,
     TokenQuery,
 )
-from llm_platform.api.deps import CurrentUser, DbSession
-from llm_platform.api.json_body import JSONRoute
-from llm_platform.db.repositories.queries import UsageRow
 from llm_platform.services import analytics
+from llm_platform.services.analytics import UsageRow
 
 router = APIRouter(tags=["legacy client"], route_class=JSONRoute)
 

@@ -8,7 +8,6 @@ from fastapi.responses import StreamingResponse
 from llm_platform.api.deps import CurrentUser, DbSession, State
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import Cursor, EventCursor, EventTypeFilter, Limit, PathId
-from llm_platform.db.repositories.events import EventRepository
 from llm_platform.schemas.common import ClientId, Page
 from llm_platform.schemas.events import EventOut
 from llm_platform.schemas.sessions import (
@@ -62,13 +61,13 @@ async def get_session(
     include_events: bool = False,
     event_limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> SessionDetail:
-    record = await session_service.get_visible(db, user, session_id)
-    detail = SessionDetail.model_validate(record)
-    repo = EventRepository(db)
-    detail.event_count = await repo.count_for_session(record.id)
-    if include_events:
-        events, _ = await repo.list_page(record.id, types=None, limit=event_limit, after=None)
-        detail.events = [EventOut.model_validate(e) for e in events]
+    found = await event_service.session_with_events(
+        db, user, session_id, include_events=include_events, limit=event_limit
+    )
+    detail = SessionDetail.model_validate(found.session)
+    detail.event_count = found.event_count
+    if found.events is not None:
+        detail.events = [EventOut.model_validate(e) for e in found.events]
     return detail
 
 
