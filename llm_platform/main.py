@@ -12,9 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from llm_platform import __version__
-from llm_platform.api.legacy.router import legacy_router, priority_router
 from llm_platform.api.deps import get_staff
 from llm_platform.api.docs import build_docs_router
+from llm_platform.api.legacy.router import legacy_router, priority_router
 from llm_platform.api.openai.routes import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
@@ -34,7 +34,7 @@ from llm_platform.middleware.request_context import RequestContextMiddleware
 from llm_platform.providers.registry import build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import start_rag, stop_rag
-from llm_platform.services.query.service import build_runtime, close_runtime
+from llm_platform.services.query.runtime import build_runtime, close_runtime
 from llm_platform.services.warmup import start_warm_up
 
 log = get_logger("llm_platform")
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings,
             db,
             providers,
+            rag=rag.runtime if rag is not None else None,
             redis=redis,
             metrics_registry=metrics.registry if metrics is not None else None,
         )

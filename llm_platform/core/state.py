@@ -16,7 +16,7 @@ from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.rag.jobs import IngestionQueue
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.schemas.health import ModelLoad
-from llm_platform.services.query.generation import QueryRuntime
+from llm_platform.services.query.runtime import QueryRuntime
 from llm_platform.services.sessions import SessionOwners
 
 

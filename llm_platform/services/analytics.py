@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +12,9 @@ from llm_platform.db.models import Query
 from llm_platform.db.repositories.queries import QueryRepository, TokenTotals, UsageRow
 from llm_platform.schemas.queries import GroupBy, TokenAnalytics, TokenGroup
 from llm_platform.services.access import visibility
+from llm_platform.services.query.log_records import HIDDEN_SYSTEM, participant_view
 
-# Set in a logged request when its system prompt came from an experiment arm.
-HIDDEN_SYSTEM = "system_from_arm"
+__all__ = ["UsageRow", "query_page", "token_totals", "usage"]  # UsageRow: `usage`'s rows
 
 
 def _group(t: TokenTotals) -> TokenGroup:
@@ -98,13 +97,6 @@ async def query_page(
                 db.expunge(row)  # never written back
                 row.request = participant_view(row.request)
     return list(rows), next_cursor
-
-
-def participant_view(request: dict[str, Any]) -> dict[str, Any]:
-    """A logged request as its participant may read it: without the arm's system prompt."""
-    if not request.get(HIDDEN_SYSTEM):
-        return request
-    return {k: v for k, v in request.items() if k != "system"}
 
 
 async def usage(

@@ -20,7 +20,7 @@ from llm_platform.db.models import Event, Query, Session
 from llm_platform.db.repositories.events import EventRepository
 from llm_platform.db.repositories.queries import QueryRepository
 from llm_platform.db.repositories.sessions import SessionRepository
-from llm_platform.services.analytics import participant_view
+from llm_platform.services.query.log_records import participant_view
 
 
 class ExportFormat(StrEnum):

@@ -24,9 +24,9 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llm_platform.core.citation import Citation
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.db.repositories.files import FileRepository
-from llm_platform.core.citation import Citation
 from llm_platform.rag.context import build_contexts
 from llm_platform.rag.retrieval import Retrieval
 from llm_platform.rag.runtime import RagRuntime

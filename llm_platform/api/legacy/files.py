@@ -11,9 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from llm_platform.api.legacy.schemas import LegacyFile, LegacyFileList
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.legacy.schemas import LegacyFile, LegacyFileList
 from llm_platform.schemas.common import ClientId
 from llm_platform.schemas.files import FileOut
 from llm_platform.services import files as file_service

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from llm_platform.api.legacy.schemas import LegacyHistory, LegacyHistoryItem, LegacyTokens
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
+from llm_platform.api.legacy.schemas import LegacyHistory, LegacyHistoryItem, LegacyTokens
 from llm_platform.api.params import PathId
 from llm_platform.db.models import Query as QueryRow
 from llm_platform.schemas.common import ClientId

@@ -3,8 +3,8 @@
 `POST /api/v1/query/stream` is also the v1 route's path. `LegacyFormatRoute` claims it only
 for requests that want the old format (`?format=legacy`, or no `format` while
 `LEGACY_CLIENT_COMPAT` is on); every other request falls through to the v1 endpoint, which
-knows nothing of the old client. Both plan with `plan_query` and run with the same query
-service: only the request mapping and the stream's wire format differ.
+knows nothing of the old client. Both prepare and run with the same query service: only
+the request mapping and the stream's wire format differ.
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ from pydantic import ValidationError
 from starlette.routing import Match
 from starlette.types import Scope
 
-from llm_platform.api.legacy.schemas import LegacyQueryRequest, LegacyQueryResponse
-from llm_platform.api.legacy.stream import NOTICE, LegacyStreamEncoder
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.api.v1.query import Context, QueryContext, plan_query
+from llm_platform.api.legacy.schemas import LegacyQueryRequest, LegacyQueryResponse
+from llm_platform.api.legacy.stream import LegacyStreamEncoder
+from llm_platform.api.v1.query import Context, QueryContext
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.schemas.sessions import SessionStart
-from llm_platform.services.query import service as query_service
 from llm_platform.services import sessions as session_service
+from llm_platform.services.query import service as query_service
 from llm_platform.services.query.planning import QueryPlan
+from llm_platform.services.query.service import PlanOptions
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
-from llm_platform.services.streams.frames import Frame
+from llm_platform.services.streams.frames import Frame, NoticeFrame
 
 StreamFormat = Annotated[
     Literal["platform", "legacy"] | None,
@@ -73,13 +74,12 @@ async def legacy_query_stream(
 ) -> StreamingResponse:
     """`data: {"type": "status"|"chunk"|"node"|"final"|"error", ...}` lines, `data: [DONE]`."""
     plan, notices = await legacy_plan(ctx, payload)
-    stream_id = query_service.start_stream(ctx.runtime, plan)
-    head, frames = await query_service.open_stream(ctx.runtime, stream_id, wait_first=True)
-    lead = [Frame(id=0, type=NOTICE, data={"type": NOTICE, "message": m}) for m in notices]
+    opened = await query_service.stream(ctx.runtime, plan)
+    lead = [Frame.of(0, NoticeFrame(message)) for message in notices]
     return StreamingResponse(
-        sse_stream([*lead, *head], frames, LegacyStreamEncoder().encode),
+        sse_stream([*lead, *opened.head], opened.frames, LegacyStreamEncoder().encode),
         media_type="text/event-stream",
-        headers={**SSE_HEADERS, "X-Stream-ID": stream_id, "X-Query-ID": plan.query_id},
+        headers={**SSE_HEADERS, "X-Stream-ID": opened.stream_id, "X-Query-ID": plan.query_id},
     )
 
 
@@ -88,7 +88,7 @@ async def legacy_query(payload: LegacyQueryRequest, ctx: Context) -> LegacyQuery
     """The whole answer at once: the v1 answer plus `product_cards`, `options`,
     `memory_context` (empty until the agents work exists) and `notices`."""
     plan, notices = await legacy_plan(ctx, payload)
-    answer = query_service.to_response(await query_service.run_once(ctx.runtime, plan))
+    answer = query_service.to_response(await query_service.answer(ctx.runtime, plan))
     return LegacyQueryResponse(**answer.model_dump(), notices=notices)
 
 
@@ -121,21 +121,17 @@ async def legacy_plan(
         )
     except ValidationError as exc:  # the v1 rules (a blank query...): the usual 422
         raise RequestValidationError(exc.errors()) from None
-    plan = await plan_query(ctx, request)
     # The call's log keeps what the client sent, including what the platform does not use.
-    plan.log_request.update(
-        {
-            "model_provider": payload.model_provider,
-            "model_name": payload.model_name,
-            "client": "legacy",
-            "use_memory": payload.use_memory,
-            "mode": payload.mode,
-            "location": (
-                payload.location.model_dump(exclude_none=True) if payload.location else None
-            ),
-            "notices": notices,
-        }
-    )
+    logged = {
+        "model_provider": payload.model_provider,
+        "model_name": payload.model_name,
+        "client": "legacy",
+        "use_memory": payload.use_memory,
+        "mode": payload.mode,
+        "location": payload.location.model_dump(exclude_none=True) if payload.location else None,
+        "notices": notices,
+    }
+    plan = await query_service.prepare(ctx.runtime, ctx.user, request, PlanOptions(logged=logged))
     return plan, notices
 
 

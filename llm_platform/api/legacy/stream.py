@@ -10,9 +10,8 @@ The client reads the body with `fetch`, splits it on newlines, keeps lines start
 - `final`   {options, memory_context, metadata: {model, ...}};
 - `error`   {error}.
 
-`LegacyStreamEncoder` turns the query service's stream frames (`start`, `thought`, `token`,
-`citation`, `usage`, `done`, `error`: format-agnostic payloads with a `type`) into those
-lines; it holds no logic beyond the format.
+`LegacyStreamEncoder` turns the query service's typed stream frames
+(`services.streams.frames`) into those lines; it holds no logic beyond the format.
 """
 
 from __future__ import annotations
@@ -22,11 +21,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from llm_platform.services.streams.frames import Frame
-
-# A frame only the legacy format shows (as a `status` line): what the compatibility layer did
-# for the old client (a fallback provider or model). Not part of the platform's stream.
-NOTICE = "notice"
+from llm_platform.core.citation import Citation
+from llm_platform.services.streams import frames
+from llm_platform.services.streams.frames import Frame, metadata_payload
 
 # The thinking text is one line in the old client (clipped with an ellipsis): it shows the
 # reasoning line being written, its last characters when the line is long.
@@ -88,17 +85,19 @@ _STATUS_HEAD = b'data: {"type":"status","message":'
 _TAIL = b"}\n\n"
 
 
-def legacy_citation(citation: dict[str, Any]) -> LegacyCitation:
+def legacy_citation(citation: Citation) -> LegacyCitation:
     """A platform citation (`title`, `url`, `snippet`, `file_id`, `file_name`, `page`...)."""
-    known = {k: v for k, v in citation.items() if v is not None and k not in ("title", "url")}
-    title = citation.get("title") or citation.get("file_name") or citation.get("url") or "Source"
-    return LegacyCitation(title=str(title), url=str(citation.get("url") or ""), **known)
+    known = citation.model_dump(exclude_none=True, exclude={"title", "url"})
+    title = citation.title or citation.file_name or citation.url or "Source"
+    return LegacyCitation(title=title, url=citation.url or "", **known)
 
 
 class LegacyStreamEncoder:
     """One per response. Feed it the stream's frames in order; it returns the bytes to send
     (None: nothing for this one). The stream writer adds `data: [DONE]` after the terminal
-    frame (`done` or `error`), as for the platform format."""
+    frame (`done` or `error`), as for the platform format. A `notice` (what the
+    compatibility layer did for the old client: a fallback provider or model) is shown as
+    a `status` line."""
 
     def __init__(self) -> None:
         self._line = ""  # the reasoning line being written
@@ -122,25 +121,27 @@ class LegacyStreamEncoder:
         return self.status(current)
 
     def encode(self, frame: Frame) -> bytes | None:
-        return self.frame(frame.type, frame.data)
+        return self.encode_body(frame.body)
 
     def frame(self, type_: str, data: dict[str, Any]) -> bytes | None:
-        if type_ == NOTICE:
-            return self.status(str(data.get("message") or ""))
-        if type_ == "thought":
-            return self.reasoning(str(data.get("content") or ""))
-        if type_ == "token":
-            content = str(data.get("content") or "")
-            return _CHUNK_HEAD + orjson.dumps(content) + _TAIL if content else None
-        if type_ == "citation":
-            citation = legacy_citation(data.get("citation") or {})
-            return encode_frame(CitationsFrame(citations=[citation]))
-        if type_ == "done":
-            metadata = dict(data.get("metadata") or {})
-            metadata.setdefault("model", "")
-            final = FinalFrame(metadata=FinalMetadata.model_validate(metadata))
-            return encode_frame(final)
-        if type_ == "error":
-            message = str(data.get("error") or "The model provider failed")
-            return encode_frame(ErrorFrame(error=message))
+        """A stored payload's bytes (`{"type": type_, **data}`)."""
+        return self.encode_body(frames.parse({**data, "type": type_}))
+
+    def encode_body(self, body: frames.StreamFrame | None) -> bytes | None:
+        match body:
+            case frames.TokenFrame(content=content):
+                return _CHUNK_HEAD + orjson.dumps(content) + _TAIL if content else None
+            case frames.ThoughtFrame(content=content):
+                return self.reasoning(content)
+            case frames.NoticeFrame(message=message):
+                return self.status(message)
+            case frames.CitationFrame(citation=citation):
+                return encode_frame(CitationsFrame(citations=[legacy_citation(citation)]))
+            case frames.DoneFrame(metadata=meta):
+                metadata = metadata_payload(meta)
+                if metadata["model"] is None:
+                    metadata["model"] = ""
+                return encode_frame(FinalFrame(metadata=FinalMetadata.model_validate(metadata)))
+            case frames.ErrorFrame(error=error):
+                return encode_frame(ErrorFrame(error=error))
         return None  # start, usage: nothing the old client shows

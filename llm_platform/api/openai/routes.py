@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.api.v1.query import Context, plan_query
+from llm_platform.api.openai.stream import ChunkEncoder, completion_usage, finish_reason
+from llm_platform.api.v1.query import Context
 from llm_platform.core.errors import AppError, BadRequest
 from llm_platform.core.security import Principal
 from llm_platform.schemas.openai import (
@@ -26,17 +27,14 @@ from llm_platform.schemas.openai import (
     ChatCompletionRequest,
     ChatMessageIn,
     Choice,
-    CompletionTokensDetails,
-    CompletionUsage,
     ModelCard,
     ModelList,
     OpenAIErrorBody,
-    PromptTokensDetails,
 )
-from llm_platform.schemas.query import Attachment, HistoryMessage, QueryRequest, Usage
+from llm_platform.schemas.query import Attachment, HistoryMessage, QueryRequest
 from llm_platform.services.query import service as query_service
+from llm_platform.services.query.service import PlanOptions
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
-from llm_platform.services.streams.frames import Frame
 
 
 class OpenAIRoute(JSONRoute):
@@ -129,20 +127,6 @@ def _acting_user(user: Principal, body: ChatCompletionRequest) -> str:
     return user.acting_user(body.user)
 
 
-def _usage(usage: Usage) -> CompletionUsage:
-    prompt = usage.input_tokens or 0
-    completion = usage.output_tokens or 0
-    return CompletionUsage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached_tokens or 0),
-        completion_tokens_details=CompletionTokensDetails(
-            reasoning_tokens=usage.reasoning_tokens or 0
-        ),
-    )
-
-
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Request) -> Response:
     """Chat Completions; `X-Session-ID` ties the call to a study session."""
@@ -151,12 +135,11 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
     session_id = http.headers.get("x-session-id")
     if session_id:
         request = QueryRequest.model_validate({**request.model_dump(), "session_id": session_id})
-    plan = await plan_query(ctx, request)
+    plan = await query_service.prepare(
+        runtime, ctx.user, request, PlanOptions(at_once=not body.stream)
+    )
     if not body.stream:
-        plan.answer_at_once()
-        result = await query_service.run_once(runtime, plan)
-        if result.status == "error" and result.error_exc is not None:
-            raise result.error_exc
+        result = await query_service.answer(runtime, plan)
         completion = ChatCompletion(
             id=f"chatcmpl-{plan.query_id}",
             created=int(plan.created_wall),
@@ -166,10 +149,10 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
                     message=AssistantMessage(
                         content=result.text, reasoning_content=result.reasoning or None
                     ),
-                    finish_reason=_finish_reason(result.status, result.finish_reason),
+                    finish_reason=finish_reason(result.status, result.finish_reason),
                 )
             ],
-            usage=_usage(result.usage),
+            usage=completion_usage(result.usage),
             citations=result.citations or None,
         )
         return Response(
@@ -177,78 +160,16 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
             media_type="application/json",
             headers={"X-Query-ID": plan.query_id},
         )
-    stream_id = query_service.start_stream(runtime, plan)
-    head, frames = await query_service.open_stream(runtime, stream_id, wait_first=True)
+    opened = await query_service.stream(runtime, plan)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    encoder = _ChunkEncoder(
+    encoder = ChunkEncoder(
         f"chatcmpl-{plan.query_id}", int(plan.created_wall), plan.primary.name, include_usage
     )
     return StreamingResponse(
-        sse_stream(head, frames, encoder.encode),
+        sse_stream(opened.head, opened.frames, encoder.encode),
         media_type="text/event-stream",
-        headers={**SSE_HEADERS, "X-Stream-ID": stream_id, "X-Query-ID": plan.query_id},
+        headers={**SSE_HEADERS, "X-Stream-ID": opened.stream_id, "X-Query-ID": plan.query_id},
     )
-
-
-def _finish_reason(status: str, reason: str | None) -> str:
-    if status != "ok":
-        return "stop" if status == "cancelled" else "error"
-    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
-
-
-class _ChunkEncoder:
-    """Stream frames as `chat.completion.chunk` SSE lines (JSON prefix encoded once)."""
-
-    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool) -> None:
-        self.prefix = (
-            b'data: {"id":'
-            + orjson.dumps(chunk_id)
-            + b',"object":"chat.completion.chunk","created":'
-            + str(created).encode()
-            + b',"model":'
-            + orjson.dumps(model)
-        )
-        self.include_usage = include_usage
-
-    def chunk(self, delta: dict[str, str], finish: str | None = None) -> bytes:
-        return (
-            self.prefix
-            + b',"choices":[{"index":0,"delta":'
-            + orjson.dumps(delta)
-            + b',"finish_reason":'
-            + orjson.dumps(finish)
-            + b"}]}\n\n"
-        )
-
-    def encode(self, frame: Frame) -> bytes | None:
-        data = frame.data
-        kind = frame.type
-        if kind == "token":
-            return self.chunk({"content": data["content"]})
-        if kind == "thought":
-            return self.chunk({"reasoning_content": data["content"]})
-        if kind == "start":
-            return self.chunk({"role": "assistant", "content": ""})
-        if kind == "done":
-            meta = data["metadata"]
-            out = self.chunk({}, _finish_reason(meta["status"], meta.get("finish_reason")))
-            if self.include_usage:
-                usage = _usage(Usage.model_validate(meta["tokens"])).model_dump()
-                out += self.prefix + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
-            return out
-        if kind == "error":
-            body = OpenAIErrorBody.of(
-                int(data.get("http_status") or 502), str(data.get("error")), data.get("code")
-            )
-            return b"data: " + orjson.dumps(body) + b"\n\n"
-        if kind == "citation":  # before the first token: a platform extension field
-            return (
-                self.prefix
-                + b',"choices":[{"index":0,"delta":{},"finish_reason":null}],"citations":['
-                + orjson.dumps(data["citation"])
-                + b"]}\n\n"
-            )
-        return None  # usage frames: usage comes with `done`
 
 
 @router.get("/models", response_model=ModelList)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,9 +16,7 @@ from llm_platform.core.security import Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
 from llm_platform.services.query import service as query_service
-from llm_platform.services.query.generation import QueryRuntime
-from llm_platform.services.query.grounding import apply_grounding
-from llm_platform.services.query.planning import QueryPlan, build_plan
+from llm_platform.services.query.runtime import QueryRuntime
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
 
 router = APIRouter(tags=["query"], route_class=JSONRoute)
@@ -58,37 +55,12 @@ Context = Annotated[QueryContext, Depends(get_query_context)]
 Runtime = Annotated[QueryRuntime, Depends(get_runtime)]
 
 
-async def plan_query(ctx: QueryContext, payload: QueryRequest) -> QueryPlan:
-    """Validate and plan (a read transaction only when a session must be looked up), then
-    ground the plan in the user's files."""
-    runtime = ctx.runtime
-    tracer = runtime.tracer
-    with tracer.start_as_current_span("query.plan") if tracer is not None else _NO_SPAN:
-        if payload.session_id is None:
-            plan = await build_plan(None, ctx.user, runtime.settings, runtime.registry, payload)
-        else:
-            async with ctx.state.db.read_sessions() as read:
-                plan = await build_plan(read, ctx.user, runtime.settings, runtime.registry, payload)
-    if tracer is None:
-        await apply_grounding(ctx.state.rag, plan, payload)
-        return plan
-    with tracer.start_as_current_span("rag.retrieve") as span:
-        span.set_attribute("llm_platform.query_id", plan.query_id)
-        await apply_grounding(ctx.state.rag, plan, payload)
-        span.set_attribute("llm_platform.rag.sources", len(plan.citations))
-    return plan
-
-
-_NO_SPAN = nullcontext()
-
-
 # `/query/` (trailing slash) is the original client's: `api/legacy/query.py` answers it.
 @router.post("/query", response_model=QueryResponse)
 async def query(payload: QueryRequest, ctx: Context) -> QueryResponse:
     """The whole answer at once (built from the same stream as `/query/stream`)."""
-    plan = await plan_query(ctx, payload)
-    result = await query_service.run_once(ctx.runtime, plan)
-    return query_service.to_response(result)
+    plan = await query_service.prepare(ctx.runtime, ctx.user, payload)
+    return query_service.to_response(await query_service.answer(ctx.runtime, plan))
 
 
 @router.post(
@@ -99,13 +71,12 @@ async def query(payload: QueryRequest, ctx: Context) -> QueryResponse:
 async def query_stream(payload: QueryRequest, ctx: Context) -> StreamingResponse:
     """Server-sent events: `start`, `thought`, `token`, `citation`, `usage`, then `done` or
     `error`, then `data: [DONE]`. Resume with `GET /query/stream/{stream_id}`."""
-    plan = await plan_query(ctx, payload)
-    stream_id = query_service.start_stream(ctx.runtime, plan)
-    head, frames = await query_service.open_stream(ctx.runtime, stream_id, wait_first=True)
+    plan = await query_service.prepare(ctx.runtime, ctx.user, payload)
+    opened = await query_service.stream(ctx.runtime, plan)
     return StreamingResponse(
-        sse_stream(head, frames),
+        sse_stream(opened.head, opened.frames),
         media_type="text/event-stream",
-        headers={**SSE_HEADERS, "X-Stream-ID": stream_id, "X-Query-ID": plan.query_id},
+        headers={**SSE_HEADERS, "X-Stream-ID": opened.stream_id, "X-Query-ID": plan.query_id},
     )
 
 
@@ -123,9 +94,9 @@ async def resume_stream(
     """Replay the frames after `Last-Event-ID`, then follow the live stream (any instance).
     Only the stream's owner may (another user's stream answers 404)."""
     start = after if after is not None else _parse_event_id(last_event_id)
-    head, frames = await query_service.open_stream(ctx.runtime, stream_id, start, caller=ctx.user)
+    opened = await query_service.open_stream(ctx.runtime, stream_id, start, caller=ctx.user)
     return StreamingResponse(
-        sse_stream(head, frames),
+        sse_stream(opened.head, opened.frames),
         media_type="text/event-stream",
         headers={**SSE_HEADERS, "X-Stream-ID": stream_id},
     )

@@ -12,21 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from llm_platform.core.errors import AppError, Unauthorized, ValidationFailed
-from llm_platform.core.security import NO_IDENTITY, Credential, Principal
+from llm_platform.core.errors import AppError, ValidationFailed
+from llm_platform.core.security import Credential, Principal
 from llm_platform.core.state import AppState
 from llm_platform.schemas.query import QueryRequest
+from llm_platform.services.auth import (
+    Credentials,
+    authenticate,
+    bearer_of,
+    key_still_valid,
+    require_identity,
+)
 from llm_platform.services.query import service as query_service
-from llm_platform.services.auth import Credentials, authenticate, bearer_of, key_still_valid
-from llm_platform.services.query.generation import QueryRuntime
-from llm_platform.services.query.grounding import apply_grounding
-from llm_platform.services.query.planning import build_plan
+from llm_platform.services.query.runtime import QueryRuntime
+from llm_platform.services.query.service import OpenedStream
 from llm_platform.services.streams.formats import ws_message
 
 router = APIRouter(tags=["query"])
@@ -79,11 +85,8 @@ class _Connection:
             await limiter.check_ip(_client_ip(self.ws))
             await limiter.check_principal(self.user, _client_ip(self.ws))
             payload = QueryRequest.model_validate(message)
-            async with self.state.db.read_sessions() as db:
-                plan = await build_plan(
-                    db, self.user, self.runtime.settings, self.runtime.registry, payload
-                )
-            await apply_grounding(self.state.rag, plan, payload)
+            plan = await query_service.prepare(self.runtime, self.user, payload)
+            opened = await query_service.stream(self.runtime, plan, wait_first=False)
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"]) or "body"
@@ -92,26 +95,31 @@ class _Connection:
         except AppError as exc:
             await self.reject(exc, ref)
             return
-        stream_id = query_service.start_stream(self.runtime, plan)
-        self.started.add(stream_id)
-        self.follow(stream_id, 0, ref)
+        self.started.add(opened.stream_id)
+        self._forward_in_background(opened.stream_id, self._forward(opened, ref))
 
     def follow(self, stream_id: str, after: int, ref: Any) -> None:
-        task = asyncio.create_task(self._forward(stream_id, after, ref))
+        """Resume a stream (only its owner may)."""
+        self._forward_in_background(stream_id, self._resume(stream_id, after, ref))
+
+    def _forward_in_background(self, stream_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self.forwarders[stream_id] = task
         task.add_done_callback(lambda _: self.forwarders.pop(stream_id, None))
 
-    async def _forward(self, stream_id: str, after: int, ref: Any) -> None:
+    async def _resume(self, stream_id: str, after: int, ref: Any) -> None:
         try:
             caller = None if stream_id in self.started else self.user  # resuming: owner only
-            head, frames = await query_service.open_stream(
-                self.runtime, stream_id, after, caller=caller
-            )
+            opened = await query_service.open_stream(self.runtime, stream_id, after, caller=caller)
         except AppError as exc:
             await self.reject(exc, ref)
             return
+        await self._forward(opened, ref)
+
+    async def _forward(self, opened: OpenedStream, ref: Any) -> None:
+        stream_id, frames = opened.stream_id, opened.frames
         try:
-            for frame in head:
+            for frame in opened.head:
                 await self.send(ws_message(frame, stream_id))
             async for item in frames:
                 if item is None:
@@ -150,9 +158,9 @@ async def query_websocket(ws: WebSocket) -> None:
             raise AppError("The query service is not running")
         credentials = _credentials(ws)
         await state.rate_limiter.check_ip(_client_ip(ws))
-        user = await authenticate(state.db, state.tokens, state.settings, credentials)
-        if user.user_id is None and not user.may_claim:
-            raise Unauthorized(NO_IDENTITY)
+        user = require_identity(
+            await authenticate(state.db, state.tokens, state.settings, credentials)
+        )
         await state.rate_limiter.check_principal(user, _client_ip(ws))
     except AppError as exc:
         code = {401: 4401, 403: 4403, 422: 4422, 429: 4429}.get(exc.status_code, 1011)

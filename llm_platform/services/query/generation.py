@@ -1,8 +1,8 @@
 """One generation: run the plan through the resilient stream, emit frames, log the call.
 
-Frames (format-agnostic payloads, see `services.streams.formats` for the wire formats):
-`start`, `thought`, `token`, `citation`, `usage`, then exactly one terminal frame, `done`
-(status ok / cancelled) or `error` (status error before the first token, incomplete after).
+Frames (typed, `services.streams.frames`; each wire format is an encoder of them): `start`,
+`thought`, `token`, `citation`, `usage`, then exactly one terminal frame, `done` (status ok /
+cancelled) or `error` (status error before the first token, incomplete after).
 The call is logged whatever happens: completion, upstream failure, cancellation or a client
 that went away (the generation does not belong to any request).
 """
@@ -14,12 +14,9 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
-from llm_platform.db.models import new_id
 from llm_platform.providers.base import (
     CitationEvent,
     DoneEvent,
@@ -30,7 +27,6 @@ from llm_platform.providers.base import (
     merge_usage,
 )
 from llm_platform.providers.errors import ProviderError
-from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import (
     ChainOfThought,
     Citation,
@@ -38,40 +34,29 @@ from llm_platform.schemas.query import (
     QueryStatus,
     Usage,
 )
-from llm_platform.services.instances import InstanceRegistry
 from llm_platform.services.pricing import call_cost
-from llm_platform.services.query.log_writer import QueryLogEntry, QueryLogWriter
+from llm_platform.services.query.log_records import log_entry, start_entry
 from llm_platform.services.query.metrics import QueryMetrics
 from llm_platform.services.query.planning import QueryPlan
-from llm_platform.services.query.resilience import (
-    ProviderLimiter,
-    RetryPolicy,
-    Selected,
-    resilient_stream,
-)
+from llm_platform.services.query.resilience import Selected, resilient_stream
+from llm_platform.services.query.runtime import QueryRuntime
 from llm_platform.services.query.tracing import end_model_span, start_model_span
-from llm_platform.services.streams.manager import StreamManager
+from llm_platform.services.streams.frames import (
+    CitationFrame,
+    DoneFrame,
+    ErrorFrame,
+    StartFrame,
+    StreamFrame,
+    StreamMetadata,
+    ThoughtFrame,
+    TokenFrame,
+    UsageFrame,
+)
 from llm_platform.services.thoughts import ThoughtTracker
 
 log = get_logger("llm_platform.query")
 
-Emit = Callable[[dict[str, Any]], Awaitable[Any]]
-
-
-@dataclass
-class QueryRuntime:
-    """What generations need; built once in the app lifespan."""
-
-    settings: Settings
-    registry: ProviderRegistry
-    policy: RetryPolicy
-    limiter: ProviderLimiter
-    log_writer: QueryLogWriter
-    streams: StreamManager
-    metrics: QueryMetrics | None = None
-    instance_id: str | None = None  # this process, on `running` query rows
-    instances: InstanceRegistry | None = None
-    tracer: Any = None  # an OpenTelemetry tracer when tracing is on (core/tracing.py)
+Emit = Callable[[StreamFrame], Awaitable[Any]]
 
 
 @dataclass
@@ -95,28 +80,22 @@ class GenerationResult:
     error_exc: ProviderError | None = None
     grounding: GroundingInfo | None = None
 
-    def metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
-            "query_id": self.query_id,
-            "stream_id": self.stream_id,
-            "provider": self.provider,
-            "model": self.model,
-            "status": self.status,
-            "finish_reason": self.finish_reason,
-            "latency": self.latency_ms,
-            "latency_ms": self.latency_ms,
-            "ttft": self.ttft_ms,
-            "ttft_ms": self.ttft_ms,
-            "tokens": self.usage.model_dump(),
-            "cost_usd": self.cost_usd,
-            "supports_cot": self.supports_cot,
-            "chain_of_thought": (
-                self.chain_of_thought.model_dump() if self.chain_of_thought else None
-            ),
-        }
-        if self.grounding is not None:
-            meta["grounding"] = self.grounding.model_dump()
-        return meta
+    def metadata(self) -> StreamMetadata:
+        return StreamMetadata(
+            query_id=self.query_id,
+            stream_id=self.stream_id,
+            provider=self.provider,
+            model=self.model,
+            status=self.status,
+            finish_reason=self.finish_reason,
+            latency_ms=self.latency_ms,
+            ttft_ms=self.ttft_ms,
+            tokens=self.usage,
+            cost_usd=self.cost_usd,
+            supports_cot=self.supports_cot,
+            chain_of_thought=self.chain_of_thought,
+            grounding=self.grounding,
+        )
 
 
 def _usage(event: UsageEvent) -> Usage:
@@ -152,16 +131,15 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     span = start_model_span(runtime.tracer, plan) if runtime.tracer is not None else None
     if emit is not None:
         await emit(
-            {
-                "type": "start",
-                "stream_id": plan.stream_id,
-                "query_id": plan.query_id,
-                "user_id": plan.user_id,  # the owner: only they may resume or cancel it
-                "instance_id": runtime.instance_id,  # readers elsewhere watch it is alive
-                "provider": result.provider,
-                "model": result.model,
-                "supports_cot": result.supports_cot,
-            }
+            StartFrame(
+                stream_id=plan.stream_id,
+                query_id=plan.query_id,
+                user_id=plan.user_id,  # the owner: only they may resume or cancel it
+                instance_id=runtime.instance_id,  # readers elsewhere watch it is alive
+                provider=result.provider,
+                model=result.model,
+                supports_cot=result.supports_cot,
+            )
         )
     text: list[str] = []
     reasoning: list[str] = []
@@ -174,7 +152,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
         citation = event.citation()
         result.citations.append(citation)
         if emit is not None:
-            await emit({"type": "citation", "citation": citation.model_dump()})
+            await emit(CitationFrame(citation))
 
     def on_retry(candidate: Any, error: ProviderError) -> None:
         if runtime.metrics is not None:
@@ -201,7 +179,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                     thoughts.end()
                     text.append(event.text)
                     if emit is not None:
-                        await emit({"type": "token", "content": event.text})
+                        await emit(TokenFrame(event.text))
                 elif isinstance(event, ReasoningDelta):
                     if first_token is None:
                         first_token = time.perf_counter()
@@ -210,7 +188,7 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                     thoughts.add(event.text)
                     reasoning.append(event.text)
                     if emit is not None and event.text:
-                        await emit({"type": "thought", "content": event.text})
+                        await emit(ThoughtFrame(event.text))
                 elif isinstance(event, Selected):
                     result.provider = event.candidate.provider.name
                     result.model = event.candidate.model
@@ -285,21 +263,20 @@ async def _finish(
     if emit is None:
         return
     if result.usage.input_tokens is not None or result.usage.output_tokens is not None:
-        await emit({"type": "usage", "usage": result.usage.model_dump()})
+        await emit(UsageFrame(result.usage))
     if result.status in ("ok", "cancelled"):
-        await emit({"type": "done", "metadata": result.metadata()})
+        await emit(DoneFrame(result.metadata()))
     else:
         exc = result.error_exc
         await emit(
-            {
-                "type": "error",
-                "error": result.error,
-                "code": exc.type if exc else (result.finish_reason or "provider_error"),
-                "status": result.status,
-                "http_status": exc.status_code if exc else 502,
-                "retry_after": (exc.headers or {}).get("Retry-After") if exc else None,
-                "metadata": result.metadata(),
-            }
+            ErrorFrame(
+                error=result.error or "The model provider failed",
+                code=exc.type if exc else (result.finish_reason or "provider_error"),
+                status=result.status,
+                http_status=exc.status_code if exc else 502,
+                retry_after=(exc.headers or {}).get("Retry-After") if exc else None,
+                metadata=result.metadata(),
+            )
         )
 
 
@@ -315,117 +292,3 @@ def _observe(metrics: QueryMetrics | None, result: GenerationResult) -> None:
         value = getattr(result.usage, f"{kind}_tokens")
         if value:
             metrics.tokens.labels(*labels, kind).inc(value)
-
-
-def _session_row(plan: QueryPlan, created: datetime) -> dict[str, Any]:
-    return {
-        "id": plan.session_id,
-        "user_id": plan.user_id,
-        "experiment_id": None,
-        "variant": None,
-        "environment": {},
-        "title": None,
-        "started_at": created,
-        "ended_at": None,
-    }
-
-
-def _query_row(plan: QueryPlan, created: datetime) -> dict[str, Any]:
-    return {
-        "id": plan.query_id,
-        "user_id": plan.user_id,
-        "session_id": plan.session_id,
-        "experiment_id": plan.experiment_id,
-        "variant": plan.variant,
-        "request": plan.log_request,
-        "created_at": created,
-    }
-
-
-def start_entry(plan: QueryPlan, instance_id: str | None) -> QueryLogEntry:
-    """The call as it starts: a `running` row, the session if new, the `prompt` event."""
-    created = datetime.fromtimestamp(plan.created_wall, UTC)
-    primary = plan.primary
-    query = {
-        **_query_row(plan, created),
-        "provider": primary.provider.name,
-        "model": primary.model,
-        "citations": [],
-        "status": "running",
-        "instance_id": instance_id,
-    }
-    entry = QueryLogEntry(query=query)
-    if plan.session_id is None:
-        return entry
-    if not plan.session_exists:
-        entry.session = _session_row(plan, created)
-    entry.events = [
-        {
-            "session_id": plan.session_id,
-            "event_id": plan.prompt_event_id,
-            "t": int(plan.created_wall * 1000),
-            "type": "prompt",
-            "data": {
-                "text": plan.query,
-                "query_id": plan.query_id,
-                "provider": primary.provider.name,
-                "model": primary.model,
-                # A list, as chat clients rebuilding a conversation from events expect.
-                "attachments": [
-                    {"type": "image", **meta} for meta in plan.log_request.get("attachments") or []
-                ],
-            },
-            "received_at": created,
-        }
-    ]
-    return entry
-
-
-def log_entry(
-    plan: QueryPlan, result: GenerationResult, instance_id: str | None = None
-) -> QueryLogEntry:
-    """The call as it ended: the whole row (replacing the `running` one) and the
-    `model_response` event."""
-    created = datetime.fromtimestamp(plan.created_wall, UTC)
-    finished = datetime.now(UTC)
-    query = {
-        **_query_row(plan, created),
-        "provider": result.provider,
-        "model": result.model,
-        "response_text": result.text,
-        "reasoning_text": result.reasoning or None,
-        "citations": [c.model_dump(exclude_none=True) for c in result.citations],
-        "input_tokens": result.usage.input_tokens,
-        "output_tokens": result.usage.output_tokens,
-        "reasoning_tokens": result.usage.reasoning_tokens,
-        "cached_tokens": result.usage.cached_tokens,
-        "cost_usd": result.cost_usd,
-        "latency_ms": result.latency_ms,
-        "ttft_ms": result.ttft_ms,
-        "status": result.status,
-        "error": result.error,
-        "finished_at": finished,
-        "instance_id": instance_id,
-    }
-    entry = QueryLogEntry(query=query, upsert=True)
-    if plan.session_id is None:
-        return entry
-    entry.events = [
-        {
-            "session_id": plan.session_id,
-            "event_id": new_id(),
-            "t": int(finished.timestamp() * 1000),
-            "type": "model_response",
-            "data": {
-                "text": result.text,
-                "query_id": plan.query_id,
-                "provider": result.provider,
-                "model": result.model,
-                "citations": query["citations"],
-                "status": result.status,
-                "error": result.error,
-            },
-            "received_at": finished,
-        },
-    ]
-    return entry

@@ -4,13 +4,15 @@ every candidate, and keep the citations on the plan for the generation to emit f
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.logging import get_logger
-from llm_platform.core.state import RagServices
 from llm_platform.providers.base import CitationEvent
+from llm_platform.rag.runtime import RagRuntime
 from llm_platform.schemas.query import GroundingInfo, QueryRequest
 from llm_platform.services import rag as rag_service
-from llm_platform.services.query.planning import QueryPlan
+from llm_platform.services.query.planning import Candidate, QueryPlan
 
 log = get_logger("llm_platform.query")
 
@@ -19,19 +21,25 @@ def _with_block(system: str | None, block: str) -> str:
     return f"{system}\n\n{block}" if system else block
 
 
-async def apply_grounding(rag: RagServices | None, plan: QueryPlan, payload: QueryRequest) -> None:
-    """Mutates `plan`. Explicit requests (use_rag=true or file_ids) fail loudly when retrieval
-    is unavailable; the automatic default degrades to an ungrounded answer."""
+def _grounded(candidate: Candidate, block: str) -> Candidate:
+    system = _with_block(candidate.request.system, block)
+    return replace(candidate, request=candidate.request.model_copy(update={"system": system}))
+
+
+async def ground(rag: RagRuntime | None, plan: QueryPlan, payload: QueryRequest) -> QueryPlan:
+    """The plan grounded in the user's files (the same plan when nothing applies).
+    Explicit requests (use_rag=true or file_ids) fail loudly when retrieval is unavailable;
+    the automatic default degrades to an ungrounded answer."""
     explicit = payload.use_rag is True or bool(payload.file_ids)
     if payload.use_rag is False:
-        return
+        return plan
     if rag is None:
         if explicit:
             raise ServiceUnavailable("File retrieval is not enabled on this server")
-        return
+        return plan
     try:
         grounding = await rag_service.ground(
-            rag.runtime,
+            rag,
             user_id=plan.user_id,
             query=payload.query,
             file_ids=payload.file_ids,
@@ -41,20 +49,25 @@ async def apply_grounding(rag: RagServices | None, plan: QueryPlan, payload: Que
         if explicit:
             raise
         log.warning("grounding_skipped", query_id=plan.query_id, reason=exc.detail)
-        return
+        return plan
     if not grounding.used:
-        return
+        return plan
+    candidates = plan.candidates
     if grounding.prompt:
-        for candidate in plan.candidates:
-            system = _with_block(candidate.request.system, grounding.prompt)
-            candidate.request = candidate.request.model_copy(update={"system": system})
-    plan.grounding = GroundingInfo(
-        used=True, supported=grounding.supported, notes=list(grounding.notes)
+        candidates = tuple(_grounded(c, grounding.prompt) for c in candidates)
+    info = GroundingInfo(used=True, supported=grounding.supported, notes=list(grounding.notes))
+    return replace(
+        plan,
+        candidates=candidates,
+        grounding=info,
+        citations=tuple(CitationEvent.model_validate(c.model_dump()) for c in grounding.citations),
+        log_request={
+            **plan.log_request,
+            "grounding": {
+                **info.model_dump(),
+                "use_rag": payload.use_rag,
+                "file_ids": payload.file_ids,
+                "prompt": grounding.prompt,
+            },
+        },
     )
-    plan.citations = [CitationEvent.model_validate(c.model_dump()) for c in grounding.citations]
-    plan.log_request["grounding"] = {
-        **plan.grounding.model_dump(),
-        "use_rag": payload.use_rag,
-        "file_ids": payload.file_ids,
-        "prompt": grounding.prompt,
-    }

@@ -1,5 +1,8 @@
 """Turn a query request into a plan: validated input, the session's experiment arm applied,
-provider and model resolved (with fallbacks), the `ChatRequest` built. No upstream call."""
+provider and model resolved (with fallbacks), the `ChatRequest` built. No upstream call.
+
+A plan is frozen: what `services.query.service.prepare` decides (grounding, the caller's
+options) makes a new plan; nothing changes one once it is handed to a generation."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import base64
 import binascii
 import hashlib
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,8 +35,8 @@ from llm_platform.providers.errors import ProviderError, UnknownProvider
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.experiments import VariantSettings
 from llm_platform.schemas.query import Attachment, GroundingInfo, QueryRequest
-from llm_platform.services.analytics import HIDDEN_SYSTEM
 from llm_platform.services.experiments import variants_of
+from llm_platform.services.query.log_records import HIDDEN_SYSTEM
 
 log = get_logger("llm_platform.query")
 
@@ -45,7 +49,7 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Candidate:
     provider: Provider
     model: str
@@ -56,7 +60,7 @@ class Candidate:
         return f"{self.provider.name}:{self.model}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class QueryPlan:
     query_id: str
     user_id: str
@@ -65,27 +69,26 @@ class QueryPlan:
     experiment_id: str | None
     variant: str | None
     query: str
-    candidates: list[Candidate]
+    candidates: tuple[Candidate, ...]
     capabilities: ModelCapabilities
-    log_request: dict[str, Any]
+    log_request: Mapping[str, Any]  # what the query log keeps of the request
     stream_id: str = field(default_factory=new_id)
     prompt_event_id: str = field(default_factory=new_id)  # written at the start, see log_writer
-    # Set by services.query.grounding: sources emitted before the first token.
+    # From services.query.grounding: sources emitted before the first token.
     grounding: GroundingInfo | None = None
-    citations: list[CitationEvent] = field(default_factory=list)
+    citations: tuple[CitationEvent, ...] = ()
     created_wall: float = field(default_factory=time.time)
 
     @property
     def primary(self) -> Candidate:
         return self.candidates[0]
 
-    def answer_at_once(self) -> None:
-        """The caller wants the whole answer in one response (the OpenAI facade's
-        `stream: false`): every candidate asks its provider for exactly that, as the caller
-        would have. Providers that honour it answer in one piece (no token timing); the
-        others stream as usual."""
-        for candidate in self.candidates:
-            candidate.request = candidate.request.model_copy(update={"stream": False})
+    def with_requests(self, update: Mapping[str, Any]) -> QueryPlan:
+        """The same plan with every candidate's `ChatRequest` updated."""
+        candidates = tuple(
+            replace(c, request=c.request.model_copy(update=dict(update))) for c in self.candidates
+        )
+        return replace(self, candidates=candidates)
 
 
 def _decode_image(att: Attachment, index: int, max_bytes: int) -> tuple[ImagePart, dict[str, Any]]:
@@ -230,7 +233,7 @@ async def build_plan(
         experiment_id=experiment_id,
         variant=variant,
         query=payload.query,
-        candidates=candidates,
+        candidates=tuple(candidates),
         capabilities=caps,
         log_request=log_request,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -102,7 +102,7 @@ def _error_event_as_exception(candidate: Candidate, event: ErrorEvent) -> Provid
 
 
 async def resilient_stream(
-    candidates: list[Candidate],
+    candidates: Sequence[Candidate],
     policy: RetryPolicy,
     limiter: ProviderLimiter,
     *,

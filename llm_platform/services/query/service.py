@@ -1,96 +1,100 @@
-"""The query service: plan, then run a generation (JSON answer) or start a resumable stream."""
+"""The query service: the one facade every entry point uses (v1 JSON, SSE and WebSocket,
+the original client's routes, the OpenAI-style facade).
+
+`prepare` decides everything about a query (validation, the session's experiment arm,
+grounding in the user's files, the entry point's options) and returns a frozen plan; then
+`answer` runs it to the end or `stream` starts it as a resumable stream. Routes only
+translate their wire format.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
-from llm_platform.core.config import Settings
 from llm_platform.core.errors import AppError, NotFound
 from llm_platform.core.security import Principal
-from llm_platform.db.engine import Database
-from llm_platform.providers.registry import ProviderRegistry
-from llm_platform.schemas.query import QueryResponse
-from llm_platform.services.instances import InstanceRegistry
-from llm_platform.services.query.generation import GenerationResult, QueryRuntime, generate
-from llm_platform.services.query.log_writer import QueryLogWriter
-from llm_platform.services.query.metrics import QueryMetrics
-from llm_platform.services.query.planning import QueryPlan
-from llm_platform.services.query.resilience import ProviderLimiter, RetryPolicy
-from llm_platform.services.streams.frames import Frame
-from llm_platform.services.streams.manager import StreamManager
-from llm_platform.services.streams.redis_store import RedisStreamStore
-from llm_platform.services.streams.store import MemoryStreamStore, StreamStore
+from llm_platform.schemas.query import QueryRequest, QueryResponse
+from llm_platform.services.query.generation import GenerationResult, generate
+from llm_platform.services.query.grounding import ground
+from llm_platform.services.query.planning import QueryPlan, build_plan
+from llm_platform.services.query.runtime import QueryRuntime
+from llm_platform.services.streams.frames import ErrorFrame, Frame, StartFrame, StreamFrame
 
 __all__ = [
-    "QueryRuntime",
+    "OpenedStream",
+    "PlanOptions",
     "StreamFailed",
-    "build_runtime",
+    "answer",
     "cancel_stream",
     "open_stream",
-    "run_once",
-    "start_stream",
+    "prepare",
+    "stream",
+    "to_response",
 ]
 
+STREAM_NOT_FOUND = "Stream not found (unknown, or its retention window has ended)"
+_NO_SPAN = nullcontext()
 
-async def build_runtime(
-    settings: Settings,
-    db: Database,
-    registry: ProviderRegistry,
-    *,
-    redis: Any = None,
-    metrics_registry: CollectorRegistry | None = None,
-) -> QueryRuntime:
-    """Built in the lifespan; `close_runtime` stops it."""
-    store: StreamStore
-    if redis is not None:
-        store = RedisStreamStore(redis, retention=settings.STREAM_RETENTION_SECONDS)
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """What an entry point asks beyond its `QueryRequest`."""
+
+    # The whole answer in one upstream response (the OpenAI facade's `stream: false`): every
+    # candidate asks its provider for exactly that, as the caller would have. Providers that
+    # honour it answer in one piece (no token timing); the others stream as usual.
+    at_once: bool = False
+    # What the client sent, logged over the request's own fields (the original client's
+    # model names, its mode and location, the notices it was given).
+    logged: Mapping[str, Any] | None = None
+
+
+async def prepare(
+    runtime: QueryRuntime,
+    caller: Principal,
+    request: QueryRequest,
+    options: PlanOptions | None = None,
+) -> QueryPlan:
+    """Validate and plan (a read transaction only when a session must be looked up), ground
+    the plan in the caller's files, apply the entry point's options."""
+    tracer = runtime.tracer
+    with tracer.start_as_current_span("query.plan") if tracer is not None else _NO_SPAN:
+        if request.session_id is None:
+            plan = await build_plan(None, caller, runtime.settings, runtime.registry, request)
+        else:
+            async with runtime.db.read_sessions() as read:
+                plan = await build_plan(read, caller, runtime.settings, runtime.registry, request)
+    if tracer is None:
+        plan = await ground(runtime.rag, plan, request)
     else:
-        store = MemoryStreamStore(retention=settings.STREAM_RETENTION_SECONDS)
-    instances = InstanceRegistry(
-        db,
-        heartbeat=settings.INSTANCE_HEARTBEAT_SECONDS,
-        timeout=settings.INSTANCE_TIMEOUT_SECONDS,
-        redis=redis,
-    )
-    await instances.start()  # also marks the queries of dead instances `interrupted`
-    streams = StreamManager(store)
-    await streams.start()
-    writer = QueryLogWriter(db)
-    await writer.start()
-    return QueryRuntime(
-        settings=settings,
-        registry=registry,
-        policy=RetryPolicy.from_settings(settings),
-        limiter=ProviderLimiter(settings.PROVIDER_MAX_CONCURRENCY),
-        log_writer=writer,
-        streams=streams,
-        metrics=QueryMetrics(metrics_registry) if metrics_registry is not None else None,
-        instance_id=instances.id,
-        instances=instances,
-    )
+        with tracer.start_as_current_span("rag.retrieve") as span:
+            span.set_attribute("llm_platform.query_id", plan.query_id)
+            plan = await ground(runtime.rag, plan, request)
+            span.set_attribute("llm_platform.rag.sources", len(plan.citations))
+    if options is not None:
+        if options.at_once:
+            plan = plan.with_requests({"stream": False})
+        if options.logged:
+            plan = replace(plan, log_request={**plan.log_request, **options.logged})
+    return plan
 
 
-async def close_runtime(runtime: QueryRuntime) -> None:
-    """Cancel running generations (they log themselves), then drain the log."""
-    await runtime.streams.close()
-    await runtime.log_writer.close()
-    if runtime.instances is not None:
-        await runtime.instances.stop()
-
-
-async def run_once(runtime: QueryRuntime, plan: QueryPlan) -> GenerationResult:
-    """A whole answer. Runs in its own task: a client that leaves does not stop logging."""
+async def answer(runtime: QueryRuntime, plan: QueryPlan) -> GenerationResult:
+    """The whole answer; a failure before the first token is raised (the provider's error).
+    Runs in its own task: a client that leaves does not stop logging."""
     task = asyncio.ensure_future(generate(runtime, plan, None))
-    return await asyncio.shield(task)
+    result = await asyncio.shield(task)
+    if result.status == "error" and result.error_exc is not None:
+        raise result.error_exc
+    return result
 
 
 def to_response(result: GenerationResult) -> QueryResponse:
-    if result.status == "error" and result.error_exc is not None:
-        raise result.error_exc
+    """The v1 JSON answer."""
     return QueryResponse(
         response=result.text,
         citations=result.citations,
@@ -109,14 +113,28 @@ def to_response(result: GenerationResult) -> QueryResponse:
     )
 
 
-def start_stream(runtime: QueryRuntime, plan: QueryPlan) -> str:
-    """Start the generation in the background; its frames go to the stream buffer."""
+@dataclass(frozen=True, slots=True)
+class OpenedStream:
+    """A stream being read: the frames already read (`head`) and the rest (None items are
+    heartbeats)."""
+
+    stream_id: str
+    head: list[Frame]
+    frames: AsyncIterator[Frame | None]
+
+
+async def stream(
+    runtime: QueryRuntime, plan: QueryPlan, *, wait_first: bool = True
+) -> OpenedStream:
+    """Start the generation in the background (its frames go to the stream buffer, where any
+    instance can replay them) and open the stream from its start. With `wait_first`, a
+    failure before the first token is raised as `StreamFailed` (see `open_stream`)."""
     store = runtime.streams.store
     stream_id = plan.stream_id
     metrics = runtime.metrics
 
-    async def emit(data: dict[str, Any]) -> None:
-        await store.append(stream_id, data)
+    async def emit(frame: StreamFrame) -> None:
+        await store.append(stream_id, frame)
 
     async def work() -> None:
         if metrics is not None:
@@ -128,7 +146,7 @@ def start_stream(runtime: QueryRuntime, plan: QueryPlan) -> str:
                 metrics.active_streams.dec()
 
     runtime.streams.launch(stream_id, work())
-    return stream_id
+    return await open_stream(runtime, stream_id, wait_first=wait_first)
 
 
 async def check_stream_owner(runtime: QueryRuntime, stream_id: str, user: Principal) -> None:
@@ -138,9 +156,9 @@ async def check_stream_owner(runtime: QueryRuntime, stream_id: str, user: Princi
         if await runtime.streams.store.exists(stream_id):
             return  # created, nothing written yet: only its own request knows the id
         raise NotFound(STREAM_NOT_FOUND)
-    owner = first.data.get("user_id")
-    if isinstance(owner, str):
-        user.check_owner(owner, "Stream")
+    start = first.body
+    if isinstance(start, StartFrame) and start.user_id is not None:
+        user.check_owner(start.user_id, "Stream")
 
 
 async def cancel_stream(runtime: QueryRuntime, stream_id: str, user: Principal) -> bool:
@@ -153,21 +171,16 @@ async def cancel_stream(runtime: QueryRuntime, stream_id: str, user: Principal) 
     raise NotFound(STREAM_NOT_FOUND)
 
 
-STREAM_NOT_FOUND = "Stream not found (unknown, or its retention window has ended)"
-
-
 class StreamFailed(AppError):
     """A stream whose generation failed before its first token: answered as an HTTP error."""
 
-    def __init__(self, frame: Frame) -> None:
-        data = frame.data
-        retry_after = data.get("retry_after")
+    def __init__(self, frame: ErrorFrame) -> None:
         super().__init__(
-            str(data.get("error") or "The model provider failed"),
-            headers={"Retry-After": str(retry_after)} if retry_after else None,
+            frame.error,
+            headers={"Retry-After": frame.retry_after} if frame.retry_after else None,
         )
-        self.status_code = int(data.get("http_status") or 502)
-        self.type = str(data.get("code") or "provider_error")
+        self.status_code = frame.http_status
+        self.type = frame.code
 
 
 async def open_stream(
@@ -177,7 +190,7 @@ async def open_stream(
     *,
     wait_first: bool = False,
     caller: Principal | None = None,
-) -> tuple[list[Frame], AsyncIterator[Frame | None]]:
+) -> OpenedStream:
     """Subscribe to a stream from frame `after`. With `wait_first`, read up to the first frame
     past `start` (or a heartbeat's worth of silence) so that a failure before the first token
     can still be answered with an HTTP status (`StreamFailed`). With `caller` (a resume),
@@ -197,9 +210,10 @@ async def open_stream(
             head.append(item)
             if item.type not in ("start", "citation"):  # grounded sources precede tokens
                 break
-        if head and head[-1].type == "error" and head[-1].data.get("status") == "error":
+        failed = head[-1].body if head else None
+        if isinstance(failed, ErrorFrame) and failed.status == "error":
             aclose = getattr(frames, "aclose", None)
             if aclose is not None:
                 await aclose()
-            raise StreamFailed(head[-1])
-    return head, frames
+            raise StreamFailed(failed)
+    return OpenedStream(stream_id, head, frames)

@@ -1,5 +1,6 @@
 """Resumable streams: generations write frames to a per-stream buffer that readers replay.
 
-Format-agnostic: frames are `{type, ...}` payloads; `formats` turns them into SSE, WebSocket
-messages, OpenAI chunks (and, in the compatibility layer, the legacy client's format).
+Frames are typed (`frames.StreamFrame`) and stored as their platform payload; each wire format
+is an encoder of them: `formats` (the platform's SSE and WebSocket messages),
+`api/openai/stream.py` (OpenAI chunks), `api/legacy/stream.py` (the original client's lines).
 """

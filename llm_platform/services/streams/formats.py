@@ -1,4 +1,5 @@
-"""Wire formats for stream frames. Frames stay format-agnostic; readers pick an encoder."""
+"""The platform's wire formats for stream frames (SSE events, WebSocket messages: both carry
+the frame's platform payload, see `frames.payload`), and the SSE writer every format uses."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ async def sse_stream(
     encode: FrameEncoder = sse_frame,
 ) -> AsyncIterator[bytes]:
     """`head` (frames already read) then the rest; `: ping` on silence; `data: [DONE]`.
-    `encode` picks the format (the original client's: `api/legacy/stream.py`)."""
+    `encode` picks the format (OpenAI chunks, the original client's lines)."""
     try:
         # The frames read before the response started go out in one write.
         first: list[bytes] = []

@@ -1,4 +1,13 @@
-"""The unit a stream carries: a numbered, typed JSON payload."""
+"""Stream frames: one typed class per kind a generation emits, and the numbered unit a
+stream buffer holds.
+
+`StreamFrame` is the union every wire format matches on (the platform's SSE and WebSocket
+messages in `formats.py`, the original client's lines in `api/legacy/stream.py`, OpenAI
+chunks in `api/openai/stream.py`). A buffer stores a frame as its platform payload, the JSON
+object `{"type": ..., ...}` that the SSE `data:` line and the WebSocket message carry:
+`payload()` writes it, `parse()` reads it back (a stream replayed from Redis), so stored
+streams keep their format. Frames are plain slotted dataclasses: one is built per token.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +16,263 @@ from typing import Any
 
 import orjson
 
+from llm_platform.core.citation import Citation
+from llm_platform.schemas.query import ChainOfThought, GroundingInfo, Usage
+
 TERMINAL_TYPES = frozenset({"done", "error"})
+
+
+@dataclass(frozen=True, slots=True)
+class StartFrame:
+    """The first frame: names the stream's owner (only they may resume or cancel it) and
+    the instance producing it (remote readers check that it is alive)."""
+
+    stream_id: str = ""
+    query_id: str = ""
+    user_id: str | None = None
+    instance_id: str | None = None
+    provider: str = ""
+    model: str = ""
+    supports_cot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ThoughtFrame:
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFrame:
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class CitationFrame:
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFrame:
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMetadata:
+    """What the terminal frame says about the call. One name per fact (`latency_ms`,
+    `ttft_ms`); the platform payload also writes the older names its clients read."""
+
+    query_id: str | None = None
+    stream_id: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    status: str | None = None
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    tokens: Usage | None = None
+    cost_usd: float | None = None
+    supports_cot: bool | None = None
+    chain_of_thought: ChainOfThought | None = None
+    grounding: GroundingInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoneFrame:
+    """The end of a generation that completed or was cancelled (`metadata.status`)."""
+
+    metadata: StreamMetadata = field(default_factory=StreamMetadata)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFrame:
+    """The end of a generation that failed: `status` is `error` before the first token (a
+    request waiting for it answers with `http_status`), `incomplete` after it, `interrupted`
+    when the instance producing the stream died. `metadata` is the generation's own (a
+    reader that detects an interruption has none)."""
+
+    error: str = "The model provider failed"
+    code: str = "provider_error"
+    status: str = "error"
+    http_status: int = 502
+    retry_after: str | None = None
+    metadata: StreamMetadata | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeFrame:
+    """A note on how the request was served (a fallback model): only the original client's
+    format shows it; generations never write it to a buffer."""
+
+    message: str
+
+
+# The kinds a stream carries. New kinds (the agent graph's step frames) join this union;
+# encoders skip what they do not show.
+StreamFrame = (
+    StartFrame
+    | ThoughtFrame
+    | TokenFrame
+    | CitationFrame
+    | UsageFrame
+    | DoneFrame
+    | ErrorFrame
+    | NoticeFrame
+)
+
+
+def metadata_payload(meta: StreamMetadata) -> dict[str, Any]:
+    """The metadata as clients read it: `latency`/`ttft` are the older names of
+    `latency_ms`/`ttft_ms` (the web app and the original client read both)."""
+    out: dict[str, Any] = {
+        "query_id": meta.query_id,
+        "stream_id": meta.stream_id,
+        "provider": meta.provider,
+        "model": meta.model,
+        "status": meta.status,
+        "finish_reason": meta.finish_reason,
+        "latency": meta.latency_ms,
+        "latency_ms": meta.latency_ms,
+        "ttft": meta.ttft_ms,
+        "ttft_ms": meta.ttft_ms,
+        "tokens": meta.tokens.model_dump() if meta.tokens is not None else None,
+        "cost_usd": meta.cost_usd,
+        "supports_cot": meta.supports_cot,
+        "chain_of_thought": (
+            meta.chain_of_thought.model_dump() if meta.chain_of_thought is not None else None
+        ),
+    }
+    if meta.grounding is not None:
+        out["grounding"] = meta.grounding.model_dump()
+    return out
+
+
+def payload(frame: StreamFrame) -> dict[str, Any]:
+    """The platform payload: what a buffer stores and the platform formats send."""
+    match frame:
+        case TokenFrame(content=content):
+            return {"type": "token", "content": content}
+        case ThoughtFrame(content=content):
+            return {"type": "thought", "content": content}
+        case CitationFrame(citation=citation):
+            return {"type": "citation", "citation": citation.model_dump()}
+        case StartFrame():
+            return {
+                "type": "start",
+                "stream_id": frame.stream_id,
+                "query_id": frame.query_id,
+                "user_id": frame.user_id,
+                "instance_id": frame.instance_id,
+                "provider": frame.provider,
+                "model": frame.model,
+                "supports_cot": frame.supports_cot,
+            }
+        case UsageFrame(usage=usage):
+            return {"type": "usage", "usage": usage.model_dump()}
+        case DoneFrame(metadata=meta):
+            return {"type": "done", "metadata": metadata_payload(meta)}
+        case ErrorFrame():
+            out: dict[str, Any] = {
+                "type": "error",
+                "error": frame.error,
+                "code": frame.code,
+                "status": frame.status,
+                "http_status": frame.http_status,
+            }
+            if frame.metadata is not None:
+                out["retry_after"] = frame.retry_after
+                out["metadata"] = metadata_payload(frame.metadata)
+            elif frame.retry_after is not None:
+                out["retry_after"] = frame.retry_after
+            return out
+        case NoticeFrame(message=message):
+            return {"type": "notice", "message": message}
+
+
+def _metadata(data: Any) -> StreamMetadata | None:
+    if not isinstance(data, dict):
+        return None
+    tokens = data.get("tokens")
+    cot = data.get("chain_of_thought")
+    grounding = data.get("grounding")
+    return StreamMetadata(
+        query_id=data.get("query_id"),
+        stream_id=data.get("stream_id"),
+        provider=data.get("provider"),
+        model=data.get("model"),
+        status=data.get("status"),
+        finish_reason=data.get("finish_reason"),
+        latency_ms=data.get("latency_ms", data.get("latency")),
+        ttft_ms=data.get("ttft_ms", data.get("ttft")),
+        tokens=Usage.model_validate(tokens) if tokens is not None else None,
+        cost_usd=data.get("cost_usd"),
+        supports_cot=data.get("supports_cot"),
+        chain_of_thought=ChainOfThought.model_validate(cot) if cot is not None else None,
+        grounding=GroundingInfo.model_validate(grounding) if grounding is not None else None,
+    )
+
+
+def parse(data: dict[str, Any]) -> StreamFrame | None:
+    """A stored payload as its frame; None for a kind this version does not know (a newer
+    instance's, during a rolling upgrade: readers skip it)."""
+    match data.get("type"):
+        case "token":
+            return TokenFrame(str(data.get("content") or ""))
+        case "thought":
+            return ThoughtFrame(str(data.get("content") or ""))
+        case "citation":
+            return CitationFrame(Citation.model_validate(data.get("citation") or {}))
+        case "start":
+            return StartFrame(
+                stream_id=str(data.get("stream_id") or ""),
+                query_id=str(data.get("query_id") or ""),
+                user_id=data.get("user_id"),
+                instance_id=data.get("instance_id"),
+                provider=str(data.get("provider") or ""),
+                model=str(data.get("model") or ""),
+                supports_cot=bool(data.get("supports_cot")),
+            )
+        case "usage":
+            return UsageFrame(Usage.model_validate(data.get("usage") or {}))
+        case "done":
+            return DoneFrame(_metadata(data.get("metadata")) or StreamMetadata())
+        case "error":
+            retry_after = data.get("retry_after")
+            return ErrorFrame(
+                error=str(data.get("error") or "The model provider failed"),
+                code=str(data.get("code") or "provider_error"),
+                status=str(data.get("status") or "error"),
+                http_status=int(data.get("http_status") or 502),
+                retry_after=str(retry_after) if retry_after else None,
+                metadata=_metadata(data.get("metadata")),
+            )
+        case "notice":
+            return NoticeFrame(str(data.get("message") or ""))
+    return None
 
 
 @dataclass(slots=True)
 class Frame:
-    """One event of a stream. `id` counts from 1 within the stream; `data` includes `type`."""
+    """One numbered frame of a stream. `id` counts from 1 within the stream; `data` is the
+    stored platform payload (with `type`); `body` the typed frame, parsed once if the frame
+    was read back from storage."""
 
     id: int
     type: str
     data: dict[str, Any]
     _json: bytes | None = field(default=None, repr=False)
+    _body: StreamFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, frame_id: int, body: StreamFrame) -> Frame:
+        data = payload(body)
+        return cls(id=frame_id, type=data["type"], data=data, _body=body)
+
+    @property
+    def body(self) -> StreamFrame | None:
+        """The typed frame (None: a kind this version does not know)."""
+        if self._body is None:
+            self._body = parse(self.data)
+        return self._body
 
     @property
     def terminal(self) -> bool:

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from llm_platform.core.logging import get_logger
 from llm_platform.services.instances import INTERRUPTED_ERROR, instance_key
-from llm_platform.services.streams.frames import Frame
+from llm_platform.services.streams.frames import ErrorFrame, Frame, StartFrame, StreamFrame
 from llm_platform.services.streams.store import Heartbeat, MemoryStreamStore, StreamStore
 
 log = get_logger("llm_platform.streams")
@@ -57,8 +57,8 @@ class RedisStreamStore(StreamStore):
     def create(self, stream_id: str) -> None:
         self.local.create(stream_id)
 
-    async def append(self, stream_id: str, data: dict[str, Any]) -> Frame:
-        frame = self.local.append_now(stream_id, data)
+    async def append(self, stream_id: str, body: StreamFrame | dict[str, Any]) -> Frame:
+        frame = self.local.append_now(stream_id, body)
         ttl = self._ttl if frame.terminal else max(self._ttl, _LIVE_TTL_SECONDS)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(_key(stream_id), {"d": frame.json()}, id=f"0-{frame.id}")
@@ -132,22 +132,17 @@ class RedisStreamStore(StreamStore):
     async def _owner(self, key: str) -> str | None:
         entries: Any = await self.redis.xrange(key, min="0-1", max="0-1")
         for _entry_id, fields in entries:
-            owner = Frame.from_json(1, bytes(fields[b"d"])).data.get("instance_id")
-            return owner if isinstance(owner, str) else None
+            start = Frame.from_json(1, bytes(fields[b"d"])).body
+            return start.instance_id if isinstance(start, StartFrame) else None
         return None
 
     async def _interrupt(self, key: str, frame_id: int) -> None:
         """End the stream of a dead instance (once: a later id wins only if none exists)."""
-        frame = Frame(
-            id=frame_id,
-            type="error",
-            data={
-                "type": "error",
-                "error": INTERRUPTED_ERROR,
-                "code": "interrupted",
-                "status": "interrupted",
-                "http_status": 503,
-            },
+        frame = Frame.of(
+            frame_id,
+            ErrorFrame(
+                error=INTERRUPTED_ERROR, code="interrupted", status="interrupted", http_status=503
+            ),
         )
         try:
             await self.redis.xadd(key, {"d": frame.json()}, id=f"0-{frame_id}")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_platform.services.streams.frames import Frame
+from llm_platform.services.streams.frames import Frame, StreamFrame
 
 # Yielded by `subscribe` after `heartbeat` seconds without a frame (readers send a ping).
 Heartbeat = None
@@ -26,8 +26,8 @@ class StreamStore(ABC):
         """Start a buffer for a generation running in this process."""
 
     @abstractmethod
-    async def append(self, stream_id: str, data: dict[str, Any]) -> Frame:
-        """Add a frame (`data["type"]` names it); readers see it at once."""
+    async def append(self, stream_id: str, frame: StreamFrame | dict[str, Any]) -> Frame:
+        """Add a frame (or its stored payload, `{"type": ...}`); readers see it at once."""
 
     @abstractmethod
     async def exists(self, stream_id: str) -> bool: ...
@@ -106,17 +106,21 @@ class MemoryStreamStore(StreamStore):
     def has(self, stream_id: str) -> bool:
         return stream_id in self._buffers
 
-    def append_now(self, stream_id: str, data: dict[str, Any]) -> Frame:
+    def append_now(self, stream_id: str, body: StreamFrame | dict[str, Any]) -> Frame:
         buffer = self._buffers[stream_id]
-        frame = Frame(id=len(buffer.frames) + 1, type=data["type"], data=data)
+        frame_id = len(buffer.frames) + 1
+        if isinstance(body, dict):
+            frame = Frame(id=frame_id, type=body["type"], data=body)
+        else:
+            frame = Frame.of(frame_id, body)
         buffer.frames.append(frame)
         if frame.terminal:
             buffer.expires_at = time.monotonic() + self.retention
         buffer.wake()
         return frame
 
-    async def append(self, stream_id: str, data: dict[str, Any]) -> Frame:
-        return self.append_now(stream_id, data)
+    async def append(self, stream_id: str, frame: StreamFrame | dict[str, Any]) -> Frame:
+        return self.append_now(stream_id, frame)
 
     async def exists(self, stream_id: str) -> bool:
         return stream_id in self._buffers

@@ -1,0 +1,87 @@
+"""The OpenAI wire format of an answer: `chat.completion.chunk` SSE lines for the stream
+frames, and the usage and finish reason as OpenAI clients read them."""
+
+from __future__ import annotations
+
+import orjson
+
+from llm_platform.schemas.openai import (
+    CompletionTokensDetails,
+    CompletionUsage,
+    OpenAIErrorBody,
+    PromptTokensDetails,
+)
+from llm_platform.schemas.query import Usage
+from llm_platform.services.streams import frames
+from llm_platform.services.streams.frames import Frame
+
+
+def finish_reason(status: str | None, reason: str | None) -> str:
+    if status != "ok":
+        return "stop" if status == "cancelled" else "error"
+    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
+
+
+def completion_usage(usage: Usage | None) -> CompletionUsage:
+    usage = usage or Usage()
+    prompt = usage.input_tokens or 0
+    completion = usage.output_tokens or 0
+    return CompletionUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=usage.cached_tokens or 0),
+        completion_tokens_details=CompletionTokensDetails(
+            reasoning_tokens=usage.reasoning_tokens or 0
+        ),
+    )
+
+
+class ChunkEncoder:
+    """Stream frames as `chat.completion.chunk` SSE lines (JSON prefix encoded once)."""
+
+    def __init__(self, chunk_id: str, created: int, model: str, include_usage: bool) -> None:
+        self.prefix = (
+            b'data: {"id":'
+            + orjson.dumps(chunk_id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(created).encode()
+            + b',"model":'
+            + orjson.dumps(model)
+        )
+        self.include_usage = include_usage
+
+    def chunk(self, delta: dict[str, str], finish: str | None = None) -> bytes:
+        return (
+            self.prefix
+            + b',"choices":[{"index":0,"delta":'
+            + orjson.dumps(delta)
+            + b',"finish_reason":'
+            + orjson.dumps(finish)
+            + b"}]}\n\n"
+        )
+
+    def encode(self, frame: Frame) -> bytes | None:
+        match frame.body:
+            case frames.TokenFrame(content=content):
+                return self.chunk({"content": content})
+            case frames.ThoughtFrame(content=content):
+                return self.chunk({"reasoning_content": content})
+            case frames.StartFrame():
+                return self.chunk({"role": "assistant", "content": ""})
+            case frames.DoneFrame(metadata=meta):
+                out = self.chunk({}, finish_reason(meta.status, meta.finish_reason))
+                if self.include_usage:
+                    usage = completion_usage(meta.tokens).model_dump()
+                    out += self.prefix + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
+                return out
+            case frames.ErrorFrame(error=error, code=code, http_status=status):
+                return b"data: " + orjson.dumps(OpenAIErrorBody.of(status, error, code)) + b"\n\n"
+            case frames.CitationFrame(citation=citation):  # before the first token: an extension
+                return (
+                    self.prefix
+                    + b',"choices":[{"index":0,"delta":{},"finish_reason":null}],"citations":['
+                    + orjson.dumps(citation.model_dump())
+                    + b"]}\n\n"
+                )
+        return None  # usage frames: usage comes with `done`
