@@ -22,8 +22,18 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.core.citation import Citation
-from llm_platform.services.streams import frames
-from llm_platform.services.streams.frames import Frame, metadata_payload
+from llm_platform.services.streams.frames import (
+    CitationFrame,
+    DoneFrame,
+    Frame,
+    NoticeFrame,
+    StreamFrame,
+    ThoughtFrame,
+    TokenFrame,
+    metadata_payload,
+    parse,
+)
+from llm_platform.services.streams.frames import ErrorFrame as StreamError
 
 # The thinking text is one line in the old client (clipped with an ellipsis): it shows the
 # reasoning line being written, its last characters when the line is long.
@@ -125,23 +135,23 @@ class LegacyStreamEncoder:
 
     def frame(self, type_: str, data: dict[str, Any]) -> bytes | None:
         """A stored payload's bytes (`{"type": type_, **data}`)."""
-        return self.encode_body(frames.parse({**data, "type": type_}))
+        return self.encode_body(parse({**data, "type": type_}))
 
-    def encode_body(self, body: frames.StreamFrame | None) -> bytes | None:
+    def encode_body(self, body: StreamFrame | None) -> bytes | None:
         match body:
-            case frames.TokenFrame(content=content):
+            case TokenFrame(content=content):
                 return _CHUNK_HEAD + orjson.dumps(content) + _TAIL if content else None
-            case frames.ThoughtFrame(content=content):
+            case ThoughtFrame(content=content):
                 return self.reasoning(content)
-            case frames.NoticeFrame(message=message):
+            case NoticeFrame(message=message):
                 return self.status(message)
-            case frames.CitationFrame(citation=citation):
+            case CitationFrame(citation=citation):
                 return encode_frame(CitationsFrame(citations=[legacy_citation(citation)]))
-            case frames.DoneFrame(metadata=meta):
+            case DoneFrame(metadata=meta):
                 metadata = metadata_payload(meta)
                 if metadata["model"] is None:
                     metadata["model"] = ""
                 return encode_frame(FinalFrame(metadata=FinalMetadata.model_validate(metadata)))
-            case frames.ErrorFrame(error=error):
+            case StreamError(error=error):
                 return encode_frame(ErrorFrame(error=error))
         return None  # start, usage: nothing the old client shows

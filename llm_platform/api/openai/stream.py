@@ -12,8 +12,15 @@ from llm_platform.schemas.openai import (
     PromptTokensDetails,
 )
 from llm_platform.schemas.query import Usage
-from llm_platform.services.streams import frames
-from llm_platform.services.streams.frames import Frame
+from llm_platform.services.streams.frames import (
+    CitationFrame,
+    DoneFrame,
+    ErrorFrame,
+    Frame,
+    StartFrame,
+    ThoughtFrame,
+    TokenFrame,
+)
 
 
 def finish_reason(status: str | None, reason: str | None) -> str:
@@ -63,21 +70,21 @@ class ChunkEncoder:
 
     def encode(self, frame: Frame) -> bytes | None:
         match frame.body:
-            case frames.TokenFrame(content=content):
+            case TokenFrame(content=content):
                 return self.chunk({"content": content})
-            case frames.ThoughtFrame(content=content):
+            case ThoughtFrame(content=content):
                 return self.chunk({"reasoning_content": content})
-            case frames.StartFrame():
+            case StartFrame():
                 return self.chunk({"role": "assistant", "content": ""})
-            case frames.DoneFrame(metadata=meta):
+            case DoneFrame(metadata=meta):
                 out = self.chunk({}, finish_reason(meta.status, meta.finish_reason))
                 if self.include_usage:
                     usage = completion_usage(meta.tokens).model_dump()
                     out += self.prefix + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
                 return out
-            case frames.ErrorFrame(error=error, code=code, http_status=status):
+            case ErrorFrame(error=error, code=code, http_status=status):
                 return b"data: " + orjson.dumps(OpenAIErrorBody.of(status, error, code)) + b"\n\n"
-            case frames.CitationFrame(citation=citation):  # before the first token: an extension
+            case CitationFrame(citation=citation):  # before the first token: an extension
                 return (
                     self.prefix
                     + b',"choices":[{"index":0,"delta":{},"finish_reason":null}],"citations":['

@@ -12,7 +12,7 @@ streams keep their format. Frames are plain slotted dataclasses: one is built pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -27,6 +27,8 @@ class StartFrame:
     """The first frame: names the stream's owner (only they may resume or cancel it) and
     the instance producing it (remote readers check that it is alive)."""
 
+    type: ClassVar[str] = "start"
+
     stream_id: str = ""
     query_id: str = ""
     user_id: str | None = None
@@ -38,21 +40,29 @@ class StartFrame:
 
 @dataclass(frozen=True, slots=True)
 class ThoughtFrame:
+    type: ClassVar[str] = "thought"
+
     content: str
 
 
 @dataclass(frozen=True, slots=True)
 class TokenFrame:
+    type: ClassVar[str] = "token"
+
     content: str
 
 
 @dataclass(frozen=True, slots=True)
 class CitationFrame:
+    type: ClassVar[str] = "citation"
+
     citation: Citation
 
 
 @dataclass(frozen=True, slots=True)
 class UsageFrame:
+    type: ClassVar[str] = "usage"
+
     usage: Usage
 
 
@@ -80,6 +90,8 @@ class StreamMetadata:
 class DoneFrame:
     """The end of a generation that completed or was cancelled (`metadata.status`)."""
 
+    type: ClassVar[str] = "done"
+
     metadata: StreamMetadata = field(default_factory=StreamMetadata)
 
 
@@ -89,6 +101,8 @@ class ErrorFrame:
     request waiting for it answers with `http_status`), `incomplete` after it, `interrupted`
     when the instance producing the stream died. `metadata` is the generation's own (a
     reader that detects an interruption has none)."""
+
+    type: ClassVar[str] = "error"
 
     error: str = "The model provider failed"
     code: str = "provider_error"
@@ -102,6 +116,8 @@ class ErrorFrame:
 class NoticeFrame:
     """A note on how the request was served (a fallback model): only the original client's
     format shows it; generations never write it to a buffer."""
+
+    type: ClassVar[str] = "notice"
 
     message: str
 
@@ -250,22 +266,31 @@ def parse(data: dict[str, Any]) -> StreamFrame | None:
     return None
 
 
-@dataclass(slots=True)
 class Frame:
-    """One numbered frame of a stream. `id` counts from 1 within the stream; `data` is the
-    stored platform payload (with `type`); `body` the typed frame, parsed once if the frame
-    was read back from storage."""
+    """One numbered frame of a stream. `id` counts from 1 within the stream; `body` is the
+    typed frame, `data` its stored platform payload (with `type`). Either is derived from
+    the other once, when first needed: a frame a generation appended has its body, one read
+    back from storage its payload."""
 
-    id: int
-    type: str
-    data: dict[str, Any]
-    _json: bytes | None = field(default=None, repr=False)
-    _body: StreamFrame | None = field(default=None, repr=False)
+    __slots__ = ("_body", "_data", "_json", "id", "type")
+
+    def __init__(
+        self,
+        id: int,
+        type: str,
+        data: dict[str, Any] | None = None,
+        _json: bytes | None = None,
+        _body: StreamFrame | None = None,
+    ) -> None:
+        self.id = id
+        self.type = type
+        self._data = data
+        self._json = _json
+        self._body = _body
 
     @classmethod
     def of(cls, frame_id: int, body: StreamFrame) -> Frame:
-        data = payload(body)
-        return cls(id=frame_id, type=data["type"], data=data, _body=body)
+        return cls(frame_id, body.type, None, None, body)
 
     @property
     def body(self) -> StreamFrame | None:
@@ -273,6 +298,13 @@ class Frame:
         if self._body is None:
             self._body = parse(self.data)
         return self._body
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            assert self._body is not None
+            self._data = payload(self._body)
+        return self._data
 
     @property
     def terminal(self) -> bool:
@@ -284,7 +316,10 @@ class Frame:
             self._json = orjson.dumps(self.data)
         return self._json
 
+    def __repr__(self) -> str:
+        return f"Frame(id={self.id}, type={self.type!r}, body={self.body!r})"
+
     @classmethod
     def from_json(cls, frame_id: int, raw: bytes) -> Frame:
         data = orjson.loads(raw)
-        return cls(id=frame_id, type=str(data.get("type", "")), data=data, _json=raw)
+        return cls(frame_id, str(data.get("type", "")), data, raw)
