@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,19 +19,7 @@ __all__ = ["UsageRow", "query_page", "token_totals", "usage"]  # UsageRow: `usag
 
 
 def _group(t: TokenTotals) -> TokenGroup:
-    return TokenGroup(
-        key=t.key,
-        queries=t.queries,
-        input_tokens=t.input_tokens,
-        output_tokens=t.output_tokens,
-        reasoning_tokens=t.reasoning_tokens,
-        cached_tokens=t.cached_tokens,
-        total_tokens=t.input_tokens + t.output_tokens,
-        cost_usd=t.cost_usd,
-        unpriced_queries=t.unpriced_queries,
-        avg_latency_ms=t.avg_latency_ms,
-        avg_ttft_ms=t.avg_ttft_ms,
-    )
+    return TokenGroup(**asdict(t), total_tokens=t.input_tokens + t.output_tokens)
 
 
 def _weighted(values: list[tuple[float | None, int]]) -> float | None:

@@ -79,7 +79,7 @@ class ChunkEncoder:
             case DoneFrame(metadata=meta):
                 out = self.chunk({}, finish_reason(meta.status, meta.finish_reason))
                 if self.include_usage:
-                    usage = completion_usage(meta.tokens).model_dump()
+                    usage = completion_usage(meta.usage).model_dump()
                     out += self.prefix + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n"
                 return out
             case ErrorFrame(error=error, code=code, http_status=status):

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from llm_platform.core.logging import get_logger
@@ -80,22 +80,13 @@ class GenerationResult:
     error_exc: ProviderError | None = None
     grounding: GroundingInfo | None = None
 
+    @property
+    def response(self) -> str:
+        """The answer's text, under its name in the v1 JSON answer."""
+        return self.text
+
     def metadata(self) -> StreamMetadata:
-        return StreamMetadata(
-            query_id=self.query_id,
-            stream_id=self.stream_id,
-            provider=self.provider,
-            model=self.model,
-            status=self.status,
-            finish_reason=self.finish_reason,
-            latency_ms=self.latency_ms,
-            ttft_ms=self.ttft_ms,
-            tokens=self.usage,
-            cost_usd=self.cost_usd,
-            supports_cot=self.supports_cot,
-            chain_of_thought=self.chain_of_thought,
-            grounding=self.grounding,
-        )
+        return StreamMetadata(**{f.name: getattr(self, f.name) for f in fields(StreamMetadata)})
 
 
 def _usage(event: UsageEvent) -> Usage:

@@ -95,22 +95,7 @@ async def answer(runtime: QueryRuntime, plan: QueryPlan) -> GenerationResult:
 
 def to_response(result: GenerationResult) -> QueryResponse:
     """The v1 JSON answer."""
-    return QueryResponse(
-        response=result.text,
-        citations=result.citations,
-        chain_of_thought=result.chain_of_thought,
-        supports_cot=result.supports_cot,
-        usage=result.usage,
-        model=result.model,
-        provider=result.provider,
-        query_id=result.query_id,
-        status=result.status,
-        error=result.error,
-        latency_ms=result.latency_ms,
-        ttft_ms=result.ttft_ms,
-        cost_usd=result.cost_usd,
-        grounding=result.grounding,
-    )
+    return QueryResponse.model_validate(result, from_attributes=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,17 +39,22 @@ class StartFrame:
 
 
 @dataclass(frozen=True, slots=True)
-class ThoughtFrame:
-    type: ClassVar[str] = "thought"
-
+class _TextFrame:
     content: str
 
 
 @dataclass(frozen=True, slots=True)
-class TokenFrame:
-    type: ClassVar[str] = "token"
+class ThoughtFrame(_TextFrame):
+    """Reasoning text as the model streams it."""
 
-    content: str
+    type: ClassVar[str] = "thought"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFrame(_TextFrame):
+    """Answer text as the model streams it."""
+
+    type: ClassVar[str] = "token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +73,10 @@ class UsageFrame:
 
 @dataclass(frozen=True, slots=True)
 class StreamMetadata:
-    """What the terminal frame says about the call. One name per fact (`latency_ms`,
-    `ttft_ms`); the platform payload also writes the older names its clients read."""
+    """What the terminal frame says about the call (the generation's result, field for
+    field). One name per fact: the platform payload writes `usage` as `tokens`, and
+    `latency_ms`/`ttft_ms` also under their older names `latency`/`ttft`, as clients read
+    them."""
 
     query_id: str | None = None
     stream_id: str | None = None
@@ -79,7 +86,7 @@ class StreamMetadata:
     finish_reason: str | None = None
     latency_ms: float | None = None
     ttft_ms: float | None = None
-    tokens: Usage | None = None
+    usage: Usage | None = None
     cost_usd: float | None = None
     supports_cot: bool | None = None
     chain_of_thought: ChainOfThought | None = None
@@ -150,7 +157,7 @@ def metadata_payload(meta: StreamMetadata) -> dict[str, Any]:
         "latency_ms": meta.latency_ms,
         "ttft": meta.ttft_ms,
         "ttft_ms": meta.ttft_ms,
-        "tokens": meta.tokens.model_dump() if meta.tokens is not None else None,
+        "tokens": meta.usage.model_dump() if meta.usage is not None else None,
         "cost_usd": meta.cost_usd,
         "supports_cot": meta.supports_cot,
         "chain_of_thought": (
@@ -219,7 +226,7 @@ def _metadata(data: Any) -> StreamMetadata | None:
         finish_reason=data.get("finish_reason"),
         latency_ms=data.get("latency_ms", data.get("latency")),
         ttft_ms=data.get("ttft_ms", data.get("ttft")),
-        tokens=Usage.model_validate(tokens) if tokens is not None else None,
+        usage=Usage.model_validate(tokens) if tokens is not None else None,
         cost_usd=data.get("cost_usd"),
         supports_cot=data.get("supports_cot"),
         chain_of_thought=ChainOfThought.model_validate(cot) if cot is not None else None,
@@ -282,11 +289,7 @@ class Frame:
         _json: bytes | None = None,
         _body: StreamFrame | None = None,
     ) -> None:
-        self.id = id
-        self.type = type
-        self._data = data
-        self._json = _json
-        self._body = _body
+        self.id, self.type, self._data, self._json, self._body = id, type, data, _json, _body
 
     @classmethod
     def of(cls, frame_id: int, body: StreamFrame) -> Frame:
