@@ -32,6 +32,7 @@ from typing import Any
 
 OUT = os.environ.get("PROBE_OUT", "probe.log")
 INTERVAL = float(os.environ.get("PROBE_INTERVAL", "60"))
+BASELINE = int(os.environ.get("PROBE_BASELINE", "1"))  # the report growth is measured from
 
 
 class MallInfo2(ctypes.Structure):
@@ -113,18 +114,19 @@ class Probe:
         self.first_types: Counter[str] | None = None
         self.first_sizes: dict[str, int] = {}
         self.started = time.monotonic()
+        self.reports = 0
 
     def report(self) -> None:
+        self.reports += 1
+        baseline = self.reports <= BASELINE  # (re)taken until the BASELINE-th report
         lines = [f"=== t={(time.monotonic() - self.started) / 60:.1f} min rss {rss_mb():.0f} MB"]
         lines.append(f"  {anon_mb()}; threads {threading.active_count()}")
         lines.append(f"  {heap()}")
         if tracemalloc.is_tracing():
-            snapshot = tracemalloc.take_snapshot().filter_traces(
-                [tracemalloc.Filter(False, tracemalloc.__file__)]
-            )
-            traced = sum(stat.size for stat in snapshot.statistics("filename"))
+            traced = tracemalloc.get_traced_memory()[0]
             lines.append(f"  tracemalloc: {traced / 2**20:.1f} MB traced")
-            if self.first is None:
+            snapshot = tracemalloc.take_snapshot()
+            if baseline or self.first is None:
                 self.first = snapshot
             else:
                 for stat in snapshot.compare_to(self.first, "traceback")[:12]:
@@ -139,7 +141,7 @@ class Probe:
                         + " <- ".join(reversed(frames))
                     )
         counts = type_counts()
-        if self.first_types is None:
+        if baseline or self.first_types is None:
             self.first_types = counts
         else:
             grown = (counts - self.first_types).most_common(10)
@@ -149,7 +151,7 @@ class Probe:
             now: dict[str, int] = {}
             if platform is not None:
                 sizes(platform, "state", 5, set(), now)
-            if not self.first_sizes:
+            if baseline:
                 self.first_sizes = now
             changed = {k: v for k, v in now.items() if v != self.first_sizes.get(k) and v > 0}
             lines.append(
