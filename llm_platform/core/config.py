@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     HEADER_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
     BODY_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
     KEEP_ALIVE_SECONDS: float = Field(default=5.0, gt=0)
+    # glibc malloc (core/malloc.py): at most MALLOC_ARENA_MAX arenas (the variable glibc itself
+    # reads; 0: glibc's default of 8 per core), and the heap's free pages handed back to the
+    # system every MALLOC_TRIM_SECONDS (0: never). Without them a server's resident memory
+    # creeps up under load while the memory in use stays flat (fragmentation across threads).
+    MALLOC_ARENA_MAX: int = Field(default=2, ge=0)
+    MALLOC_TRIM_SECONDS: float = Field(default=60.0, ge=0)
 
     DATA_DIR: Path = Path("data")
     DATABASE_URL: str | None = None
@@ -203,10 +209,15 @@ class Settings(BaseSettings):
     # Layers llama.cpp offloads to the GPU (-1: all, 0: none). Needs a CUDA (or Metal,
     # Vulkan...) build of llama-cpp-python (docs/deploy.md); a CPU build ignores it.
     LOCAL_MODEL_GPU_LAYERS: int = Field(default=0, ge=-1)
-    # Load the local model (and the local embedding model when files/RAG are on) in the
-    # background at start-up, so the first request does not wait for it (/api/v1/status
-    # reports when they are ready). false: each loads on first use.
+    # Load the local model (and the local embedding model when files/RAG are on) at
+    # start-up, so the first request does not wait for it (/api/v1/status reports each
+    # load). false: each loads on first use.
     WARM_START: bool = True
+    # With WARM_START, wait for those loads before serving: uvicorn opens the port only once
+    # the app has started, so no request (the first chat included) ever waits for a load.
+    # false: the port opens at once, the loads run in the background and /api/v1/ready
+    # answers 503 until they end (for a proxy or orchestrator that probes readiness).
+    WARM_START_WAIT: bool = True
     # System prompts per provider/model; None: the defaults shipped in the package.
     PROVIDER_PROMPTS_PATH: Path | None = None
 

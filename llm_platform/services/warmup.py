@@ -1,13 +1,17 @@
-"""Warm start: load in-process models in the background while the server already answers.
+"""Warm start: load in-process models at start-up, before serving or in the background.
 
 The embedded llama.cpp model (and the local embedding model when files/RAG are on) take
 seconds to load; done lazily, the first chat after start paid for it. With WARM_START the
 lifespan starts their loads in a background task, one after the other (the chat model
 first, with one token of a chat that carries its system prompt, which llama.cpp then keeps
 evaluated); `/api/v1/status` reports each one (`queued`, `loading`, `ready` with the seconds
-it took, or `failed` with the reason) and `/api/v1/ready` answers 503 until they are done.
-A request that arrives during a load waits for the rest of it (the provider queues it behind
-the load) instead of starting a second one.
+it took, or `failed` with the reason).
+
+With WARM_START_WAIT (the default) the lifespan then waits for them: uvicorn opens its port
+only after the app's start-up, so the first request, sent the instant the port opens, finds
+the models loaded. Without it the port opens at once and `/api/v1/ready` answers 503 until
+the loads are done (a proxy's readiness probe); a request that arrives during a load waits
+for the rest of it (the provider queues it behind the load) instead of starting a second one.
 """
 
 from __future__ import annotations

@@ -54,6 +54,15 @@ async def test_script_function_sees_the_request_and_call_index() -> None:
     assert (await provider.complete(request("m"))).text == "m-1"
 
 
+async def test_the_record_of_calls_keeps_only_the_last_ones() -> None:
+    """A demo server (ENABLE_SCRIPTED_PROVIDER) answering for hours keeps a bounded record;
+    a script function still sees every call's index."""
+    provider = ScriptedProvider(script=lambda req, i: [TextDelta(text=str(i))], max_calls=3)
+    answers = [(await provider.complete(request(text=f"q{n}"))).text for n in range(7)]
+    assert answers == [str(n) for n in range(7)]
+    assert [c.request.messages[0].content for c in provider.calls] == ["q4", "q5", "q6"]
+
+
 async def test_demo_grounded_answers_from_the_first_source_and_cites_it() -> None:
     provider = ScriptedProvider(token_delay=0)
     system = (

@@ -82,7 +82,8 @@ def _local(client: AppClient) -> LocalModelProvider:
 async def test_models_load_at_start_and_status_says_when(
     make_settings: Callable[..., Settings],
 ) -> None:
-    async with app_client(make_settings(WARM_START=True)) as client:
+    # In the background (WARM_START_WAIT=false): served at once, /ready says when loaded.
+    async with app_client(make_settings(WARM_START=True, WARM_START_WAIT=False)) as client:
         status = (await client.get("/api/v1/status", headers=await staff_headers(client))).json()
         # Served at once, while the models load in the background.
         assert set(status["models"]) == {
@@ -115,7 +116,7 @@ async def test_models_load_at_start_and_status_says_when(
 async def test_a_chat_during_the_load_waits_for_it_and_is_answered(
     make_settings: Callable[..., Settings],
 ) -> None:
-    async with app_client(make_settings(WARM_START=True)) as client:
+    async with app_client(make_settings(WARM_START=True, WARM_START_WAIT=False)) as client:
         r = await client.post(
             "/api/v1/query",
             json={"user_id": "u1", "query": "Say hello.", "max_tokens": 8},
@@ -136,3 +137,19 @@ async def test_without_warm_start_nothing_loads_until_asked(
         assert status["models"] == {} and status["models_ready"] is True
         assert (await client.get("/api/v1/ready")).status_code == 200
         assert not _local(client).loaded
+
+
+@needs_local_model
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_by_default_the_app_starts_serving_once_the_models_are_loaded(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with app_client(make_settings(WARM_START=True)) as client:
+        # The lifespan's start-up (before which uvicorn opens no port) waited for the loads.
+        probe = await client.get("/api/v1/ready")
+        assert probe.status_code == 200, probe.text
+        models = probe.json()["models"]
+        assert set(models) == {"local:smollm2-135m-instruct", "embeddings:local:all-MiniLM-L6-v2"}
+        assert all(load["state"] == "ready" for load in models.values()), models
+        assert _local(client).loaded
+        assert client.app.state.platform.rag.runtime.embedder._model is not None
