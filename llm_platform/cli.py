@@ -342,3 +342,62 @@ def users_revoke_key(
         typer.echo("no active key matches", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {count} key(s)")
+
+
+# ---------------------------------------------------------------- user studies
+study_app = typer.Typer(help="User studies: pilots and retention.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("pilot")
+def study_pilot(
+    study: Annotated[str, typer.Argument(help="Study id")],
+    participants: Annotated[int, typer.Option(help="Simulated participants", min=1)] = 10,
+    url: Annotated[
+        str | None, typer.Option(help="A running server (default: this one, in process)")
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="LLM_PLATFORM_KEY", help="The study owner's key (with --url)"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Participants at once", min=1)] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated answers")] = 0,
+    max_wait: Annotated[
+        float, typer.Option(help="Seconds a participant waits for a minutes-on-task rule")
+    ] = 0.0,
+) -> None:
+    """Run simulated participants through the study's real HTTP flow (marked as pilot data)
+    and print arm balance, completion rate, median time and failed steps."""
+    from llm_platform.services.studies.pilot_runner import run_pilot
+
+    try:
+        text, ok = asyncio.run(
+            run_pilot(
+                _settings(),
+                study,
+                participants=participants,
+                url=url,
+                key=key,
+                concurrency=concurrency,
+                seed=seed,
+                max_wait_s=max_wait,
+            )
+        )
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(text)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@study_app.command("purge")
+def study_purge() -> None:
+    """Retention: purge the raw data of closed studies whose `retention_days` have passed."""
+    from llm_platform.services.studies.pilot_runner import run_purge
+
+    purged = asyncio.run(run_purge(_settings()))
+    if not purged:
+        typer.echo("nothing to purge")
+    for study_id, count in purged.items():
+        typer.echo(f"{study_id}: {count} participant(s) purged")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
     status_code: int = 500
     type: str = "internal_error"
     detail: str = "Internal server error"
+    # More fields of the error body (e.g. per-item errors of a questionnaire).
+    extra: dict[str, Any] | None = None
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         self.detail = detail or self.detail

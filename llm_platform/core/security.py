@@ -11,6 +11,7 @@ the operator opts in (`TRUST_CLIENT_USER_ID`, the original Next.js client's mode
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -67,6 +68,13 @@ class ParticipantTokens:
 
     def __init__(self, secret: str) -> None:
         self._serializer = URLSafeSerializer(secret, salt="llm-platform.participant")
+        self._secret = secret.encode("utf-8")
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        """A stable keyed hash (HMAC-SHA256, hex) of `value` for `purpose`: pseudonyms of
+        recruitment ids, which nobody without the server's secret can recompute."""
+        message = purpose.encode("utf-8") + b"\x00" + value.encode("utf-8", "surrogatepass")
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def issue(self, user_id: str) -> str:
         return PARTICIPANT_TOKEN_PREFIX + str(self._serializer.dumps({"u": user_id}))

@@ -278,3 +278,114 @@ class FileSection(Base):
     heading: Mapped[str | None] = mapped_column(String(512))
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
+
+
+# ---------------------------------------------------------------- user studies (issue 14)
+class Study(Base):
+    """A study: its current definition and version, owner and open/closed state."""
+
+    __tablename__ = "studies"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Next assignment's sequence number (the seeded tie-break's counter).
+    assignments: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    purged_at: Mapped[datetime | None] = mapped_column()
+
+
+class StudyVersion(Base):
+    __tablename__ = "study_versions"
+
+    study_id: Mapped[str] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyParticipant(Base):
+    """One participant of one study: a participant-role user of their own (`p-...`)."""
+
+    __tablename__ = "study_participants"
+    __table_args__ = (
+        UniqueConstraint("study_id", "recruitment_hash", name="uq_study_participants_recruit"),
+        UniqueConstraint("user_id", name="uq_study_participants_user"),
+        Index("ix_study_participants_study_arm", "study_id", "arm"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(128))
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    # Keyed hash of the recruitment id (None: entered without one, e.g. a preview).
+    recruitment_hash: Mapped[str | None] = mapped_column(String(64))
+    extra_params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    arm: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="entered")
+    is_pilot: Mapped[bool] = mapped_column(default=False)
+    is_preview: Mapped[bool] = mapped_column(default=False)
+    session_id: Mapped[str | None] = mapped_column(String(128))
+    assignment: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    completion_code: Mapped[str | None] = mapped_column(String(512))
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    consented_at: Mapped[datetime | None] = mapped_column()
+    declined_at: Mapped[datetime | None] = mapped_column()
+    pre_done_at: Mapped[datetime | None] = mapped_column()
+    task_started_at: Mapped[datetime | None] = mapped_column()
+    post_done_at: Mapped[datetime | None] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyRecruitmentId(Base):
+    """The raw recruitment id, kept apart for payments (exported only on request)."""
+
+    __tablename__ = "study_recruitment_ids"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("study_participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    recruitment_id: Mapped[str] = mapped_column(Text)
+
+
+class StudyAnswer(Base):
+    __tablename__ = "study_answers"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "item_id", name="uq_study_answers_item"),
+        Index("ix_study_answers_study", "study_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("study_participants.id", ondelete="CASCADE")
+    )
+    study_id: Mapped[str] = mapped_column(String(128))
+    phase: Mapped[str] = mapped_column(String(8))
+    item_id: Mapped[str] = mapped_column(String(128))
+    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    attention_ok: Mapped[bool | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StudyAudit(Base):
+    """Exports, deletions, withdrawals, mapping reads: who did what, no personal data."""
+
+    __tablename__ = "study_audit"
+    __table_args__ = (Index("ix_study_audit_study_created", "study_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    study_id: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

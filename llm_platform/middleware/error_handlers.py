@@ -63,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("app_error", type=exc.type, detail=exc.detail)
-        return _render(exc)
+        return _render(exc, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,12 +9,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from llm_platform import __version__
 from llm_platform.core.config import Settings
 from llm_platform.core.errors import NotFound
+from llm_platform.services.studies.definitions import frame_origins
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -95,6 +96,18 @@ def render_index(template: str, bundle: Bundle, settings: Settings) -> str:
     )
 
 
+def study_page_headers(origins: list[str]) -> dict[str, str]:
+    """The security headers with `frame-ancestors 'self'` and the study's origins (and no
+    X-Frame-Options, which knows no list of origins)."""
+    ancestors = " ".join(["'self'", *origins])
+    policy = CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {ancestors}"
+    )
+    headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "X-Frame-Options"}
+    headers["Content-Security-Policy"] = policy
+    return headers
+
+
 def build_web_router(settings: Settings, static_dir: Path = STATIC_DIR) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     template = (PACKAGE_DIR / "index.html").read_text("utf-8")
@@ -118,6 +131,18 @@ def build_web_router(settings: Settings, static_dir: Path = STATIC_DIR) -> APIRo
 
     for path in APP_ROUTES:
         router.add_api_route(path, index, methods=["GET", "HEAD"])
+
+    @router.api_route("/s/{study_id}", methods=["GET", "HEAD"])
+    async def study_page(study_id: str, request: Request) -> Response:
+        """A study's participant link: the app's page, which a survey tool may frame from
+        the study's allowed origins (`frame-ancestors`); the app shows closed, full or
+        unknown studies from its enter call's answer."""
+        origins = await frame_origins(request.app.state.platform.db, study_id)
+        headers = {**study_page_headers(origins), "Cache-Control": "no-cache"}
+        found = bundle()
+        if found is None:
+            return HTMLResponse(NOT_BUILT, status_code=503, headers=headers)
+        return HTMLResponse(render_index(template, found, settings), headers=headers)
 
     @router.api_route("/assets/{name}", methods=["GET", "HEAD"])
     async def asset(name: str) -> Response:

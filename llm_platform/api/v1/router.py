@@ -15,6 +15,7 @@ from llm_platform.api.v1 import (
     query_ws,
     rag,
     sessions,
+    studies,
 )
 
 api_router = APIRouter(prefix="/api/v1", route_class=JSONRoute)
@@ -24,6 +25,7 @@ api_router.include_router(sessions.router)
 api_router.include_router(events.router)
 api_router.include_router(queries.router)
 api_router.include_router(experiments.router)
+api_router.include_router(studies.router)
 # --- providers / query / streaming ---
 api_router.include_router(models.router)
 api_router.include_router(query.router)
