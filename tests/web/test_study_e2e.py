@@ -203,7 +203,8 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
     chat_until_done(page)
     expect(page.get_by_test_id("finish")).to_be_enabled()
     body = page.locator("body").inner_text()
-    assert "arm-alpha" not in body and "arm-beta" not in body  # the arm is never named
+    # The participant is blind to the condition: no arm name, no model name.
+    assert "arm-alpha" not in body and "arm-beta" not in body and "scripted" not in body
     screenshot(page, "study-task")
     page.get_by_test_id("finish").click()
 
@@ -257,7 +258,7 @@ addEventListener("message", (e) => window.__messages.push({{origin: e.origin, da
 
 
 def test_study_inside_a_survey_iframe_posts_to_the_host(
-    page: Any, live_server: LiveServer, admin_key: str, host: HostServer
+    browser: Any, page: Any, live_server: LiveServer, admin_key: str, host: HostServer
 ) -> None:
     study = create_study(
         live_server,
@@ -293,8 +294,10 @@ def test_study_inside_a_survey_iframe_posts_to_the_host(
     expect(frame.get_by_test_id("study-debrief")).to_be_visible()
     assert page.url == f"{host.url}/survey"
 
-    # Another participant withdraws from inside the frame: the host hears of it.
+    # Another participant (another browser) withdraws from inside the frame: the host hears.
     host_page(live_server, host, "/survey2", f"/s/{study}?PROLIFIC_PID=pp-frame-2")
+    context = browser.new_context()
+    page = context.new_page()
     page.goto(f"{host.url}/survey2")
     frame = page.frame_locator("#study")
     frame.get_by_test_id("consent-agree").click()
@@ -304,6 +307,7 @@ def test_study_inside_a_survey_iframe_posts_to_the_host(
     expect(frame.get_by_test_id("study-withdrawn")).to_be_visible()
     (gone,) = messages_of(page, "llm-platform:withdraw")
     assert gone["data"] == {"type": "llm-platform:withdraw", "study": study}
+    context.close()
     statuses = sorted(r[0] for r in participants(live_server, study))
     assert statuses == ["completed"]  # the withdrawn participant's row is gone
 

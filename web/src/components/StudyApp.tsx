@@ -93,6 +93,13 @@ function ErrorPage({ error, onRetry, onRestart }: { error: StudyError; onRetry: 
           <p>Each person can take part once. Thank you for your participation.</p>
         </EndPage>
       );
+    case "recruitment_mismatch":
+    case "resume_needs_token":
+      return (
+        <EndPage title="You are already taking part" testid="study-mismatch">
+          <p>{error.message}.</p>
+        </EndPage>
+      );
     case "network_error":
       return (
         <EndPage title="Cannot reach the study" testid="study-network-error">
