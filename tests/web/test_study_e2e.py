@@ -170,7 +170,7 @@ def messages_of(page: Any, kind: str, timeout: float = 15) -> list[dict[str, Any
 
 
 def test_prolific_participant_completes_and_is_redirected_with_the_code(
-    page: Any, live_server: LiveServer, admin_key: str, host: HostServer
+    browser: Any, page: Any, live_server: LiveServer, admin_key: str, host: HostServer
 ) -> None:
     study = create_study(
         live_server, admin_key, definition("flow", redirect=f"{host.url}/done?cc={CODE}")
@@ -240,6 +240,13 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
         ("post", "effort"),
         ("post", "trust_post"),
     }
+    # The same recruitment id again, from another browser: already done, no second code.
+    other = browser.new_context(base_url=live_server.url)
+    again = other.new_page()
+    again.goto(f"/s/{study}?PROLIFIC_PID=pp-flow-1")
+    expect(again.get_by_test_id("study-already-completed")).to_be_visible()
+    expect(again.get_by_test_id("completion-code")).to_have_count(0)
+    other.close()
     # The raw recruitment id is nowhere in the participants table.
     assert "pp-flow-1" not in json.dumps(
         live_server.sql("SELECT * FROM study_participants WHERE study_id = ?", study),
@@ -424,6 +431,11 @@ def test_researcher_page_imports_opens_watches_and_previews(
     other.close()
     ((_, arm, _, _),) = participants(live_server, "watched")
     expect(card.locator(f"tr[data-arm={arm}] [data-col=consented]")).to_have_text("1")
+    card.get_by_test_id("study-participants").locator("summary").click()
+    rows = card.get_by_test_id("study-participants").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.locator("[data-col=status]")).to_have_text("task")
+    assert "pp-watched-1" not in card.inner_text()  # pseudonyms only
 
     # Preview an arm: a new tab, marked, not counted.
     with page.context.expect_page() as opened:

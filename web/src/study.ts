@@ -99,6 +99,20 @@ export interface StudyProgressOut {
   [key: string]: unknown;
 }
 
+export interface ParticipantRow {
+  pseudonym: string;
+  arm: string;
+  status: string;
+  version: number;
+  is_pilot: boolean;
+  entered_at: string;
+  consented_at: string | null;
+  task_started_at: string | null;
+  completed_at: string | null;
+  last_seen_at: string;
+  turns: number;
+}
+
 /** An answer of the study API: status, error type, message and, for 422, the per-item errors. */
 export class StudyError extends Error {
   constructor(
@@ -224,9 +238,10 @@ export class StudyClient {
     auth.useStudyToken(token);
   }
 
-  /** Forget the stored token (the participant starts again from the link). */
+  /** Forget the stored token (the participant starts again from the link) and any drafts. */
   forget(): void {
     storage.remove(tokenKey(this.studyId));
+    this.dropDrafts();
     try {
       sessionStorage.removeItem(previewKey(this.studyId));
     } catch {
@@ -261,6 +276,11 @@ export class StudyClient {
 
   withdraw(): Promise<ParticipantState> {
     return call<ParticipantState>("POST", `${this.base()}/withdraw`, this.token, {});
+  }
+
+  /** Questionnaire answers typed but not sent (kept across a reload until then). */
+  dropDrafts(): void {
+    for (const phase of ["pre", "post"]) storage.remove(`llmp.study.${this.studyId}.${phase}.draft`);
   }
 
   /** This browser withdrew from the study (its data is gone): the page says so on a reload. */
@@ -318,6 +338,7 @@ export const researcher = {
   update: (id: string, definition: unknown) => call<StudyOut>("PUT", `/api/v1/studies/${enc(id)}`, null, definition, auth.headers()),
   setState: (id: string, action: "open" | "close") => call<StudyOut>("POST", `/api/v1/studies/${enc(id)}/${action}`, null, {}, auth.headers()),
   progress: (id: string) => call<StudyProgressOut>("GET", `/api/v1/studies/${enc(id)}/progress`, null, undefined, auth.headers()),
+  participants: (id: string) => call<ParticipantRow[]>("GET", `/api/v1/studies/${enc(id)}/participants?limit=500`, null, undefined, auth.headers()),
   preview: (id: string, arm: string) => call<{ token: string; url: string }>("POST", `/api/v1/studies/${enc(id)}/preview?arm=${enc(arm)}`, null, {}, auth.headers()),
 };
 

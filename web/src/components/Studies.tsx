@@ -3,7 +3,7 @@
 // as a participant would see it, download the data and its codebook.
 import { useEffect, useState } from "preact/hooks";
 import { fmtDate, fmtInt } from "../format";
-import { EXPORT_FORMATS, EXPORT_TABLES, researcher, type StudyOut, type StudyProgressOut } from "../study";
+import { EXPORT_FORMATS, EXPORT_TABLES, type ParticipantRow, researcher, type StudyOut, type StudyProgressOut } from "../study";
 import { ApiLink } from "./ApiLink";
 import { Icon } from "./Icon";
 import "./study.css";
@@ -160,6 +160,64 @@ function ProgressTable({ study, progress }: { study: StudyOut; progress: StudyPr
   );
 }
 
+/** One row per participant (pseudonymous), loaded when opened and refreshed with the progress. */
+function ParticipantsList({ id, tick }: { id: string; tick: number }) {
+  const [open, setOpen] = useState(false);
+  const [rows, setRows] = useState<ParticipantRow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!open) return;
+    researcher
+      .participants(id)
+      .then((r) => {
+        setRows(r);
+        setError(null);
+      })
+      .catch((err) => setError((err as Error).message));
+  }, [open, tick, id]);
+  return (
+    <details class="participants" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)} data-testid="study-participants">
+      <summary>Participants{rows ? ` (${rows.length})` : ""}</summary>
+      {error && <div class="inline-error small">{error}</div>}
+      {rows && (
+        <div class="table-wrap">
+          <table class="table small">
+            <thead>
+              <tr>
+                <th>Pseudonym</th>
+                <th>Arm</th>
+                <th>Status</th>
+                <th class="num">Version</th>
+                <th>Entered</th>
+                <th>Completed</th>
+                <th>Last seen</th>
+                <th class="num">Turns</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.pseudonym} data-pseudonym={r.pseudonym}>
+                  <td>
+                    <code>{r.pseudonym}</code>
+                    {r.is_pilot && <span class="pill small"> pilot</span>}
+                  </td>
+                  <td>{r.arm}</td>
+                  <td data-col="status">{r.status}</td>
+                  <td class="num">{r.version}</td>
+                  <td>{fmtDate(r.entered_at)}</td>
+                  <td>{r.completed_at ? fmtDate(r.completed_at) : "–"}</td>
+                  <td>{fmtDate(r.last_seen_at)}</td>
+                  <td class="num">{fmtInt(r.turns)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </details>
+  );
+}
+
 function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOut) => void }) {
   const [study, setStudy] = useState(initial);
   const [progress, setProgress] = useState<StudyProgressOut | null>(null);
@@ -276,6 +334,7 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
         ))}
       </div>
       <ProgressTable study={study} progress={progress} />
+      <ParticipantsList id={id} tick={progress ? Date.parse(String(progress.updated_at ?? "")) || 0 : 0} />
       {error && (
         <div class="inline-error small" role="alert">
           {error}

@@ -256,7 +256,10 @@ export function StudyApp({ studyId, tracker, config }: { studyId: string; tracke
   useEffect(() => {
     if (status) tracker.track("study_step", { study_id: studyId, status, step });
     if (status === "completed" && state?.completion_code) notifyParent({ type: "llm-platform:complete", study: studyId, code: state.completion_code });
-    if (status === "completed" || status === "withdrawn") client.finished = false;
+    if (status === "completed" || status === "withdrawn") {
+      client.finished = false;
+      client.dropDrafts();
+    }
   }, [status, step]);
 
   const act = async (fn: () => Promise<ParticipantState>) => {
