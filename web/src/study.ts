@@ -91,10 +91,12 @@ export interface ArmProgress {
   median_minutes_on_task: number | null;
   turns: number;
   attention_failures: number;
+  active?: number;
 }
 
 export interface StudyProgressOut {
   arms: ArmProgress[];
+  totals?: ArmProgress;
   updated_at?: string;
   [key: string]: unknown;
 }
@@ -337,7 +339,7 @@ export const researcher = {
     }),
   update: (id: string, definition: unknown) => call<StudyOut>("PUT", `/api/v1/studies/${enc(id)}`, null, definition, auth.headers()),
   setState: (id: string, action: "open" | "close") => call<StudyOut>("POST", `/api/v1/studies/${enc(id)}/${action}`, null, {}, auth.headers()),
-  progress: (id: string) => call<StudyProgressOut>("GET", `/api/v1/studies/${enc(id)}/progress`, null, undefined, auth.headers()),
+  progress: (id: string, pilot = false) => call<StudyProgressOut>("GET", `/api/v1/studies/${enc(id)}/progress${pilot ? "?include_pilot=true" : ""}`, null, undefined, auth.headers()),
   participants: (id: string) => call<ParticipantRow[]>("GET", `/api/v1/studies/${enc(id)}/participants?limit=500`, null, undefined, auth.headers()),
   preview: (id: string, arm: string) => call<{ token: string; url: string }>("POST", `/api/v1/studies/${enc(id)}/preview?arm=${enc(arm)}`, null, {}, auth.headers()),
 };

@@ -3,7 +3,7 @@
 // as a participant would see it, download the data and its codebook.
 import { useEffect, useState } from "preact/hooks";
 import { fmtDate, fmtInt } from "../format";
-import { EXPORT_FORMATS, EXPORT_TABLES, type ParticipantRow, researcher, type StudyOut, type StudyProgressOut } from "../study";
+import { type ArmProgress, EXPORT_FORMATS, EXPORT_TABLES, type ParticipantRow, researcher, type StudyOut, type StudyProgressOut } from "../study";
 import { ApiLink } from "./ApiLink";
 import { Icon } from "./Icon";
 import "./study.css";
@@ -102,7 +102,7 @@ function DefinitionForm({ editing, onSaved, onCancel }: { editing: StudyOut | nu
 }
 
 function ProgressTable({ study, progress }: { study: StudyOut; progress: StudyProgressOut | null }) {
-  const arms = progress?.arms ?? study.definition.arms.map((a) => ({ arm: a.name, started: 0, consented: 0, completed: 0, dropped: 0, declined: 0, withdrawn: 0, median_minutes_on_task: null, turns: 0, attention_failures: 0 }));
+  const arms: ArmProgress[] = progress?.arms ?? study.definition.arms.map((a) => ({ arm: a.name, started: 0, consented: 0, completed: 0, dropped: 0, declined: 0, withdrawn: 0, median_minutes_on_task: null, turns: 0, attention_failures: 0 }));
   const target = study.definition.target_per_arm;
   return (
     <div class="table-wrap">
@@ -111,6 +111,7 @@ function ProgressTable({ study, progress }: { study: StudyOut; progress: StudyPr
           <tr>
             <th>Arm</th>
             <th class="num">Started</th>
+            <th class="num">Active</th>
             <th class="num">Consented</th>
             <th class="num">Completed</th>
             <th class="num">Dropped</th>
@@ -122,18 +123,21 @@ function ProgressTable({ study, progress }: { study: StudyOut; progress: StudyPr
           </tr>
         </thead>
         <tbody>
-          {arms.map((a) => (
-            <tr key={a.arm} data-arm={a.arm}>
+          {[...arms, ...(progress?.totals && arms.length > 1 ? [{ ...progress.totals, arm: "all" }] : [])].map((a) => (
+            <tr key={a.arm} data-arm={a.arm} class={a.arm === "all" && progress?.totals ? "totals" : ""}>
               <td>{a.arm}</td>
               <td class="num" data-col="started">
                 {fmtInt(a.started)}
+              </td>
+              <td class="num" data-col="active">
+                {a.active == null ? "–" : fmtInt(a.active)}
               </td>
               <td class="num" data-col="consented">
                 {fmtInt(a.consented)}
               </td>
               <td class="num" data-col="completed">
                 {fmtInt(a.completed)}
-                {target ? <span class="muted small"> / {fmtInt(target)}</span> : null}
+                {target && a.arm !== "all" ? <span class="muted small"> / {fmtInt(target)}</span> : null}
               </td>
               <td class="num" data-col="dropped">
                 {fmtInt(a.dropped)}
@@ -224,6 +228,7 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState(false);
+  const [pilot, setPilot] = useState(false);
   const id = study.id;
 
   useEffect(() => setStudy(initial), [initial]);
@@ -234,7 +239,7 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
     let timer = 0;
     const tick = async () => {
       try {
-        const p = await researcher.progress(id);
+        const p = await researcher.progress(id, pilot);
         if (!stop) {
           setProgress(p);
           setError(null);
@@ -249,7 +254,7 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
       stop = true;
       clearTimeout(timer);
     };
-  }, [id]);
+  }, [id, pilot]);
 
   const setState = async (action: "open" | "close") => {
     setBusy(true);
@@ -333,6 +338,9 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
           </button>
         ))}
       </div>
+      <label class="small">
+        <input type="checkbox" checked={pilot} onChange={(e) => setPilot((e.target as HTMLInputElement).checked)} data-testid="include-pilot" /> Include pilot (simulated) participants in counts and exports
+      </label>
       <ProgressTable study={study} progress={progress} />
       <ParticipantsList id={id} tick={progress ? Date.parse(String(progress.updated_at ?? "")) || 0 : 0} />
       {error && (
@@ -345,7 +353,7 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
           <span class="group" key={t}>
             <span class="small">{t}:</span>
             {EXPORT_FORMATS.map((f) => (
-              <ApiLink key={f} class="btn small" href={`${api}/export/${t}?format=${f}`} filename={`${id}-${t}.${f}`} data-testid={`export-${t}-${f}`}>
+              <ApiLink key={f} class="btn small" href={`${api}/export/${t}?format=${f}${pilot ? "&include_pilot=true" : ""}`} filename={`${id}-${t}.${f}`} data-testid={`export-${t}-${f}`}>
                 <Icon name="download" size={12} /> {f.toUpperCase()}
               </ApiLink>
             ))}

@@ -68,7 +68,13 @@ function EndPage({ title, children, testid }: { title: string; children?: preact
 }
 
 function ErrorPage({ error, onRetry, onRestart }: { error: StudyError; onRetry: () => void; onRestart: () => void }) {
-  switch (error.status === 404 ? "not_found" : error.type) {
+  switch (error.type === "not_participant" ? error.type : error.status === 404 ? "not_found" : error.type) {
+    case "not_participant":
+      return (
+        <EndPage title="You are no longer taking part in this study" testid="study-not-participant">
+          <p>Your participation has ended and its data was removed. Thank you for your time; you can close this page.</p>
+        </EndPage>
+      );
     case "not_found":
       return (
         <EndPage title="Study not found" testid="study-not-found">
