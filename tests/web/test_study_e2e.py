@@ -179,6 +179,7 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
     expect(page.get_by_test_id("consent-text")).to_contain_text("You agree to chat")
     expect(page.get_by_test_id("consent-text").locator("h1")).to_have_text("Consent")
     expect(page.get_by_test_id("withdraw")).to_be_visible()
+    screenshot(page, "study-consent")
     page.get_by_test_id("consent-agree").click()
 
     # The pre-questionnaire: required items are checked before anything is sent.
@@ -189,6 +190,7 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
         "Please answer"
     )
     expect(page.get_by_test_id("item-use").get_by_test_id("item-error")).to_be_visible()
+    screenshot(page, "study-questionnaire-errors")
     expect(page.get_by_test_id("item-why").get_by_test_id("item-error")).to_have_count(0)
     page.get_by_test_id("item-trust_pre").get_by_label("5", exact=True).check()
     page.get_by_test_id("item-use").get_by_label("Weekly").check()
@@ -222,6 +224,7 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
 
     # Debrief: the code, then the recruitment platform's completion URL.
     expect(page.get_by_test_id("completion-code")).to_have_text(CODE)
+    screenshot(page, "study-debrief")
     expect(page.get_by_test_id("redirect-link")).to_have_attribute(
         "href", f"{host.url}/done?cc={CODE}"
     )
