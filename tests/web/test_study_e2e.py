@@ -365,13 +365,23 @@ def test_declining_consent_ends_on_a_page_and_is_recorded(
     expect(page.get_by_test_id("study-declined")).to_be_visible()
 
 
-def test_closed_unknown_and_tampered_links_show_clear_pages(
+def test_closed_full_unknown_and_tampered_links_show_clear_pages(
     page: Any, live_server: LiveServer, admin_key: str
 ) -> None:
     closed = create_study(live_server, admin_key, definition("closed-one"), open_it=False)
     page.goto(f"/s/{closed}?PROLIFIC_PID=pp-closed-1")
     expect(page.get_by_test_id("study-closed")).to_contain_text("This study is closed")
     assert participants(live_server, closed) == []
+
+    full = create_study(live_server, admin_key, {**definition("full-one"), "target_per_arm": 1})
+    for n in (1, 2):  # one per arm
+        r = httpx.post(
+            f"{live_server.url}/api/v1/studies/{full}/enter",
+            json={"params": {"PROLIFIC_PID": f"pp-full-{n}"}},
+        )
+        assert r.status_code == 200, r.text
+    page.goto(f"/s/{full}?PROLIFIC_PID=pp-full-3")
+    expect(page.get_by_test_id("study-full")).to_contain_text("This study is full")
 
     page.goto("/s/no-such-study?PROLIFIC_PID=pp-x")
     expect(page.get_by_test_id("study-not-found")).to_be_visible()
