@@ -371,7 +371,9 @@ class StudyAnswer(Base):
     study_id: Mapped[str] = mapped_column(String(128))
     phase: Mapped[str] = mapped_column(String(8))
     item_id: Mapped[str] = mapped_column(String(128))
-    value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    # {"v": <answer>}: SQLite gives a JSON column numeric affinity, so a bare number would
+    # come back as a number, not as JSON text.
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     version: Mapped[int] = mapped_column(Integer)
     attention_ok: Mapped[bool | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

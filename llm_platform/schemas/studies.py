@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from llm_platform.schemas.common import ClientId, Schema
 
@@ -25,7 +34,8 @@ Label = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1
 Markdown = Annotated[str, Field(max_length=100_000)]
 # Names of URL parameters a recruitment platform sends.
 ParamName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-AnswerValue = int | float | str | list[str] | None
+# Strict: `true` stays a boolean (an invalid likert answer), not the integer 1.
+AnswerValue = StrictBool | StrictInt | StrictFloat | StrictStr | list[StrictStr] | None
 # Study ids appear in URLs (/s/<id>) and in experiment ids (`study.<id>.v<version>`).
 StudySlug = Annotated[str, Field(min_length=1, max_length=96, pattern=r"^[A-Za-z0-9._\-]+$")]
 

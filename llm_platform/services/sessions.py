@@ -118,11 +118,18 @@ async def resume(
 async def apply_experiment(db: AsyncSession, record: Session, experiment_id: str) -> None:
     """Store the experiment on the session and, when it is defined, the user's arm."""
     record.experiment_id = experiment_id
+    # A study's arms (`study.<id>.v<n>`) are assigned by the study, never by naming them.
+    if experiment_id.startswith(STUDY_EXPERIMENT_PREFIX):
+        record.variant = None
+        return
     experiment = await ExperimentRepository(db).get(experiment_id)
     if experiment is not None and experiment.variants:
         record.variant = assign_variant(experiment.id, record.user_id, variants_of(experiment)).name
     else:
         record.variant = None
+
+
+STUDY_EXPERIMENT_PREFIX = "study."
 
 
 class SessionOwners:

@@ -196,7 +196,8 @@ async def enter(
 
 
 @router.get("/{study_id}/me", response_model=ParticipantState)
-async def me(study_id: StudyId, db: DbSession, user: CurrentUser) -> ParticipantState:
+async def me(study_id: StudyId, db: DbSession, user: CurrentUser, state: State) -> ParticipantState:
+    await flow.settle_turns(state)
     return await flow.current(db, user, study_id)
 
 
@@ -209,13 +210,18 @@ async def consent(
 
 @router.post("/{study_id}/answers", response_model=ParticipantState)
 async def answers(
-    study_id: StudyId, payload: AnswersRequest, db: DbSession, user: CurrentUser
+    study_id: StudyId, payload: AnswersRequest, db: DbSession, user: CurrentUser, state: State
 ) -> ParticipantState:
+    if payload.phase == "post":
+        await flow.settle_turns(state)
     return await flow.answer(db, user, study_id, payload)
 
 
 @router.post("/{study_id}/complete", response_model=ParticipantState)
-async def complete(study_id: StudyId, db: DbSession, user: CurrentUser) -> ParticipantState:
+async def complete(
+    study_id: StudyId, db: DbSession, user: CurrentUser, state: State
+) -> ParticipantState:
+    await flow.settle_turns(state)
     return await flow.complete(db, user, study_id)
 
 

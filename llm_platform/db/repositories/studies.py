@@ -21,6 +21,7 @@ from llm_platform.db.repositories.base import Repository
 
 # Statuses of participants who never count toward an arm's size.
 NOT_COUNTED = ("declined", "withdrawn")
+TURN_STATUSES = ("ok", "running")
 
 
 class StudyRepository(Repository[Study]):
@@ -78,7 +79,9 @@ class ParticipantRepository(Repository[StudyParticipant]):
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def arm_sizes(self, study_id: str, *, is_pilot: bool, active_since: datetime) -> dict[str, int]:
+    async def arm_sizes(
+        self, study_id: str, *, is_pilot: bool, active_since: datetime
+    ) -> dict[str, int]:
         """Participants per arm who count toward balance: not previews, of the same kind
         (pilot or real), not declined or withdrawn, and either completed or seen since
         `active_since` (the others have dropped out)."""
@@ -105,7 +108,12 @@ class ParticipantRepository(Repository[StudyParticipant]):
         return {arm: int(n) for arm, n in (await self.session.execute(stmt)).all()}
 
     async def list_for(
-        self, study_id: str, *, limit: int | None = None, offset: int = 0, with_previews: bool = False
+        self,
+        study_id: str,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        with_previews: bool = False,
     ) -> Sequence[StudyParticipant]:
         stmt = select(StudyParticipant).where(StudyParticipant.study_id == study_id)
         if not with_previews:
@@ -116,7 +124,8 @@ class ParticipantRepository(Repository[StudyParticipant]):
         return list((await self.session.scalars(stmt)).all())
 
     async def turns(self, session_ids: Sequence[str]) -> dict[str, int]:
-        """Completed model calls per session: the participant's turns."""
+        """Model calls per session that answered or are answering: the participant's turns
+        (the final row of a call just answered may still be on its way to the log)."""
         if not session_ids:
             return {}
         counts: dict[str, int] = {}
@@ -124,7 +133,9 @@ class ParticipantRepository(Repository[StudyParticipant]):
         for start in range(0, len(ids), 500):
             stmt = (
                 select(Query.session_id, func.count())
-                .where(Query.session_id.in_(ids[start : start + 500]), Query.status == "ok")
+                .where(
+                    Query.session_id.in_(ids[start : start + 500]), Query.status.in_(TURN_STATUSES)
+                )
                 .group_by(Query.session_id)
             )
             for sid, n in (await self.session.execute(stmt)).all():

@@ -39,7 +39,7 @@ def out(study: Study) -> StudyOut:
         id=study.id,
         name=study.name,
         owner_id=study.owner_id,
-        state=study.state,  # type: ignore[arg-type]
+        state=study.state,
         version=study.version,
         definition=definition_of(study),
         created_at=study.created_at,
@@ -48,9 +48,7 @@ def out(study: Study) -> StudyOut:
     )
 
 
-async def _sync_experiment(
-    db: AsyncSession, study: Study, definition: StudyDefinition
-) -> None:
+async def _sync_experiment(db: AsyncSession, study: Study, definition: StudyDefinition) -> None:
     """The version's experiment: one variant per arm with the arm's chat settings."""
     variants = [
         Variant(

@@ -60,8 +60,11 @@ _KEY: list[_Column] = [
 COLUMNS: dict[str, list[_Column]] = {
     "participants": [
         *_KEY,
-        ("status", "string", "Last step reached: entered, consented, declined, task, "
-         "post_done, completed"),
+        (
+            "status",
+            "string",
+            "Last step reached: entered, consented, declined, task, post_done, completed",
+        ),
         ("is_pilot", "boolean", "A simulated participant of a pilot run"),
         ("entered_at", "datetime", "First arrival through the study link (UTC)"),
         ("consented_at", "datetime", "Consent given (UTC), empty if not"),
@@ -107,8 +110,13 @@ COLUMNS: dict[str, list[_Column]] = {
         ("received_at", "datetime", "Server receive time (UTC)"),
     ],
 }
-_ITEM_TYPES = {"likert": "integer", "single": "string", "multiple": "json", "text": "string",
-               "number": "number"}
+_ITEM_TYPES = {
+    "likert": "integer",
+    "single": "string",
+    "multiple": "json",
+    "text": "string",
+    "number": "number",
+}
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ async def item_union(db: AsyncSession, study: Study) -> list[tuple[str, Item]]:
     for row in rows:
         d = StudyDefinition.model_validate(row.definition)
         for phase in ("pre", "post"):
-            for item in d.items(phase):  # type: ignore[arg-type]
+            for item in d.items(phase):
                 seen.setdefault(item.id, (phase, item))
     return sorted(seen.values(), key=lambda pi: 0 if pi[0] == "pre" else 1)
 
@@ -142,8 +150,13 @@ def answer_columns(items: list[tuple[str, Item]]) -> list[_Column]:
     for phase, item in items:
         check = " (attention check)" if item.attention_check else ""
         prompt = " ".join(item.prompt.split())[:200]
-        cols.append((item.id, _ITEM_TYPES[item.kind], f"{phase}-questionnaire, {item.kind}"
-                     f"{check}: {prompt}"))
+        cols.append(
+            (
+                item.id,
+                _ITEM_TYPES[item.kind],
+                f"{phase}-questionnaire, {item.kind}{check}: {prompt}",
+            )
+        )
     cols.append(("attention_failures", "integer", "Attention-check items answered wrongly"))
     return cols
 
@@ -173,9 +186,7 @@ async def prepare(
     study = await get_owned(db, principal, study_id)
     if fmt is Format.PARQUET and not parquet_available():
         raise UnsupportedMediaType("Parquet needs pyarrow (pip install 'llm-platform[parquet]')")
-    columns = (
-        answer_columns(await item_union(db, study)) if table == "answers" else COLUMNS[table]
-    )
+    columns = answer_columns(await item_union(db, study)) if table == "answers" else COLUMNS[table]
     await record_audit(
         state.db,
         study.id,
@@ -223,11 +234,7 @@ async def rows(database: Database, scope: ExportScope) -> AsyncIterator[dict[str
                     "version": p.version,
                     "status": p.status,
                     "is_pilot": p.is_pilot,
-                    **{
-                        n: _value(getattr(p, n))
-                        for n in names
-                        if n.endswith("_at")
-                    },
+                    **{n: _value(getattr(p, n)) for n in names if n.endswith("_at")},
                     "completed": p.status == "completed",
                     "minutes_on_task": round(spent, 3) if spent is not None else None,
                     "turns": turns.get(p.session_id or "", 0),
@@ -245,12 +252,15 @@ async def rows(database: Database, scope: ExportScope) -> AsyncIterator[dict[str
                 ).all()
                 if not answers:
                     continue
-                row: dict[str, Any] = {"participant": p.pseudonym, "arm": p.arm,
-                                       "version": p.version}
+                row: dict[str, Any] = {
+                    "participant": p.pseudonym,
+                    "arm": p.arm,
+                    "version": p.version,
+                }
                 row.update({i: None for i in items})
                 for a in answers:
                     if a.item_id in row:
-                        row[a.item_id] = a.value
+                        row[a.item_id] = a.value.get("v")
                 row["attention_failures"] = sum(1 for a in answers if a.attention_ok is False)
                 yield row
         else:
@@ -264,14 +274,11 @@ async def rows(database: Database, scope: ExportScope) -> AsyncIterator[dict[str
                         .where(Query.session_id == p.session_id)
                         .order_by(Query.created_at, Query.id)
                     )
-                    turn = 0
-                    for q in (await session.scalars(stmt)).all():
-                        turn += 1
+                    calls = (await session.scalars(stmt)).all()
+                    for turn, q in enumerate(calls, start=1):
                         yield {**key, **_message(q, turn)}
                 else:
-                    stmt2 = (
-                        select(Event).where(Event.session_id == p.session_id).order_by(Event.id)
-                    )
+                    stmt2 = select(Event).where(Event.session_id == p.session_id).order_by(Event.id)
                     for e in (await session.scalars(stmt2)).all():
                         yield {
                             **key,
@@ -347,7 +354,9 @@ def _csv(value: Any) -> Any:
     return value
 
 
-async def _parquet(records: AsyncIterator[dict[str, Any]], scope: ExportScope) -> AsyncIterator[bytes]:
+async def _parquet(
+    records: AsyncIterator[dict[str, Any]], scope: ExportScope
+) -> AsyncIterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -9,6 +9,8 @@ recruitment id alone (a new browser) resumes it too unless the study turns that 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +105,20 @@ def _minutes(p: StudyParticipant, now: datetime) -> float:
     return max(0.0, (end - p.task_started_at).total_seconds() / 60)
 
 
+SETTLE_WAIT_S = 1.0
+
+
+async def settle_turns(state: AppState) -> None:
+    """Let the query log write what it holds, so that a turn just answered counts: an
+    answer is sent before its log row is committed (bounded wait: never blocks a step)."""
+    if state.query is None:
+        return
+    writer = state.query.log_writer
+    writer.hurry()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(writer.flush(), SETTLE_WAIT_S)
+
+
 async def progress_of(db: AsyncSession, p: StudyParticipant, d: StudyDefinition) -> Progress:
     turns = 0
     if p.session_id is not None:
@@ -130,7 +146,7 @@ async def state_of(db: AsyncSession, study: Study, p: StudyParticipant) -> Parti
         study_id=study.id,
         study_name=d.name,
         version=p.version,
-        status=p.status,  # type: ignore[arg-type]
+        status=p.status,
         arm_label=ARM_LABEL,
         session_id=p.session_id,
         consent_markdown=d.consent_markdown,
@@ -267,7 +283,9 @@ async def _resume(
 ) -> EnterResponse:
     p.last_seen_at = utcnow()
     await db.flush()
-    return EnterResponse(token=state.tokens.issue(p.user_id), participant=await state_of(db, study, p))
+    return EnterResponse(
+        token=state.tokens.issue(p.user_id), participant=await state_of(db, study, p)
+    )
 
 
 async def preview(
@@ -368,7 +386,7 @@ async def answer(
             study_id=study.id,
             phase=payload.phase,
             item_id=c.item.id,
-            value=c.value,
+            value={"v": c.value},
             version=p.version,
             attention_ok=c.attention_ok,
         )

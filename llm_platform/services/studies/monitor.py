@@ -34,9 +34,7 @@ def minutes_on_task(p: StudyParticipant, now: datetime) -> float | None:
     return max(0.0, (end - p.task_started_at).total_seconds() / 60)
 
 
-def dropped_out(
-    p: StudyParticipant, last_call: datetime | None, cutoff: datetime
-) -> bool:
+def dropped_out(p: StudyParticipant, last_call: datetime | None, cutoff: datetime) -> bool:
     if p.status in ("completed", "declined", "withdrawn"):
         return False
     last = max(p.last_seen_at, last_call) if last_call else p.last_seen_at
@@ -88,7 +86,7 @@ async def progress(
         totals.median_minutes_on_task = round(statistics.median(every), 2)
     return StudyProgress(
         study_id=study.id,
-        state=study.state,  # type: ignore[arg-type]
+        state=study.state,
         version=study.version,
         arms=list(arms.values()),
         totals=totals,

@@ -82,8 +82,9 @@ class PilotRun:
             auth = {"Authorization": f"Bearer {token}"}
             state = body["participant"]
             step = "consent"
-            state = _ok(await self.client.post(f"{base}/consent", json={"agree": True},
-                                               headers=auth), step)
+            state = _ok(
+                await self.client.post(f"{base}/consent", json={"agree": True}, headers=auth), step
+            )
             if self.definition.pre_questionnaire:
                 step = "pre_questionnaire"
                 state = await self._answer("pre", auth, rng, base, step)
@@ -177,17 +178,16 @@ def _ok(response: httpx.Response, step: str) -> dict[str, Any]:
 
 
 async def load_definition(client: httpx.AsyncClient, study_id: str, key: str) -> StudyDefinition:
-    r = await client.get(
-        f"/api/v1/studies/{study_id}", headers={"Authorization": f"Bearer {key}"}
-    )
+    r = await client.get(f"/api/v1/studies/{study_id}", headers={"Authorization": f"Bearer {key}"})
     return StudyDefinition.model_validate(_ok(r, "load study")["definition"])
 
 
 def format_report(report: PilotReport) -> str:
+    median = report.median_seconds
     lines = [
         f"participants: {report.participants}",
         f"completed: {report.completed} ({report.completion_rate:.0%})",
-        f"median time to complete: {report.median_seconds if report.median_seconds is not None else '-'} s",
+        f"median time to complete: {median if median is not None else '-'} s",
         "arm balance: " + (", ".join(f"{a}={n}" for a, n in sorted(report.arms.items())) or "-"),
     ]
     if report.arms:

@@ -137,8 +137,14 @@ def _withdrawn_state(study: Study, p: StudyParticipant) -> ParticipantState:
 async def _erase_participant(
     db: AsyncSession, state: AppState, study: Study, p: StudyParticipant, actor: str, by: str
 ) -> list[str]:
-    details = {"by": by, "arm": p.arm, "version": p.version, "status": p.status,
-               "is_pilot": p.is_pilot, "is_preview": p.is_preview}
+    details = {
+        "by": by,
+        "arm": p.arm,
+        "version": p.version,
+        "status": p.status,
+        "is_pilot": p.is_pilot,
+        "is_preview": p.is_preview,
+    }
     keys = await erase_user(db, state, p.user_id)
     await AuditRepository(db).record(study.id, actor, "participant_deleted", details)
     return keys
@@ -168,9 +174,7 @@ async def delete_by_recruitment_id(
     p = await ParticipantRepository(db).by_recruitment(study.id, hashed)
     if p is None:
         raise NotFound("No participant of this study has that recruitment id")
-    return await _erase_participant(
-        db, state, study, p, principal.user_id or "?", "researcher"
-    )
+    return await _erase_participant(db, state, study, p, principal.user_id or "?", "researcher")
 
 
 async def purge_expired(database: Database, state: AppState) -> dict[str, int]:
@@ -196,12 +200,12 @@ async def purge_expired(database: Database, state: AppState) -> dict[str, int]:
                 keys += await erase_user(db, state, p.user_id)
             study.purged_at = now
             await AuditRepository(db).record(
-                study.id, "retention", "retention_purge",
+                study.id,
+                "retention",
+                "retention_purge",
                 {"participants": len(people), "retention_days": days},
             )
             await db.commit()
         await delete_blobs(state, keys)
         purged[candidate.id] = len(people)
     return purged
-
-
