@@ -233,6 +233,13 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
 
     rows = participants(live_server, study)
     assert [(r[0], r[3]) for r in rows] == [("completed", 0)]
+    # The page's UI events were recorded in the participant's study session.
+    events = live_server.wait_sql(
+        "SELECT type FROM events WHERE session_id = ?",
+        lambda r: {"study_step", "query_submit"} <= {t for (t,) in r},
+        rows[0][2],
+    )
+    assert {"study_step", "query_submit", "response_complete"} <= {t for (t,) in events}
     answers = live_server.sql(
         "SELECT phase, item_id FROM study_answers WHERE study_id = ? ORDER BY phase, item_id",
         study,
@@ -320,6 +327,26 @@ def test_study_inside_a_survey_iframe_posts_to_the_host(
     context.close()
     statuses = sorted(r[0] for r in participants(live_server, study))
     assert statuses == ["completed"]  # the withdrawn participant's row is gone
+
+
+def test_study_task_on_a_phone(browser: Any, live_server: LiveServer, admin_key: str) -> None:
+    study = create_study(live_server, admin_key, definition("phone", pre=False, post=False))
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 390, "height": 760}, is_mobile=True
+    )
+    page = context.new_page()
+    page.goto(f"/s/{study}?PROLIFIC_PID=pp-phone-1")
+    page.get_by_test_id("consent-agree").click()
+    expect(page.get_by_test_id("instructions")).to_be_in_viewport()
+    expect(page.get_by_test_id("finish")).to_be_in_viewport()
+    chat_until_done(page)
+    expect(page.get_by_role("textbox", name="Message")).to_be_in_viewport()
+    screenshot(page, "study-task-phone")
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("completion-code")).to_have_text(CODE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways ({width}px)"
+    context.close()
 
 
 def test_reload_mid_task_resumes_the_same_session_and_arm(
