@@ -434,7 +434,17 @@ export function StudyApp({ studyId, tracker, config }: { studyId: string; tracke
         </>
       )}
       {step === "done" && status === "completed" && <Debrief state={state} />}
-      {step === "done" && status !== "completed" && <div class="empty">Finishing…</div>}
+      {step === "done" && status !== "completed" && (
+        <div class="empty">
+          {busy ? (
+            "Finishing…"
+          ) : (
+            <button class="btn primary" onClick={() => void complete()} data-testid="study-complete-retry">
+              Finish the study
+            </button>
+          )}
+        </div>
+      )}
       {(step === "pre" && !state.pre_questionnaire.length) || (step === "task" && !state.session_id) ? <div class="empty">Loading…</div> : null}
     </StudyShell>
   );
