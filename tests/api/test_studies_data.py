@@ -207,15 +207,16 @@ async def test_withdrawal_leaves_nothing(client: AppClient, tmp_path: Path) -> N
         headers=auth,
     )
     await client.post("/api/v1/sessions", json={"session_id": f"{user_id}:other"}, headers=auth)
-    blobs_before = set()
-    if state.rag is not None:
-        r = await client.post(
-            "/api/v1/files/upload",
-            files={"file": ("notes.txt", b"my private notes " * 50, "text/plain")},
-            headers=auth,
-        )
-        assert r.status_code == 201, r.text
-        blobs_before = _files(Path(state.settings.DATA_DIR))
+    assert state.rag is not None  # files and RAG are on in tests
+    files_before = _files(Path(state.settings.DATA_DIR))
+    r = await client.post(
+        "/api/v1/files/upload",
+        files={"file": ("notes.txt", b"my private notes " * 50, "text/plain")},
+        headers=auth,
+    )
+    assert r.status_code == 201, r.text
+    blobs = _files(Path(state.settings.DATA_DIR)) - files_before
+    assert blobs  # the upload's blob
     pseudonym = (
         await client.get("/api/v1/studies/trust/participants", headers=await lab(client))
     ).json()[1]["pseudonym"]
@@ -235,7 +236,8 @@ async def test_withdrawal_leaves_nothing(client: AppClient, tmp_path: Path) -> N
     r = await client.post("/api/v1/studies/trust/withdraw", headers=auth)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "withdrawn"
-    await asyncio.wait_for(stream, 10)
+    streamed = await asyncio.wait_for(stream, 10)
+    assert streamed.status_code == 200 and "still typing" not in streamed.text
     await asyncio.sleep(0.2)
     await state.query.log_writer.flush()
     after = await _everything(client)
@@ -243,10 +245,7 @@ async def test_withdrawal_leaves_nothing(client: AppClient, tmp_path: Path) -> N
     assert state.tokens.keyed_hash("study-recruitment", "trust\x00WITHDRAW-ME") not in after
     keep_user = state.tokens.verify(keep_token)
     assert keep_user in after  # the other participant is untouched
-    if state.rag is not None:
-        blobs_after = _files(Path(state.settings.DATA_DIR))
-        assert not any("notes" in p.name for p in blobs_after - blobs_before)
-        assert len(blobs_before - blobs_after) >= 1
+    assert not blobs & _files(Path(state.settings.DATA_DIR))  # the blob store has none left
     r = await client.get("/api/v1/studies/trust/me", headers=auth)
     assert r.status_code == 404
     audit = (await client.get("/api/v1/studies/trust/audit", headers=await lab(client))).json()
