@@ -58,6 +58,10 @@ class AuthStore {
   /** Minting a participant token failed (server unreachable, rate limited...). */
   joinError: string | null = null;
   private joining: Promise<void> | null = null;
+  /** A study participant's token (the /s/{study} page): used instead of any key or token. */
+  studyToken: string | null = null;
+  /** The server refused the study token (tampered, or its study's data is gone). */
+  studyRejected: string | null = null;
   private listeners = new Set<() => void>();
 
   constructor() {
@@ -88,11 +92,18 @@ class AuthStore {
 
   /** Requests can be made: a key, or a participant token (open mode). */
   get ready(): boolean {
-    return this.key !== null || this.token !== null;
+    return this.studyToken !== null || this.key !== null || this.token !== null;
+  }
+
+  /** The study page speaks as the study's participant only (not stored here: see study.ts). */
+  useStudyToken(token: string | null): void {
+    this.studyToken = token;
+    this.studyRejected = null;
+    this.emit();
   }
 
   headers(): Record<string, string> {
-    const secret = this.key ?? this.token;
+    const secret = this.studyToken ?? this.key ?? this.token;
     return secret ? { Authorization: `Bearer ${secret}` } : {};
   }
 
@@ -162,6 +173,13 @@ class AuthStore {
 
   /** Every 401/403 answer passes here. */
   rejected(status: number, detail: string): void {
+    if (this.studyToken) {
+      if (status === 401) {
+        this.studyRejected = detail;
+        this.emit();
+      }
+      return;
+    }
     if (status === 401 && this.key) {
       storage.remove(KEY);
       storage.remove(STAFF);

@@ -3,9 +3,11 @@ import "./styles.css";
 import { auth, signInFromLink } from "./auth";
 import { App } from "./components/App";
 import { SignIn } from "./components/SignIn";
+import { StudyApp } from "./components/StudyApp";
 import { experimentFromUrl, readConfig, trackingWanted } from "./config";
 import { installInteractionTracking } from "./interactions";
 import { useStore } from "./router";
+import { studyFromPath } from "./study";
 import { Tracker } from "./tracking";
 
 const config = readConfig();
@@ -19,7 +21,9 @@ auth.subscribe(() => {
 
 // The sign-in link first (it may make this browser a researcher), then, in open mode, a
 // participant token for a browser that has neither.
-void signInFromLink().then(() => auth.join());
+// A study's participant page (`/s/{study}`) gets its token from the study instead.
+const studyId = studyFromPath(location.pathname);
+if (studyId === null) void signInFromLink().then(() => auth.join());
 
 function Root() {
   useStore(auth);
@@ -42,4 +46,4 @@ function Root() {
   );
 }
 
-render(<Root />, document.getElementById("app")!);
+render(studyId !== null ? <StudyApp studyId={studyId} tracker={tracker} config={config} /> : <Root />, document.getElementById("app")!);

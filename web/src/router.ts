@@ -4,11 +4,13 @@ import { useEffect, useState } from "preact/hooks";
 export type Route =
   | { name: "chat"; sessionId: string | null }
   | { name: "dashboard" }
-  | { name: "experiments" };
+  | { name: "experiments" }
+  | { name: "studies" };
 
 export function parseRoute(path: string): Route {
   if (path.startsWith("/dashboard")) return { name: "dashboard" };
   if (path.startsWith("/experiments")) return { name: "experiments" };
+  if (path.startsWith("/studies")) return { name: "studies" };
   const m = /^\/c\/([^/]+)/.exec(path);
   return { name: "chat", sessionId: m ? decodeURIComponent(m[1]) : null };
 }

@@ -11,6 +11,7 @@ import { Dashboard } from "./Dashboard";
 import { Experiments } from "./Experiments";
 import { Icon } from "./Icon";
 import { Sidebar } from "./Sidebar";
+import { Studies } from "./Studies";
 import { SignIn } from "./SignIn";
 
 export function App({ config, tracker, experimentId }: { config: PageConfig; tracker: Tracker; experimentId: string | null }) {
@@ -85,6 +86,7 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
           {link(chatPath, "Chat", route.name === "chat")}
           {link("/dashboard", "Dashboard", route.name === "dashboard")}
           {link("/experiments", "Experiments", route.name === "experiments")}
+          {link("/studies", "Studies", route.name === "studies")}
         </nav>
         <span class="spacer" />
         {experimentId && <span class="pill study" title={`Experiment ${experimentId}`}>Study session</span>}
@@ -132,6 +134,7 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
         )}
         {route.name === "dashboard" && auth.staff && <Dashboard />}
         {route.name === "experiments" && auth.staff && <Experiments />}
+        {route.name === "studies" && auth.staff && <Studies />}
       </main>
     </div>
   );
