@@ -29,7 +29,7 @@ Flavor = Literal["deepseek", "openrouter", "generic"]
 NO_KEY = "not-needed"
 
 
-class OpenAICompatProvider(Provider):
+class OpenAICompatibleProvider(Provider):
     def __init__(
         self,
         *,
