@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.logging import get_logger
-from llm_platform.core.state import RagServices
 from llm_platform.providers.base import CitationEvent
+from llm_platform.rag.lifecycle import RagDisabled, RagServices
 from llm_platform.schemas.query import GroundingInfo, QueryRequest
 from llm_platform.services import rag as rag_service
 from llm_platform.services.query_plan import QueryPlan
@@ -19,13 +19,15 @@ def _with_block(system: str | None, block: str) -> str:
     return f"{system}\n\n{block}" if system else block
 
 
-async def apply_grounding(rag: RagServices | None, plan: QueryPlan, payload: QueryRequest) -> None:
+async def apply_grounding(
+    rag: RagServices | RagDisabled, plan: QueryPlan, payload: QueryRequest
+) -> None:
     """Mutates `plan`. Explicit requests (use_rag=true or file_ids) fail loudly when retrieval
     is unavailable; the automatic default degrades to an ungrounded answer."""
     explicit = payload.use_rag is True or bool(payload.file_ids)
     if payload.use_rag is False:
         return
-    if rag is None:
+    if isinstance(rag, RagDisabled):
         if explicit:
             raise ServiceUnavailable("File retrieval is not enabled on this server")
         return

@@ -28,8 +28,8 @@ from llm_platform.api.compat.schemas import (
 from llm_platform.api.deps import CurrentUser, DbSession, State
 from llm_platform.api.json_body import BeaconRoute
 from llm_platform.api.params import PathId
+from llm_platform.app_state import AppState
 from llm_platform.core.security import Principal
-from llm_platform.core.state import AppState
 from llm_platform.db.models import Session, new_id
 from llm_platform.db.repositories.events import EventRepository
 from llm_platform.schemas.events import EventIn

@@ -12,9 +12,8 @@ from fastapi.responses import StreamingResponse
 from llm_platform.api.deps import get_current_user, state_of
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import PathId
-from llm_platform.core.errors import ServiceUnavailable
+from llm_platform.app_state import AppState
 from llm_platform.core.security import Principal
-from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
 from llm_platform.services import query as query_service
 from llm_platform.services.query_generation import QueryRuntime
@@ -33,8 +32,6 @@ class QueryContext:
 
 
 def runtime_of(state: AppState) -> QueryRuntime:
-    if state.query is None:
-        raise ServiceUnavailable("The query service is not running")
     return state.query
 
 

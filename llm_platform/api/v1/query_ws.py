@@ -18,9 +18,9 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from llm_platform.app_state import AppState
 from llm_platform.core.errors import AppError, Unauthorized, ValidationFailed
 from llm_platform.core.security import NO_IDENTITY, Credential, Principal
-from llm_platform.core.state import AppState
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.services import query as query_service
 from llm_platform.services.auth import Credentials, authenticate, bearer_of, key_still_valid
@@ -146,8 +146,6 @@ async def query_websocket(ws: WebSocket) -> None:
     state: AppState = ws.app.state.platform
     runtime = state.query
     try:
-        if runtime is None:
-            raise AppError("The query service is not running")
         credentials = _credentials(ws)
         await state.rate_limiter.check_ip(_client_ip(ws))
         user = await authenticate(state.db, state.tokens, state.settings, credentials)
