@@ -191,6 +191,9 @@ class Settings(BaseSettings):
     PROVIDER_MODELS_CACHE_TTL_S: float = Field(default=600.0, ge=0)
     PROVIDER_CONNECT_TIMEOUT_S: float = Field(default=10.0, gt=0)
     PROVIDER_REQUEST_TIMEOUT_S: float = Field(default=600.0, gt=0)
+    # Sockets per upstream origin of the OpenAI-compatible adapters' HTTP transport (a call
+    # beyond waits for one); see docs/providers.md, also for proxies.
+    PROVIDER_MAX_CONNECTIONS: int = Field(default=256, ge=1, le=65536)
     # "provider:model" patterns (fnmatch, e.g. "openai:gpt-4o*", "local:*"); empty allows all.
     MODEL_ALLOWLIST: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # None: the first provider with a key (openai, anthropic, google, deepseek, openrouter),

@@ -239,6 +239,7 @@ def build_vendor(settings: Settings, spec: VendorSpec, key: str) -> Provider:
             reasoning_summary=settings.OPENAI_REASONING_SUMMARY,
             connect_timeout=connect,
             request_timeout=request,
+            max_connections=settings.PROVIDER_MAX_CONNECTIONS,
         )
     if spec.adapter == "anthropic":
         from llm_platform.providers.anthropic import AnthropicProvider
@@ -296,6 +297,7 @@ def _compatible(
         flavor=flavor,
         connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
         request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+        max_connections=settings.PROVIDER_MAX_CONNECTIONS,
     )
 
 
