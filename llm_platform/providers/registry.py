@@ -23,6 +23,8 @@ from llm_platform.providers.errors import ModelNotAllowed, ProviderNotConfigured
 from llm_platform.providers.prompts import ProviderPrompts
 
 if TYPE_CHECKING:
+    from llm_platform.providers.anthropic import AnthropicProvider
+    from llm_platform.providers.google import GoogleProvider
     from llm_platform.providers.openai_compatible import Flavor
 
 log = get_logger("llm_platform.providers")
@@ -241,21 +243,13 @@ def build_vendor(settings: Settings, spec: VendorSpec, key: str) -> Provider:
             request_timeout=request,
             max_connections=settings.PROVIDER_MAX_CONNECTIONS,
         )
-    if spec.adapter == "anthropic":
-        from llm_platform.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(
-            name=spec.name,
-            api_key=key,
-            base_url=base_url,
-            default_model=default_model,
-            connect_timeout=connect,
-            request_timeout=request,
-        )
-    if spec.adapter == "google":
-        from llm_platform.providers.google import GoogleProvider
-
-        return GoogleProvider(
+    if spec.adapter in ("anthropic", "google"):
+        adapter: type[AnthropicProvider | GoogleProvider]
+        if spec.adapter == "anthropic":
+            from llm_platform.providers.anthropic import AnthropicProvider as adapter
+        else:
+            from llm_platform.providers.google import GoogleProvider as adapter
+        return adapter(
             name=spec.name,
             api_key=key,
             base_url=base_url,
