@@ -1,9 +1,9 @@
 """The model vendors the platform knows, in one table.
 
 Each record names the settings that configure the vendor (their env names are the settings'
-names), which adapter serves it, the capability family its model names are looked up in
-(`providers/capabilities.py`), the reasoning quirks of OpenAI-compatible vendors, and the
-models listed when neither the configuration nor the vendor names any. The settings, the
+names), which adapter serves it, the reasoning quirks of OpenAI-compatible vendors, and the
+models listed when neither the configuration nor the vendor names any; its models'
+capabilities are in the table of the same name in `providers/capabilities.py`. The settings, the
 provider registry, the capability lookups and `/status` all read this table: adding a
 vendor is one record here (plus its settings fields, checked by tests/core/test_vendors.py).
 
@@ -14,7 +14,7 @@ when DEFAULT_PROVIDER is not set.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 # Which adapter serves the vendor: its own SDK, or the OpenAI-compatible one.
 AdapterKind = Literal["openai", "anthropic", "google", "openai_compatible"]
@@ -23,71 +23,73 @@ AdapterKind = Literal["openai", "anthropic", "google", "openai_compatible"]
 ReasoningFlavor = Literal["deepseek", "openrouter"]
 
 
+class VendorSettings(NamedTuple):
+    """Names of the settings fields (and env vars) that configure a vendor."""
+
+    key: str  # the API key
+    base_url: str
+    default_model: str  # the model used when a request names none
+
+
 @dataclass(frozen=True, slots=True)
 class VendorSpec:
     name: str  # the provider name in "provider:model"
-    key_setting: str  # settings field (and env var) of the API key
-    base_url_setting: str  # settings field of the base URL
-    default_model_setting: str  # settings field of the model used when a request names none
+    settings: VendorSettings
     adapter: AdapterKind
-    family: str  # capability table the vendor's model names are looked up in
     flavor: ReasoningFlavor | None = None
     suggested_models: tuple[str, ...] = ()
+
+    @property
+    def key_setting(self) -> str:
+        return self.settings.key
+
+    @property
+    def base_url_setting(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def default_model_setting(self) -> str:
+        return self.settings.default_model
+
+    @property
+    def family(self) -> str:
+        """The capability table its model names are looked up in (named after it)."""
+        return self.name
 
 
 VENDORS: tuple[VendorSpec, ...] = (
     VendorSpec(
-        name="openai",
-        key_setting="OPENAI_API_KEY",
-        base_url_setting="OPENAI_BASE_URL",
-        default_model_setting="OPENAI_DEFAULT_MODEL",
+        "openai",
+        VendorSettings("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_DEFAULT_MODEL"),
         adapter="openai",
-        family="openai",
         suggested_models=(
-            "gpt-5",
-            "gpt-5-mini",
-            "gpt-4.1",
-            "gpt-4.1-mini",
-            "gpt-4o",
-            "gpt-4o-mini",
-            "o4-mini",
+            *("gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4.1-mini"),
+            *("gpt-4o", "gpt-4o-mini", "o4-mini"),
         ),
     ),
     VendorSpec(
-        name="anthropic",
-        key_setting="ANTHROPIC_API_KEY",
-        base_url_setting="ANTHROPIC_BASE_URL",
-        default_model_setting="ANTHROPIC_DEFAULT_MODEL",
+        "anthropic",
+        VendorSettings("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_DEFAULT_MODEL"),
         adapter="anthropic",
-        family="anthropic",
         suggested_models=("claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"),
     ),
     VendorSpec(
-        name="google",
-        key_setting="GOOGLE_API_KEY",
-        base_url_setting="GOOGLE_GEMINI_BASE_URL",
-        default_model_setting="GOOGLE_DEFAULT_MODEL",
+        "google",
+        VendorSettings("GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_DEFAULT_MODEL"),
         adapter="google",
-        family="google",
         suggested_models=("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"),
     ),
     VendorSpec(
-        name="deepseek",
-        key_setting="DEEPSEEK_API_KEY",
-        base_url_setting="DEEPSEEK_BASE_URL",
-        default_model_setting="DEEPSEEK_DEFAULT_MODEL",
+        "deepseek",
+        VendorSettings("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", "DEEPSEEK_DEFAULT_MODEL"),
         adapter="openai_compatible",
-        family="deepseek",
         flavor="deepseek",
         suggested_models=("deepseek-chat", "deepseek-reasoner"),
     ),
     VendorSpec(
-        name="openrouter",
-        key_setting="OPENROUTER_API_KEY",
-        base_url_setting="OPENROUTER_BASE_URL",
-        default_model_setting="OPENROUTER_DEFAULT_MODEL",
+        "openrouter",
+        VendorSettings("OPENROUTER_API_KEY", "OPENROUTER_BASE_URL", "OPENROUTER_DEFAULT_MODEL"),
         adapter="openai_compatible",
-        family="openrouter",
         flavor="openrouter",
     ),
 )
