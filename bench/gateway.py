@@ -77,6 +77,7 @@ def start_platform(port: int, upstream: int, data: Path) -> subprocess.Popen[byt
         "OPENAI_BASE_URL": f"http://{HOST}:{upstream}/v1",
         "OPENAI_API_KEY": "bench-key",
         "PROVIDER_MAX_CONCURRENCY": "4096",
+        "PROVIDER_MAX_CONNECTIONS": "4096",
     }
     env.pop("REDIS_URL", None)
     command = Path(sys.executable).parent / "llm-platform"

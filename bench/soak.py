@@ -37,6 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from llm_platform.providers.sse import ServerSentEvent, aiter_events
+
 HOST = "127.0.0.1"
 KINDS = ("event", "stream_ttft", "resume", "upload", "search")
 
@@ -138,17 +140,17 @@ async def events_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
 
 
 async def read_frames(
-    lines: AsyncIterator[str], limit: int | None, last: int = 0
+    events: AsyncIterator[ServerSentEvent], limit: int | None, last: int = 0
 ) -> tuple[int, bool, bool]:
     """(last frame id, saw a token, ended) reading at most `limit` frames."""
     token, frames = False, 0
-    async for line in lines:
-        if line.startswith("id: "):
-            last = int(line[4:])
+    async for event in events:
+        if event.id:
+            last = int(event.id)
             frames += 1
-        elif line in ("event: token", "event: thought"):
+        if event.event in ("token", "thought"):
             token = True
-        elif line in ("event: done", "event: error"):
+        elif event.event in ("done", "error"):
             return last, token, True
         if limit is not None and frames >= limit:
             return last, token, False
@@ -170,13 +172,13 @@ async def streams_worker(soak: Soak, client: httpx.AsyncClient, n: int) -> None:
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}")
                 stream_id = r.headers["x-stream-id"]
-                lines = r.aiter_lines()
+                events = aiter_events(r.aiter_bytes())
                 last, token, ended = 0, False, False
                 while not token and not ended:  # up to the first thought or token
-                    last, token, ended = await read_frames(lines, 1, last)
+                    last, token, ended = await read_frames(events, 1, last)
                 soak.record("stream_ttft", started)
                 if not ended and not abandon:
-                    last, token, ended = await read_frames(lines, None, last)
+                    last, token, ended = await read_frames(events, None, last)
             if abandon and not ended and random.random() < 0.7:
                 soak.abandoned.append((stream_id, last))
             soak.counts["streams"] += 1
@@ -199,7 +201,7 @@ async def resume_worker(soak: Soak, client: httpx.AsyncClient) -> None:
             ) as r:
                 if r.status_code != 200:
                     raise RuntimeError(f"HTTP {r.status_code}")
-                _, _, ended = await read_frames(r.aiter_lines(), None)
+                _, _, ended = await read_frames(aiter_events(r.aiter_bytes()), None)
                 if not ended:
                     raise RuntimeError("resumed stream ended without a terminal frame")
             soak.record("resume", started)

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from llm_platform.providers.sse import SSEDecoder
+
 QUESTION = "Say hello in one short sentence."
 
 
@@ -81,13 +83,11 @@ def first_chat(client: httpx.Client, question: str = QUESTION) -> tuple[float, f
     first: float | None = None
     with client.stream("POST", "/api/v1/query/stream", json=body, timeout=120) as response:
         response.raise_for_status()
-        for line in response.iter_lines():
-            if not line.startswith("data:"):
-                continue
-            payload = line[5:].strip()
-            if payload == "[DONE]":
+        decoder = SSEDecoder()
+        for event in (e for chunk in response.iter_bytes() for e in decoder.feed(chunk)):
+            if event.data == b"[DONE]":
                 break
-            frame = json.loads(payload)
+            frame = json.loads(event.data)
             if frame.get("type") == "token" and first is None:
                 first = time.perf_counter() - sent
             if frame.get("type") == "error":

@@ -165,34 +165,35 @@ def worker(
     import signal
 
     from llm_platform.core.logging import configure_logging, get_logger
-    from llm_platform.rag.lifecycle import start_rag, stop_rag
+    from llm_platform.rag.lifecycle import RagDisabled, rag_services
+    from llm_platform.server import configure_process
 
     settings = _settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"INGEST_CONCURRENCY": concurrency})
     configure_logging(settings)
+    configure_process(settings)
     log = get_logger("llm_platform.worker")
 
     async def main() -> None:
-        async with _database(settings) as db:
+        async with (
+            _database(settings) as db,
+            rag_services(settings, db, consume=True) as rag,
+        ):
+            if isinstance(rag, RagDisabled):
+                typer.echo(f"files/RAG could not start: {rag.reason}", err=True)
+                raise typer.Exit(1)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            rag = await start_rag(settings, db, consume=True)
-            if rag is None:
-                typer.echo("files/RAG could not start: see the log", err=True)
-                raise typer.Exit(1)
             log.info(
                 "worker_started",
                 queue="redis" if rag.queue.distributed else "in-process (database sweep)",
                 concurrency=settings.INGEST_CONCURRENCY,
             )
-            try:
-                await stop.wait()
-            finally:
-                await stop_rag(rag)
-                log.info("worker_stopped")
+            await stop.wait()
+        log.info("worker_stopped")
 
     asyncio.run(main())
 

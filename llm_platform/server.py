@@ -20,6 +20,7 @@ Behind a reverse proxy these are a second line: the proxy's own timeouts come fi
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -27,6 +28,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from llm_platform.core.config import Settings, load_settings
 
 MAX_HEADER_BYTES = 64 * 1024
+# GIL switch interval of a process serving a SQLite database (see `configure_process`).
+SQLITE_SWITCH_INTERVAL_S = 0.0005
 
 
 def _raw_response(status: bytes, message: bytes) -> bytes:
@@ -49,7 +52,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         cls = type(self)
         if cls.header_timeout is None or cls.body_timeout is None:
-            configure_timeouts(load_settings())
+            configure_process(load_settings())  # a worker process started by uvicorn
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
@@ -140,14 +143,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
 
+def configure_process(settings: Settings) -> None:
+    """What the serving process (each worker) sets for itself, once, before it serves.
+
+    With SQLite, every statement is a few round trips to the connection's aiosqlite thread,
+    and each one needs the GIL back from the event loop thread. While the loop is busy
+    (parsing the next batches) it keeps the GIL for the whole switch interval, 5 ms by
+    default, so the write transaction, and every writer queued behind it, waits. A shorter
+    interval keeps those hand-overs short. Process-wide, so set here rather than by the
+    engine (which tests and tools build too)."""
+    configure_timeouts(settings)
+    if settings.is_sqlite:
+        sys.setswitchinterval(min(sys.getswitchinterval(), SQLITE_SWITCH_INTERVAL_S))
+
+
 def configure_timeouts(settings: Settings) -> None:
     GuardedHttpToolsProtocol.header_timeout = settings.HEADER_TIMEOUT_SECONDS
     GuardedHttpToolsProtocol.body_timeout = settings.BODY_TIMEOUT_SECONDS
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn options of `llm-platform serve` for slow clients (see the module doc)."""
-    configure_timeouts(settings)
+    """uvicorn options of `llm-platform serve` for slow clients (see the module doc); also
+    configures this process (`configure_process`)."""
+    configure_process(settings)
     return {
         "http": GuardedHttpToolsProtocol,
         "timeout_keep_alive": settings.KEEP_ALIVE_SECONDS,

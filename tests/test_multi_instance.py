@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from llm_platform.db.migrate import head_revision
 from llm_platform.db.models import Event, File, FileChunk, Query
+from llm_platform.providers.sse import ServerSentEvent, aiter_events
 from tests.conftest import _with_database
 from tests.test_serve import clean_env, cli_path, free_port
 
@@ -243,42 +244,26 @@ async def cluster_db(pg_server_url: str) -> AsyncIterator[str]:
     await admin.dispose()
 
 
-def sse_frames(lines: list[str]) -> list[tuple[int, str, str]]:
-    frames, frame_id, kind = [], 0, ""
-    for line in lines:
-        if line.startswith("id: "):
-            frame_id = int(line[4:])
-        elif line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("data: ") and kind:
-            frames.append((frame_id, kind, line[6:]))
-            kind = ""
-    return frames
-
-
-_lines: dict[int, AsyncIterator[str]] = {}
+_events: dict[int, AsyncIterator[ServerSentEvent]] = {}
 
 
 async def read_until(
     response: httpx.Response, stop_at: set[str], limit: int = 10_000
 ) -> list[tuple[int, str, str]]:
-    """Frames up to (and including) the first of a kind in `stop_at` (or `limit` frames, or
-    the end); a later call goes on where this one stopped."""
-    lines = _lines.setdefault(id(response), response.aiter_lines())
-    seen: list[str] = []
-    kind, count = "", 0
+    """(id, type, data) of the frames up to (and including) the first of a type in
+    `stop_at` (or `limit` frames, or the end); a later call goes on where this one stopped."""
+    events = _events.setdefault(id(response), aiter_events(response.aiter_bytes()))
+    frames: list[tuple[int, str, str]] = []
     try:
-        async for line in lines:
-            seen.append(line)
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: ") and kind:
-                count += 1
-                if kind in stop_at or count >= limit:
-                    break
+        async for event in events:
+            if event.event == "message":
+                continue  # the platform's frames are all typed
+            frames.append((int(event.id or 0), event.event, event.text))
+            if event.event in stop_at or len(frames) >= limit:
+                break
     except httpx.HTTPError:  # the serving instance died: what arrived is returned
         pass
-    return sse_frames(seen)
+    return frames
 
 
 async def wait_for(

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from llm_platform import __version__
+from llm_platform.providers.sse import decode_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LLAMA_WHEELS = Path(
@@ -183,11 +184,7 @@ def test_installed_wheel_serves_its_ui_and_chats_with_the_embedded_model(served:
             headers=participant,
         )
         assert r.status_code == 200, r.text
-        frames = [
-            json.loads(line[5:])
-            for line in r.text.splitlines()
-            if line.startswith("data:") and line[5:].strip() != "[DONE]"
-        ]
+        frames = [json.loads(e.data) for e in decode_text(r.text) if e.data != b"[DONE]"]
         assert frames[0]["type"] == "start" and frames[0]["provider"] == "local"
         assert "".join(f["content"] for f in frames if f["type"] == "token").strip()
         assert frames[-1]["type"] == "done"

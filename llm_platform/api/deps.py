@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llm_platform.app_state import AppState
 from llm_platform.core.config import Settings
 from llm_platform.core.errors import ServiceUnavailable
 from llm_platform.core.security import Principal
-from llm_platform.core.state import AppState, RagServices
+from llm_platform.rag.lifecycle import RagDisabled, RagServices
 from llm_platform.services.auth import Credentials, authenticate, bearer_of, require_identity
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -87,7 +88,7 @@ CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 async def get_rag(request: Request) -> RagServices:
     rag = state_of(request).rag
-    if rag is None:
+    if isinstance(rag, RagDisabled):
         raise ServiceUnavailable("Files and RAG are not available on this server")
     return rag
 

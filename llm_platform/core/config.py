@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from llm_platform.core.vendors import VENDORS, VendorSpec
+
 
 class AuthMode(StrEnum):
     OPEN = "open"
@@ -157,6 +159,8 @@ class Settings(BaseSettings):
     LOG_FORMAT: LogFormat = LogFormat.CONSOLE
     ENABLE_METRICS: bool = False
 
+    # A vendor's key, base URL and default model: the fields its record in core/vendors.py
+    # names (VENDORS); its models' capabilities: providers/capabilities.py.
     OPENAI_API_KEY: SecretStr | None = None
     ANTHROPIC_API_KEY: SecretStr | None = None
     GOOGLE_API_KEY: SecretStr | None = None
@@ -193,6 +197,9 @@ class Settings(BaseSettings):
     PROVIDER_MODELS_CACHE_TTL_S: float = Field(default=600.0, ge=0)
     PROVIDER_CONNECT_TIMEOUT_S: float = Field(default=10.0, gt=0)
     PROVIDER_REQUEST_TIMEOUT_S: float = Field(default=600.0, gt=0)
+    # Sockets per upstream origin of the OpenAI-compatible adapters' HTTP transport (a call
+    # beyond waits for one); see docs/providers.md, also for proxies.
+    PROVIDER_MAX_CONNECTIONS: int = Field(default=256, ge=1, le=65536)
     # "provider:model" patterns (fnmatch, e.g. "openai:gpt-4o*", "local:*"); empty allows all.
     MODEL_ALLOWLIST: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # None: the first provider with a key (openai, anthropic, google, deepseek, openrouter),
@@ -401,14 +408,22 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    # --- a vendor's settings, by the names its `VendorSpec` (core/vendors.py) gives
+    def vendor_key(self, spec: VendorSpec) -> SecretStr | None:
+        key: SecretStr | None = getattr(self, spec.key_setting)
+        return key
+
+    def vendor_base_url(self, spec: VendorSpec) -> str | None:
+        url: str | None = getattr(self, spec.base_url_setting)
+        return url
+
+    def vendor_default_model(self, spec: VendorSpec) -> str:
+        model: str = getattr(self, spec.default_model_setting)
+        return model
+
     def provider_keys(self) -> dict[str, bool]:
-        return {
-            "openai": self.OPENAI_API_KEY is not None,
-            "anthropic": self.ANTHROPIC_API_KEY is not None,
-            "google": self.GOOGLE_API_KEY is not None,
-            "openrouter": self.OPENROUTER_API_KEY is not None,
-            "deepseek": self.DEEPSEEK_API_KEY is not None,
-        }
+        """Which vendors have a key (`/status`)."""
+        return {spec.name: self.vendor_key(spec) is not None for spec in VENDORS}
 
 
 class SettingsError(Exception):

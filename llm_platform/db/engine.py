@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 import threading
 import types
 from dataclasses import dataclass
@@ -116,7 +115,6 @@ class SqliteCheckpointer:
 
 
 SQLITE_LOCK_TIMEOUT_S = 30.0
-SQLITE_SWITCH_INTERVAL_S = 0.0005
 _HOLDS_WRITE_LOCK = "llmp_holds_write_lock"
 
 
@@ -148,12 +146,8 @@ def _configure_sqlite(engine: AsyncEngine, tuning: SqliteTuning) -> None:
     # a write transaction begins, released when its connection goes back to the pool (after
     # COMMIT or ROLLBACK). busy_timeout still arbitrates between processes (--workers > 1).
     write_lock = asyncio.Lock()
-    # Every statement is a few round trips to the connection's aiosqlite thread, and each
-    # one needs the GIL back from the event loop thread. While the loop is busy (parsing the
-    # next batches) it keeps the GIL for the whole switch interval, 5 ms by default, so the
-    # write transaction, and with it every writer queued behind it, waits. A shorter interval
-    # keeps those hand-overs short (process-wide, but this process serves this database).
-    sys.setswitchinterval(min(sys.getswitchinterval(), SQLITE_SWITCH_INTERVAL_S))
+    # The serving process also shortens the GIL switch interval for SQLite
+    # (`server.configure_process`): a process-wide setting, not the engine's to change.
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -26,6 +26,25 @@ from typing import Any
 
 import anthropic
 from anthropic import AsyncAnthropic
+from anthropic.types import (
+    CitationsDelta,
+    CitationsSearchResultLocation,
+    CitationsWebSearchResultLocation,
+    MessageDeltaUsage,
+    RawContentBlockDelta,
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+    RawMessageStreamEvent,
+    SignatureDelta,
+    TextBlock,
+    ThinkingDelta,
+    Usage,
+)
+from anthropic.types import TextDelta as SdkTextDelta
 
 from llm_platform.providers.base import (
     ChatMessage,
@@ -263,7 +282,6 @@ class _StreamState:
     """Folds raw Messages stream events into our events."""
 
     def __init__(self) -> None:
-        self.blocks: dict[int, str] = {}
         self.signatures: dict[int, list[str]] = {}
         self.input_tokens: int | None = None
         self.cache_read: int | None = None
@@ -272,7 +290,9 @@ class _StreamState:
         self.thinking_tokens: int | None = None
         self.stop_reason: str | None = None
 
-    def _usage(self, usage: Any) -> None:
+    def _usage(self, usage: Usage | MessageDeltaUsage) -> None:
+        # Fields read defensively: the SDK builds stream events without validation, so a
+        # field a server left out is missing rather than None.
         if usage is None:
             return
         for attr, field in (
@@ -289,48 +309,50 @@ class _StreamState:
         if isinstance(thinking, int):
             self.thinking_tokens = thinking
 
-    def handle(self, event: Any) -> list[StreamEvent]:
-        kind = getattr(event, "type", "")
-        if kind == "message_start":
-            self._usage(getattr(event.message, "usage", None))
-        elif kind == "content_block_start":
-            block = event.content_block
-            self.blocks[event.index] = getattr(block, "type", "")
-            if getattr(block, "type", "") == "text" and getattr(block, "text", ""):
-                return [TextDelta(text=block.text)]
-        elif kind == "content_block_delta":
-            return self._delta(event.index, event.delta)
-        elif kind == "content_block_stop":
-            parts = self.signatures.pop(event.index, None)
-            if parts:
-                return [ReasoningDelta(text="", signature="".join(parts))]
-        elif kind == "message_delta":
-            self._usage(getattr(event, "usage", None))
-            reason = getattr(event.delta, "stop_reason", None)
-            if reason:
-                self.stop_reason = reason
-        elif kind == "message_stop":
-            return [self.usage_event(), DoneEvent(finish_reason=self.finish_reason())]
+    def handle(self, event: RawMessageStreamEvent) -> list[StreamEvent]:
+        """Matched on the SDK's event classes: a change there is a type error here."""
+        match event:
+            case RawMessageStartEvent():
+                self._usage(event.message.usage)
+            case RawContentBlockStartEvent():
+                block = event.content_block
+                if isinstance(block, TextBlock) and block.text:
+                    return [TextDelta(text=block.text)]
+            case RawContentBlockDeltaEvent():
+                return self._delta(event.index, event.delta)
+            case RawContentBlockStopEvent():
+                parts = self.signatures.pop(event.index, None)
+                if parts:
+                    return [ReasoningDelta(text="", signature="".join(parts))]
+            case RawMessageDeltaEvent():
+                self._usage(event.usage)
+                if event.delta.stop_reason:
+                    self.stop_reason = event.delta.stop_reason
+            case RawMessageStopEvent():
+                return [self.usage_event(), DoneEvent(finish_reason=self.finish_reason())]
         return []
 
-    def _delta(self, index: int, delta: Any) -> list[StreamEvent]:
-        kind = getattr(delta, "type", "")
-        if kind == "thinking_delta":
-            return [ReasoningDelta(text=delta.thinking)] if delta.thinking else []
-        if kind == "signature_delta":
-            self.signatures.setdefault(index, []).append(delta.signature)
-        elif kind == "text_delta":
-            return [TextDelta(text=delta.text)] if delta.text else []
-        elif kind == "citations_delta":
-            citation = delta.citation
-            return [
-                CitationEvent(
-                    title=getattr(citation, "title", None)
-                    or getattr(citation, "document_title", None),
-                    url=getattr(citation, "url", None),
-                    snippet=getattr(citation, "cited_text", None),
+    def _delta(self, index: int, delta: RawContentBlockDelta) -> list[StreamEvent]:
+        match delta:
+            case ThinkingDelta():
+                return [ReasoningDelta(text=delta.thinking)] if delta.thinking else []
+            case SignatureDelta():
+                self.signatures.setdefault(index, []).append(delta.signature)
+            case SdkTextDelta():
+                return [TextDelta(text=delta.text)] if delta.text else []
+            case CitationsDelta():
+                citation = delta.citation
+                title = (
+                    citation.title
+                    if isinstance(
+                        citation, CitationsWebSearchResultLocation | CitationsSearchResultLocation
+                    )
+                    else citation.document_title
                 )
-            ]
+                url = (
+                    citation.url if isinstance(citation, CitationsWebSearchResultLocation) else None
+                )
+                return [CitationEvent(title=title, url=url, snippet=citation.cited_text)]
         return []
 
     def usage_event(self) -> UsageEvent:

@@ -11,6 +11,7 @@ import functools
 import re
 from fnmatch import fnmatchcase
 
+from llm_platform.core.vendors import VENDORS
 from llm_platform.providers.base import ModelCapabilities
 
 CONSERVATIVE = ModelCapabilities()
@@ -112,12 +113,8 @@ _TABLES: dict[str, list[tuple[str, ModelCapabilities]]] = {
 }
 
 # OpenRouter names models "vendor/model"; its Anthropic names use dots ("claude-sonnet-4.5").
-_OPENROUTER_VENDORS = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "google": "google",
-    "deepseek": "deepseek",
-}
+# The vendors whose models it resells are looked up in those vendors' tables.
+_OPENROUTER_VENDORS = {spec.name: spec.family for spec in VENDORS if spec.family in _TABLES}
 
 
 def lookup(family: str, model: str) -> ModelCapabilities | None:
@@ -150,21 +147,4 @@ def capabilities_for(family: str, model: str) -> ModelCapabilities:
 
 def known_models(family: str) -> list[str]:
     """Models to list for a family when neither config nor the vendor names any."""
-    return list(_SUGGESTED.get(family, []))
-
-
-_SUGGESTED: dict[str, list[str]] = {
-    "openai": [
-        "gpt-5",
-        "gpt-5-mini",
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        "gpt-4o",
-        "gpt-4o-mini",
-        "o4-mini",
-    ],
-    "anthropic": ["claude-sonnet-4-6", "claude-opus-4-6", "claude-haiku-4-5"],
-    "google": ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"],
-    "deepseek": ["deepseek-chat", "deepseek-reasoner"],
-    "openrouter": [],
-}
+    return [model for spec in VENDORS if spec.family == family for model in spec.suggested_models]

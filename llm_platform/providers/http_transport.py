@@ -8,12 +8,17 @@ httpcore's stacks. On the gateway path a streamed call then costs about half the
 SDK's aiohttp transport (bench/gateway.py).
 
 What it does: keep-alive connections pooled per origin (an idle connection is dropped after
-`keepalive_expiry` seconds, before common servers' own 5 s timeout), TLS with httpx2's
+`keepalive_expiry` seconds, before common servers' own 5 s timeout), at most
+`max_connections_per_origin` sockets per origin (a request beyond waits for one, up to the
+request's pool timeout), TLS with httpx2's
 default context, chunked and length-delimited bodies and bodies ended by the connection's
 close, request bodies given whole or as a stream (sent chunked), connect/read/write timeouts
 from the request (httpx2 timeout errors, which the SDK turns into `APITimeoutError`), read
-back-pressure. What it does not: HTTP/2, proxies (the SDK's aiohttp transport does not read
-proxy settings either), upgrades, HEAD requests (the SDKs send none).
+back-pressure. What it does not: HTTP/2, proxies, upgrades, HEAD requests (the SDKs send
+none). Proxies are honoured by rule instead: when the environment's proxy settings
+(HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, minus NO_PROXY) apply to an upstream, `uses_proxy`
+says so and the adapter keeps the SDK's stock client, which sends through the proxy
+(docs/providers.md).
 
 A request on a reused connection that fails before any byte of the answer (the server closed
 the idle connection just as it was picked) is sent again once on a new connection.
@@ -25,8 +30,10 @@ import asyncio
 import contextlib
 import ssl
 import time
+import urllib.request
 from collections import deque
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import httptools
 import httpx2
@@ -35,6 +42,17 @@ _READ_HIGH_WATER = 1 << 20  # pause the socket once this many unread body bytes 
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
 Origin = tuple[bytes, bytes, int]
+
+
+def uses_proxy(url: str) -> bool:
+    """Whether the environment's proxy settings send requests to `url` through a proxy
+    (HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, either case, with NO_PROXY's exceptions): the
+    rule that keeps this transport off such upstreams (it speaks to origins only)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme.lower()) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.netloc)
 
 
 class _StaleConnection(Exception):
@@ -262,11 +280,16 @@ class LeanTransport(httpx2.AsyncBaseTransport):
         ssl_context: ssl.SSLContext | None = None,
         keepalive_expiry: float = 4.0,
         max_idle_per_origin: int = 100,
+        max_connections_per_origin: int = 256,
     ) -> None:
         self.ssl_context = ssl_context
         self.keepalive_expiry = keepalive_expiry
         self.max_idle = max_idle_per_origin
+        self.max_connections = max_connections_per_origin
         self.idle: dict[Origin, list[_Connection]] = {}
+        # A slot per connection in use: a socket is opened only when no idle one is left, so
+        # in-use plus idle sockets never pass the bound.
+        self._slots: dict[Origin, asyncio.Semaphore] = {}
         self.closed = False
 
     def _ssl(self) -> ssl.SSLContext:
@@ -304,8 +327,25 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             raise httpx2.ConnectError(f"could not connect to {hostname}:{port}: {exc}") from exc
         return connection
 
+    async def _take_slot(self, origin: Origin, within: float | None) -> None:
+        slots = self._slots.get(origin)
+        if slots is None:
+            slots = self._slots[origin] = asyncio.Semaphore(self.max_connections)
+        if not slots.locked():
+            await slots.acquire()  # free: no suspension
+            return
+        try:
+            async with asyncio.timeout(within):
+                await slots.acquire()
+        except TimeoutError:
+            raise httpx2.PoolTimeout(
+                f"timed out waiting for one of {self.max_connections} connections"
+            ) from None
+
     def release(self, connection: _Connection) -> None:
-        """Back to the pool if its answer was read to the end, else closed."""
+        """Back to the pool if its answer was read to the end, else closed; its slot is
+        free again either way."""
+        self._slots[connection.origin].release()
         pool = self.idle.setdefault(connection.origin, [])
         if self.closed or not connection.reusable or len(pool) >= self.max_idle:
             connection.close()
@@ -320,6 +360,25 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             raise httpx2.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         origin: Origin = (scheme, url.raw_host, url.port or _DEFAULT_PORTS[scheme])
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        await self._take_slot(origin, timeouts.get("pool"))
+        try:
+            connection = await self._exchange(request, origin, timeouts)
+        except BaseException:
+            self._slots[origin].release()
+            raise
+        return httpx2.Response(
+            connection.parser.get_status_code(),
+            headers=connection.headers,
+            stream=_ResponseBody(self, connection, timeouts.get("read")),
+            extensions={"http_version": b"HTTP/1.1"},
+            request=request,
+        )
+
+    async def _exchange(
+        self, request: httpx2.Request, origin: Origin, timeouts: dict[str, float | None]
+    ) -> _Connection:
+        """Send the request and read the answer's head, on a pooled connection or a new one
+        (once more on a new one if a pooled one turns out closed)."""
         for attempt in range(2):
             connection = self._idle_connection(origin)
             if connection is None:
@@ -335,13 +394,7 @@ class LeanTransport(httpx2.AsyncBaseTransport):
             except BaseException:
                 connection.close()
                 raise
-            return httpx2.Response(
-                connection.parser.get_status_code(),
-                headers=connection.headers,
-                stream=_ResponseBody(self, connection, timeouts.get("read")),
-                extensions={"http_version": b"HTTP/1.1"},
-                request=request,
-            )
+            return connection
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:

@@ -22,6 +22,22 @@ from typing import Any, Literal
 import httpx2
 import openai
 from openai import AsyncOpenAI
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseErrorEvent,
+    ResponseFailedEvent,
+    ResponseIncompleteEvent,
+    ResponseOutputTextAnnotationAddedEvent,
+    ResponseReasoningSummaryPartAddedEvent,
+    ResponseReasoningSummaryTextDeltaEvent,
+    ResponseReasoningTextDeltaEvent,
+    ResponseStreamEvent,
+    ResponseTextDeltaEvent,
+)
+from openai.types.responses.response_output_text_annotation_added_event import (
+    AnnotationURLCitation,
+)
 
 from llm_platform.core.logging import get_logger
 from llm_platform.providers.base import (
@@ -37,7 +53,7 @@ from llm_platform.providers.base import (
 )
 from llm_platform.providers.capabilities import capabilities_for
 from llm_platform.providers.errors import ProviderError
-from llm_platform.providers.http_transport import LeanTransport
+from llm_platform.providers.http_transport import LeanTransport, uses_proxy
 from llm_platform.providers.openai_chat import (
     chat_completion_events,
     chat_messages,
@@ -65,23 +81,34 @@ class _ResponseFailed(Exception):
         self.message = message
 
 
+# Where the SDK sends requests when no base URL is given.
+OPENAI_API_URL = "https://api.openai.com/v1"
+
+
 def make_client(
     api_key: str,
     base_url: str | None,
     *,
     connect_timeout: float,
     request_timeout: float,
+    max_connections: int = 256,
 ) -> AsyncOpenAI:
     """An SDK client without its own retries (the query service owns retry policy), its
     httpx2 client on the lean transport (`http_transport.LeanTransport`): the SDK builds and
-    reads every call, the transport moves the bytes."""
+    reads every call, the transport moves the bytes, at most `max_connections` sockets to
+    the upstream. When the environment's proxy settings apply to the upstream, the SDK's
+    stock client instead (it sends through HTTP(S)_PROXY / ALL_PROXY; docs/providers.md)."""
     timeout = openai.Timeout(request_timeout, connect=connect_timeout)
+    http_client = None
+    if not uses_proxy(base_url or OPENAI_API_URL):
+        transport = LeanTransport(max_connections_per_origin=max_connections)
+        http_client = httpx2.AsyncClient(timeout=timeout, transport=transport)
     return AsyncOpenAI(
         api_key=api_key,
         base_url=base_url or None,
         max_retries=0,
         timeout=timeout,
-        http_client=httpx2.AsyncClient(timeout=timeout, transport=LeanTransport()),
+        http_client=http_client,
     )
 
 
@@ -98,6 +125,7 @@ class OpenAIProvider(Provider):
         reasoning_summary: ReasoningSummary = "auto",
         connect_timeout: float = 10.0,
         request_timeout: float = 600.0,
+        max_connections: int = 256,
         name: str = "openai",
     ) -> None:
         self.name = name
@@ -107,7 +135,11 @@ class OpenAIProvider(Provider):
         self.reasoning_summary: ReasoningSummary = reasoning_summary
         self._summaries_refused = False
         self.client = make_client(
-            api_key, base_url, connect_timeout=connect_timeout, request_timeout=request_timeout
+            api_key,
+            base_url,
+            connect_timeout=connect_timeout,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
         )
 
     @property
@@ -256,37 +288,39 @@ def responses_usage(usage: Any) -> UsageEvent:
     )
 
 
-def responses_event(event: Any) -> list[StreamEvent]:
-    """One Responses API stream event as zero or more of our events."""
-    kind = getattr(event, "type", "")
-    if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-        return [ReasoningDelta(text=event.delta)] if event.delta else []
-    if kind == "response.reasoning_summary_part.added" and getattr(event, "summary_index", 0):
-        return [ReasoningDelta(text="\n\n")]  # separate summary paragraphs
-    if kind == "response.output_text.delta":
-        return [TextDelta(text=event.delta)] if event.delta else []
-    if kind == "response.output_text.annotation.added":
-        annotation = getattr(event, "annotation", None)
-        if isinstance(annotation, dict) and annotation.get("type") == "url_citation":
-            return [CitationEvent(url=annotation.get("url"), title=annotation.get("title"))]
-        if annotation is not None and getattr(annotation, "type", None) == "url_citation":
-            return [CitationEvent(url=annotation.url, title=getattr(annotation, "title", None))]
-        return []
-    if kind in ("response.completed", "response.incomplete"):
-        response = event.response
-        out: list[StreamEvent] = []
-        if getattr(response, "usage", None) is not None:
-            out.append(responses_usage(response.usage))
-        finish = "stop"
-        if kind == "response.incomplete":
-            details = getattr(response, "incomplete_details", None)
-            reason = getattr(details, "reason", None)
+def responses_event(event: ResponseStreamEvent) -> list[StreamEvent]:
+    """One Responses API stream event as zero or more of our events, matched on the SDK's
+    event classes (a change there is a type error here)."""
+    match event:
+        case ResponseReasoningSummaryTextDeltaEvent() | ResponseReasoningTextDeltaEvent():
+            return [ReasoningDelta(text=event.delta)] if event.delta else []
+        case ResponseReasoningSummaryPartAddedEvent():
+            # separate summary paragraphs
+            return [ReasoningDelta(text="\n\n")] if event.summary_index else []
+        case ResponseTextDeltaEvent():
+            return [TextDelta(text=event.delta)] if event.delta else []
+        case ResponseOutputTextAnnotationAddedEvent():
+            annotation = event.annotation
+            if isinstance(annotation, AnnotationURLCitation):
+                return [CitationEvent(url=annotation.url, title=annotation.title)]
+            return []
+        case ResponseCompletedEvent():
+            return [*_usage_of(event.response), DoneEvent(finish_reason="stop")]
+        case ResponseIncompleteEvent():
+            details = event.response.incomplete_details
+            reason = details.reason if details is not None else None
             finish = "length" if reason == "max_output_tokens" else (reason or "incomplete")
-        out.append(DoneEvent(finish_reason=finish))
-        return out
-    if kind == "response.failed":
-        error = getattr(event.response, "error", None)
-        raise _ResponseFailed(getattr(error, "code", None), getattr(error, "message", None))
-    if kind == "error":
-        raise _ResponseFailed(getattr(event, "code", None), getattr(event, "message", None))
+            return [*_usage_of(event.response), DoneEvent(finish_reason=finish)]
+        case ResponseFailedEvent():
+            error = event.response.error
+            raise _ResponseFailed(
+                error.code if error is not None else None,
+                error.message if error is not None else None,
+            )
+        case ResponseErrorEvent():
+            raise _ResponseFailed(event.code, event.message)
     return []
+
+
+def _usage_of(response: Response) -> list[StreamEvent]:
+    return [responses_usage(response.usage)] if response.usage is not None else []

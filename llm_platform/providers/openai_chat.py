@@ -39,6 +39,7 @@ from llm_platform.providers.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from llm_platform.providers.sse import SSEDecoder
 from llm_platform.providers.streaming import ErrorMapper
 from llm_platform.providers.think_tags import ThinkTagSplitter
 
@@ -154,28 +155,17 @@ class _ToolCalls:
 
 
 async def sse_data(response: httpx2.Response) -> AsyncIterator[bytes]:
-    """The `data` of each server-sent event, as bytes (multi-line data joined; comments,
-    `event:` and `id:` lines skipped), up to `[DONE]`. Lines are split on the raw bytes:
-    cheaper than decoding the body to text first, and orjson parses bytes directly."""
-    pending = b""
-    data: list[bytes] = []
+    """The `data` of each server-sent event (`providers/sse.py`), as bytes, up to `[DONE]`.
+    Lenient at the end: a last event the server did not end with an empty line counts."""
+    decoder = SSEDecoder()
     async for block in response.aiter_bytes():
-        lines = (pending + block).split(b"\n")
-        pending = lines.pop()
-        for raw in lines:
-            line = raw[:-1] if raw.endswith(b"\r") else raw
-            if line.startswith(b"data:"):
-                data.append(line[6:] if line.startswith(b"data: ") else line[5:])
-            elif not line and data:
-                payload = b"\n".join(data)
-                data = []
-                if payload == b"[DONE]":
-                    return
-                yield payload
-    if pending.startswith(b"data:"):
-        data.append(pending[6:] if pending.startswith(b"data: ") else pending[5:])
-    if data and data != [b"[DONE]"]:
-        yield b"\n".join(data)
+        for event in decoder.feed(block):
+            if event.data == b"[DONE]":
+                return
+            yield event.data
+    last = decoder.end()
+    if last is not None and last.data != b"[DONE]":
+        yield last.data
 
 
 MALFORMED_CHUNK = "The server sent a malformed stream chunk"

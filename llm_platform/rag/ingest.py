@@ -16,6 +16,7 @@ from enum import StrEnum
 import numpy as np
 from sqlalchemy import update
 
+from llm_platform.core.file_status import FileStatus
 from llm_platform.core.logging import get_logger
 from llm_platform.db.models import File, FileChunk, FileSection, utcnow
 from llm_platform.db.repositories.files import ChunkRepository, FileRepository
@@ -80,7 +81,7 @@ class _Heartbeat:
                 .where(
                     File.id == self.file_id,
                     File.job_id == self.job_id,
-                    File.status == "processing",
+                    File.status == FileStatus.PROCESSING,
                 )
                 .values(
                     progress=state[0],
@@ -116,7 +117,7 @@ async def _finish_failed(runtime: RagRuntime, file_id: str, job_id: str, message
             update(File)
             .where(File.id == file_id, File.job_id == job_id)
             .values(
-                status="failed",
+                status=FileStatus.FAILED,
                 stage=None,
                 error=message[:2000],
                 lease_until=None,
@@ -129,9 +130,9 @@ async def _requeue(runtime: RagRuntime, file_id: str, job_id: str) -> None:
     async with runtime.db.write_sessions() as session, session.begin():
         await session.execute(
             update(File)
-            .where(File.id == file_id, File.job_id == job_id, File.status == "processing")
+            .where(File.id == file_id, File.job_id == job_id, File.status == FileStatus.PROCESSING)
             .values(
-                status="queued",
+                status=FileStatus.QUEUED,
                 stage=None,
                 progress=0.0,
                 lease_until=None,
@@ -198,7 +199,7 @@ async def run_ingestion(
 
         async with runtime.db.write_sessions() as session, session.begin():
             record = await session.get(File, file_id, with_for_update=True)
-            if record is None or record.job_id != job_id or record.status != "processing":
+            if record is None or record.job_id != job_id or record.status != FileStatus.PROCESSING:
                 return Outcome.LOST
             await runtime.store.delete_file(session, file_id)
             await ChunkRepository(session).delete_for_file(file_id)
@@ -240,7 +241,7 @@ async def run_ingestion(
                 for row, c, vec in zip(rows, chunks, vectors, strict=True)
             ]
             await runtime.store.add(session, embedder.model_name, embedder.dimension, entries)
-            record.status = "ready"
+            record.status = FileStatus.READY
             record.stage = None
             record.progress = 1.0
             record.error = "; ".join(doc.notes)[:2000] or None

@@ -17,6 +17,7 @@ from typing import Any
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.receiver import Receiver
 
+from llm_platform.core.file_status import FileStatus
 from llm_platform.core.logging import get_logger
 from llm_platform.db.models import new_id, utcnow
 from llm_platform.db.repositories.files import FileRepository
@@ -131,19 +132,19 @@ class IngestionQueue:
         async with self.runtime.db.write_sessions() as session, session.begin():
             repo = FileRepository(session)
             for record in await repo.stale(now, now - timedelta(seconds=grace)):
-                if record.status == "processing":
+                if record.status == FileStatus.PROCESSING:
                     if record.attempts >= settings.INGEST_MAX_ATTEMPTS:
-                        record.status = "failed"
+                        record.status = FileStatus.FAILED
                         record.error = f"Processing did not finish after {record.attempts} attempts"
                         record.lease_until = None
                         record.updated_at = now
                         continue
-                    record.status = "queued"
+                    record.status = FileStatus.QUEUED
                     record.job_id = new_id()
                 record.updated_at = now
                 to_send.append((record.id, record.job_id or ""))
             for record in await repo.outdated_embeddings(self.runtime.embedder.model_name):
-                record.status = "queued"
+                record.status = FileStatus.QUEUED
                 record.stage = "re-embedding"
                 record.progress = 0.0
                 record.attempts = 0

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import Field
 
+from llm_platform.core.file_status import FileStatus
 from llm_platform.schemas.common import Schema
 
 
@@ -14,7 +15,7 @@ class FileOut(Schema):
     kind: str
     size_bytes: int
     sha256: str
-    status: str = Field(description="queued | processing | ready | failed")
+    status: FileStatus = Field(description="queued | processing | ready | failed")
     stage: str | None = None
     progress: float
     page_count: int | None = None

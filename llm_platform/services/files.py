@@ -23,6 +23,7 @@ from llm_platform.core.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from llm_platform.core.file_status import FileStatus
 from llm_platform.core.security import NO_IDENTITY, Principal
 from llm_platform.db.models import File, new_id, utcnow
 from llm_platform.db.repositories.files import ChunkRepository, FileRepository
@@ -123,7 +124,7 @@ async def upload(
             size_bytes=staged.size,
             sha256=staged.sha256,
             storage_key=file_id,
-            status="queued",
+            status=FileStatus.QUEUED,
             progress=0.0,
             chunk_count=0,
             attempts=0,
@@ -147,8 +148,8 @@ async def upload(
 
 
 def _reuse(existing: File) -> UploadResult:
-    if existing.status == "failed":
-        existing.status = "queued"
+    if existing.status == FileStatus.FAILED:
+        existing.status = FileStatus.QUEUED
         existing.error = None
         existing.progress = 0.0
         existing.attempts = 0

@@ -3,13 +3,13 @@
 
 Wiring `ground` into the query service (a few lines there):
 
-    rag = state.rag
+    rag = state.rag  # RagServices, or RagDisabled when files/RAG are off
     grounding = (
         await rag_service.ground(
             rag.runtime, user_id=owner_of(user), query=request.prompt,
             file_ids=request.file_ids, use_rag=request.use_rag,
         )
-        if rag is not None else None
+        if isinstance(rag, RagServices) else None
     )
     if grounding and grounding.prompt:
         system_prompt = f"{system_prompt}\n\n{grounding.prompt}"
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.citation import Citation
 from llm_platform.core.errors import NotFound, ServiceUnavailable
+from llm_platform.core.file_status import UNFINISHED, FileStatus
 from llm_platform.db.repositories.files import FileRepository
 from llm_platform.rag.context import build_contexts
 from llm_platform.rag.retrieval import Retrieval
@@ -127,7 +128,7 @@ async def _wait_for_named_files(
         found = {f.id for f in owned}
         if any(fid not in found for fid in file_ids):
             raise NotFound("File not found")
-        pending = [f for f in owned if f.status in ("queued", "processing")]
+        pending = [f for f in owned if f.status in UNFINISHED]
         if not pending or time.monotonic() >= deadline:
             notes = [
                 f"{f.name} is still {f.status} ({round(f.progress * 100)}%): "
@@ -137,7 +138,7 @@ async def _wait_for_named_files(
             notes += [
                 f"{f.name} could not be processed: {f.error or 'unknown error'}"
                 for f in owned
-                if f.status == "failed"
+                if f.status == FileStatus.FAILED
             ]
             return notes
         await asyncio.sleep(0.25)

@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable
 
 from llm_platform.core.config import EmbeddingProvider, Settings
 from llm_platform.core.logging import get_logger
-from llm_platform.core.state import RagServices
 from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.rag.lifecycle import RagServices
 from llm_platform.schemas.health import ModelLoad
 
 log = get_logger("llm_platform.warmup")

@@ -10,6 +10,7 @@ import orjson
 
 from llm_platform.core.config import Settings
 from llm_platform.providers.scripted import ScriptedProvider
+from llm_platform.providers.sse import ServerSentEvent, aiter_events, decode_text
 from tests.conftest import AppClient, start_client
 
 FAST = {
@@ -39,22 +40,17 @@ async def query_client(
 
 def parse_sse(body: str) -> list[dict[str, Any]]:
     """Frames as dicts with `_id` and `_event`; `[DONE]` as {"_done": True}."""
-    out: list[dict[str, Any]] = []
-    for block in body.split("\n\n"):
-        if not block.strip() or block.startswith(":"):
-            continue
-        fields: dict[str, str] = {}
-        for line in block.split("\n"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
-        if fields.get("data") == "[DONE]":
-            out.append({"_done": True})
-            continue
-        frame = orjson.loads(fields["data"])
-        frame["_id"] = int(fields["id"]) if "id" in fields else None
-        frame["_event"] = fields.get("event")
-        out.append(frame)
-    return out
+    return [_frame(event) for event in decode_text(body)]
+
+
+def _frame(event: ServerSentEvent) -> dict[str, Any]:
+    if event.data == b"[DONE]":
+        return {"_done": True}
+    frame: dict[str, Any] = orjson.loads(event.data)
+    # Each platform frame carries its own id and type (a missing field reads as None).
+    frame["_id"] = int(event.id) if event.id else None
+    frame["_event"] = None if event.event == "message" else event.event
+    return frame
 
 
 def body(query: str = "hello there", **extra: Any) -> dict[str, Any]:
@@ -96,10 +92,5 @@ async def live_server(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
 
 async def sse_frames(response: Any) -> AsyncIterator[dict[str, Any]]:
     """Parse a live httpx streaming response frame by frame."""
-    buffer = ""
-    async for chunk in response.aiter_text():
-        buffer += chunk
-        while "\n\n" in buffer:
-            block, buffer = buffer.split("\n\n", 1)
-            for frame in parse_sse(block + "\n\n"):
-                yield frame
+    async for event in aiter_events(response.aiter_bytes()):
+        yield _frame(event)

@@ -15,6 +15,7 @@ import websockets
 from llm_platform.core.config import Settings
 from llm_platform.providers.base import DoneEvent
 from llm_platform.providers.scripted import text_events
+from llm_platform.providers.sse import decode_text
 from llm_platform.rag.embeddings import LocalEmbedder
 from llm_platform.services.rag import NO_SUPPORT_PROMPT, SOURCES_PREAMBLE
 from tests.api.query_helpers import FAST, body, live_server, parse_sse, scripted
@@ -223,11 +224,7 @@ async def test_openai_facade_grounds_only_on_request_and_returns_citations(
         "/v1/chat/completions", json={**chat, "use_rag": True, "stream": True}, headers=headers
     )
     assert r.status_code == 200, r.text
-    chunks = [
-        orjson.loads(line[6:])
-        for line in r.text.splitlines()
-        if line.startswith("data: ") and line != "data: [DONE]"
-    ]
+    chunks = [orjson.loads(e.data) for e in decode_text(r.text) if e.data != b"[DONE]"]
     with_citations = [i for i, c in enumerate(chunks) if c.get("citations")]
     with_content = [i for i, c in enumerate(chunks) if c["choices"][0]["delta"].get("content")]
     assert with_citations and with_content and max(with_citations) < min(with_content)

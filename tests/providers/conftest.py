@@ -10,7 +10,7 @@ import pytest
 from llm_platform.providers.anthropic import AnthropicProvider
 from llm_platform.providers.google import GoogleProvider
 from llm_platform.providers.openai import OpenAIProvider
-from llm_platform.providers.openai_compat import OpenAICompatProvider
+from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
 from tests.providers.fakes import (
     ANTHROPIC_TEST_KEY,
     GOOGLE_TEST_KEY,
@@ -43,8 +43,8 @@ async def google_provider(fake_gemini: FakeGemini) -> AsyncIterator[GoogleProvid
 
 
 @pytest.fixture
-async def deepseek_provider(fake_deepseek: FakeOpenAI) -> AsyncIterator[OpenAICompatProvider]:
-    provider = OpenAICompatProvider(
+async def deepseek_provider(fake_deepseek: FakeOpenAI) -> AsyncIterator[OpenAICompatibleProvider]:
+    provider = OpenAICompatibleProvider(
         name="deepseek",
         base_url=fake_deepseek.base_url,
         api_key=OPENAI_TEST_KEY,
@@ -56,8 +56,10 @@ async def deepseek_provider(fake_deepseek: FakeOpenAI) -> AsyncIterator[OpenAICo
 
 
 @pytest.fixture
-async def openrouter_provider(fake_openrouter: FakeOpenAI) -> AsyncIterator[OpenAICompatProvider]:
-    provider = OpenAICompatProvider(
+async def openrouter_provider(
+    fake_openrouter: FakeOpenAI,
+) -> AsyncIterator[OpenAICompatibleProvider]:
+    provider = OpenAICompatibleProvider(
         name="openrouter",
         base_url=fake_openrouter.base_url,
         api_key=OPENAI_TEST_KEY,
@@ -69,8 +71,8 @@ async def openrouter_provider(fake_openrouter: FakeOpenAI) -> AsyncIterator[Open
 
 
 @pytest.fixture
-async def local_server_provider(fake_think: FakeOpenAI) -> AsyncIterator[OpenAICompatProvider]:
-    provider = OpenAICompatProvider(
+async def local_server_provider(fake_think: FakeOpenAI) -> AsyncIterator[OpenAICompatibleProvider]:
+    provider = OpenAICompatibleProvider(
         name="ollama", base_url=fake_think.base_url, default_model="qwen3:0.6b"
     )
     yield provider

@@ -13,7 +13,7 @@ from llm_platform.providers.anthropic import AnthropicProvider
 from llm_platform.providers.base import Provider
 from llm_platform.providers.google import GoogleProvider
 from llm_platform.providers.openai import OpenAIProvider
-from llm_platform.providers.openai_compat import OpenAICompatProvider
+from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
 from tests.providers.fakes import (
     ANTHROPIC_TEST_KEY,
     GOOGLE_TEST_KEY,
@@ -24,7 +24,7 @@ from tests.providers.helpers import ask
 
 
 def _compat(name: str, flavor: str) -> Callable[[str], Provider]:
-    return lambda url: OpenAICompatProvider(
+    return lambda url: OpenAICompatibleProvider(
         name=name,
         base_url=url,
         api_key=OPENAI_TEST_KEY,

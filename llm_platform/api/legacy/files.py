@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.legacy.schemas import LegacyFile, LegacyFileList
+from llm_platform.core.file_status import FileStatus
 from llm_platform.schemas.common import ClientId
 from llm_platform.schemas.files import FileOut
 from llm_platform.services import files as file_service
@@ -42,5 +43,5 @@ def legacy_file(out: FileOut) -> LegacyFile:
         size=out.size_bytes,
         mime_type=out.media_type,
         uploaded_at=out.created_at,
-        processed=out.status == "ready",
+        processed=out.status == FileStatus.READY,
     )

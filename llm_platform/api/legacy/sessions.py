@@ -28,8 +28,8 @@ from llm_platform.api.legacy.schemas import (
     LegacySessionView,
 )
 from llm_platform.api.params import PathId
+from llm_platform.app_state import AppState
 from llm_platform.core.security import Principal
-from llm_platform.core.state import AppState
 from llm_platform.db.models import Session, new_id
 from llm_platform.schemas.events import EventIn
 from llm_platform.schemas.sessions import SessionOut, SessionStart

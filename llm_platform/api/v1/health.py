@@ -10,8 +10,9 @@ from sqlalchemy import text
 from llm_platform import __version__
 from llm_platform.api.deps import Staff, State
 from llm_platform.api.json_body import JSONRoute
-from llm_platform.core.state import AppState
+from llm_platform.app_state import AppState
 from llm_platform.db.migrate import current_revision, head_revision
+from llm_platform.rag.lifecycle import RagDisabled
 from llm_platform.schemas.health import (
     DatabaseStatus,
     FilesStatus,
@@ -100,19 +101,20 @@ def _process_status(state: AppState) -> ProcessStatus:
         pass
     query = state.query
     return ProcessStatus(
-        instance_id=query.instance_id if query is not None else None,
+        instance_id=query.instance_id,
         pid=os.getpid(),
         rss_bytes=rss,
         open_fds=fds,
         asyncio_tasks=len(asyncio.all_tasks()),
-        running_generations=len(query.streams.running) if query is not None else 0,
+        running_generations=len(query.streams.running),
     )
 
 
 def _files_status(state: AppState) -> FilesStatus:
-    if state.rag is None:
+    rag = state.rag
+    if isinstance(rag, RagDisabled):
         return FilesStatus(available=False)
-    runtime = state.rag.runtime
+    runtime = rag.runtime
     return FilesStatus(
         available=runtime.vector_error is None,
         storage=runtime.storage.name,
@@ -121,6 +123,6 @@ def _files_status(state: AppState) -> FilesStatus:
         embedding_model=runtime.embedder.model_name,
         ocr=runtime.ocr_available,
         audio_transcription=runtime.audio_available,
-        ingestion="redis" if state.rag.queue.distributed else "in-process",
+        ingestion="redis" if rag.queue.distributed else "in-process",
         reranker=runtime.reranker.name if runtime.reranker else None,
     )

@@ -11,9 +11,8 @@ from fastapi.responses import StreamingResponse
 from llm_platform.api.deps import get_current_user, state_of
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import PathId
-from llm_platform.core.errors import ServiceUnavailable
+from llm_platform.app_state import AppState
 from llm_platform.core.security import Principal
-from llm_platform.core.state import AppState
 from llm_platform.schemas.query import CancelResult, QueryRequest, QueryResponse
 from llm_platform.services.query import service as query_service
 from llm_platform.services.query.runtime import QueryRuntime
@@ -30,8 +29,6 @@ class QueryContext:
 
 
 def runtime_of(state: AppState) -> QueryRuntime:
-    if state.query is None:
-        raise ServiceUnavailable("The query service is not running")
     return state.query
 
 

@@ -19,9 +19,9 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from llm_platform.app_state import AppState
 from llm_platform.core.errors import AppError, ValidationFailed
 from llm_platform.core.security import Credential, Principal
-from llm_platform.core.state import AppState
 from llm_platform.schemas.query import QueryRequest
 from llm_platform.services.auth import (
     Credentials,
@@ -154,8 +154,6 @@ async def query_websocket(ws: WebSocket) -> None:
     state: AppState = ws.app.state.platform
     runtime = state.query
     try:
-        if runtime is None:
-            raise AppError("The query service is not running")
         credentials = _credentials(ws)
         await state.rate_limiter.check_ip(_client_ip(ws))
         user = require_identity(

@@ -7,10 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
 
+from llm_platform.core.file_status import FileStatus
 from llm_platform.db.models import File, FileChunk, FileSection, utcnow
 from llm_platform.db.repositories.base import Repository
-
-UNFINISHED = ("queued", "processing")
 
 
 class FileRepository(Repository[File]):
@@ -32,7 +31,7 @@ class FileRepository(Repository[File]):
     ) -> list[tuple[str, str, str]]:
         """(id, name, title) of the user's ready files (optionally among `file_ids`)."""
         stmt = select(File.id, File.name, File.title).where(
-            File.user_id == user_id, File.status == "ready"
+            File.user_id == user_id, File.status == FileStatus.READY
         )
         if file_ids is not None:
             stmt = stmt.where(File.id.in_(file_ids))
@@ -47,7 +46,7 @@ class FileRepository(Repository[File]):
 
     async def has_ready(self, user_id: str) -> bool:
         found = await self.session.scalar(
-            select(File.id).where(File.user_id == user_id, File.status == "ready").limit(1)
+            select(File.id).where(File.user_id == user_id, File.status == FileStatus.READY).limit(1)
         )
         return found is not None
 
@@ -61,12 +60,12 @@ class FileRepository(Repository[File]):
                 File.id == file_id,
                 File.job_id == job_id,
                 or_(
-                    File.status == "queued",
-                    (File.status == "processing") & (File.lease_until < now),
+                    File.status == FileStatus.QUEUED,
+                    (File.status == FileStatus.PROCESSING) & (File.lease_until < now),
                 ),
             )
             .values(
-                status="processing",
+                status=FileStatus.PROCESSING,
                 stage="starting",
                 lease_until=lease_until,
                 attempts=File.attempts + 1,
@@ -87,8 +86,8 @@ class FileRepository(Repository[File]):
                 select(File)
                 .where(
                     or_(
-                        (File.status == "queued") & (File.updated_at < queued_before),
-                        (File.status == "processing") & (File.lease_until < now),
+                        (File.status == FileStatus.QUEUED) & (File.updated_at < queued_before),
+                        (File.status == FileStatus.PROCESSING) & (File.lease_until < now),
                     )
                 )
                 .order_by(File.updated_at)
@@ -100,7 +99,7 @@ class FileRepository(Repository[File]):
         return (
             await self.session.scalars(
                 select(File)
-                .where(File.status == "ready", File.embedding_model != model)
+                .where(File.status == FileStatus.READY, File.embedding_model != model)
                 .limit(limit)
             )
         ).all()

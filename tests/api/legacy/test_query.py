@@ -27,6 +27,7 @@ from llm_platform.providers.base import (
 )
 from llm_platform.providers.errors import ProviderUnavailable
 from llm_platform.providers.scripted import Delay, Fail, reasoning_events, text_events
+from llm_platform.providers.sse import aiter_events
 from tests.api.legacy.legacy_client import (
     FRONTEND_ORIGIN,
     ChatView,
@@ -345,13 +346,9 @@ async def test_thinking_arrives_live_over_a_real_socket(
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             body = chat_body("q", "s-10", model_provider="scripted", model_name="echo")
             async with http.stream("POST", "/api/v1/query/stream", json=body) as r:
-                buffer = ""
-                async for chunk in r.aiter_text():
-                    buffer += chunk
-                    *lines, buffer = buffer.split("\n")
-                    for line in lines:
-                        if line.startswith("data: ") and line != "data: [DONE]":
-                            arrivals.append((time.monotonic(), json.loads(line[6:])))
+                async for event in aiter_events(r.aiter_bytes()):
+                    if event.data != b"[DONE]":
+                        arrivals.append((time.monotonic(), json.loads(event.data)))
         kinds = [f["type"] for _, f in arrivals]
         assert kinds == ["status", "chunk", "chunk", "final"]
         (t_status, _), (t_chunk1, _), (t_chunk2, _), _ = arrivals

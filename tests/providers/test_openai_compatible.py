@@ -6,7 +6,7 @@ import pytest
 
 from llm_platform.providers.base import ErrorEvent, ReasoningDelta, UsageEvent, collect
 from llm_platform.providers.errors import ModelNotFound, ProviderRateLimited
-from llm_platform.providers.openai_compat import OpenAICompatProvider
+from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
 from tests.providers.fakes import FakeOpenAI
 from tests.providers.helpers import (
     answer_text,
@@ -19,7 +19,7 @@ from tests.providers.helpers import (
 
 
 async def test_deepseek_reasoning_content_then_answer(
-    deepseek_provider: OpenAICompatProvider, fake_deepseek: FakeOpenAI
+    deepseek_provider: OpenAICompatibleProvider, fake_deepseek: FakeOpenAI
 ) -> None:
     events = await drain(
         deepseek_provider.stream(ask("deepseek-reasoner", reasoning_effort="high"))
@@ -37,7 +37,7 @@ async def test_deepseek_reasoning_content_then_answer(
 
 
 async def test_deepseek_unknown_model_400_is_model_not_found(
-    deepseek_provider: OpenAICompatProvider,
+    deepseek_provider: OpenAICompatibleProvider,
 ) -> None:
     with pytest.raises(ModelNotFound) as caught:
         await drain(deepseek_provider.stream(ask("deepseek-v9")))
@@ -45,7 +45,7 @@ async def test_deepseek_unknown_model_400_is_model_not_found(
 
 
 async def test_openrouter_reasoning_is_not_doubled(
-    openrouter_provider: OpenAICompatProvider, fake_openrouter: FakeOpenAI
+    openrouter_provider: OpenAICompatibleProvider, fake_openrouter: FakeOpenAI
 ) -> None:
     completion = await collect(
         openrouter_provider.stream(ask("deepseek/deepseek-r1", reasoning_effort="medium"))
@@ -58,7 +58,7 @@ async def test_openrouter_reasoning_is_not_doubled(
 
 
 async def test_openrouter_reasoning_details_only(
-    openrouter_provider: OpenAICompatProvider,
+    openrouter_provider: OpenAICompatibleProvider,
 ) -> None:
     from llm_platform.providers.openai_chat import reasoning_from_delta
 
@@ -77,7 +77,7 @@ async def test_openrouter_reasoning_details_only(
 
 
 async def test_openrouter_error_chunk_mid_stream(
-    openrouter_provider: OpenAICompatProvider, fake_openrouter: FakeOpenAI
+    openrouter_provider: OpenAICompatibleProvider, fake_openrouter: FakeOpenAI
 ) -> None:
     fake_openrouter.scenario.error_after = 4
     events = await drain(openrouter_provider.stream(ask("anthropic/claude-sonnet-4.5")))
@@ -86,7 +86,7 @@ async def test_openrouter_error_chunk_mid_stream(
 
 
 async def test_openrouter_rate_limit(
-    openrouter_provider: OpenAICompatProvider, fake_openrouter: FakeOpenAI
+    openrouter_provider: OpenAICompatibleProvider, fake_openrouter: FakeOpenAI
 ) -> None:
     fake_openrouter.fail_next(429, "Rate limit exceeded: free-models-per-min", retry_after=3)
     with pytest.raises(ProviderRateLimited) as caught:
@@ -95,7 +95,7 @@ async def test_openrouter_rate_limit(
 
 
 def test_openrouter_capabilities_follow_the_vendor() -> None:
-    provider = OpenAICompatProvider(
+    provider = OpenAICompatibleProvider(
         name="openrouter", base_url="http://127.0.0.1:9/v1", default_model="x", flavor="openrouter"
     )
     assert provider.capabilities("anthropic/claude-sonnet-4.5").reasoning
@@ -112,7 +112,7 @@ def test_openrouter_capabilities_follow_the_vendor() -> None:
 
 
 async def test_local_server_think_tags_split_across_chunks(
-    local_server_provider: OpenAICompatProvider, fake_think: FakeOpenAI
+    local_server_provider: OpenAICompatibleProvider, fake_think: FakeOpenAI
 ) -> None:
     events = await drain(local_server_provider.stream(ask("qwen3:0.6b", reasoning_effort="low")))
     assert kinds(events) == ["reasoning", "text", "usage", "done"]
@@ -129,9 +129,9 @@ async def test_local_server_think_tags_split_across_chunks(
 @pytest.mark.parametrize("flavor", ["deepseek", "openrouter", "think"])
 async def test_whole_answers_carry_each_flavors_reasoning(
     flavor: str,
-    deepseek_provider: OpenAICompatProvider,
-    openrouter_provider: OpenAICompatProvider,
-    local_server_provider: OpenAICompatProvider,
+    deepseek_provider: OpenAICompatibleProvider,
+    openrouter_provider: OpenAICompatibleProvider,
+    local_server_provider: OpenAICompatibleProvider,
 ) -> None:
     """A non-streamed answer (`stream=False`) puts reasoning where each server puts it in the
     message (`reasoning_content`, `reasoning` + `reasoning_details`, `<think>` in the text):
@@ -148,7 +148,7 @@ async def test_whole_answers_carry_each_flavors_reasoning(
 
 
 async def test_local_server_early_close(
-    local_server_provider: OpenAICompatProvider, fake_think: FakeOpenAI
+    local_server_provider: OpenAICompatibleProvider, fake_think: FakeOpenAI
 ) -> None:
     fake_think.scenario.hold_open = True
     stream = local_server_provider.stream(ask("llama3.2"))
@@ -156,7 +156,7 @@ async def test_local_server_early_close(
 
 
 async def test_dropped_connection_mid_stream_is_error_event(
-    deepseek_provider: OpenAICompatProvider, fake_deepseek: FakeOpenAI
+    deepseek_provider: OpenAICompatibleProvider, fake_deepseek: FakeOpenAI
 ) -> None:
     fake_deepseek.scenario.drop_after = 2
     events = await drain(deepseek_provider.stream(ask("deepseek-chat")))
@@ -164,5 +164,5 @@ async def test_dropped_connection_mid_stream_is_error_event(
     assert events[-1].retryable
 
 
-async def test_list_models(openrouter_provider: OpenAICompatProvider) -> None:
+async def test_list_models(openrouter_provider: OpenAICompatibleProvider) -> None:
     assert "deepseek/deepseek-r1" in await openrouter_provider.list_models()

@@ -29,7 +29,7 @@ Flavor = Literal["deepseek", "openrouter", "generic"]
 NO_KEY = "not-needed"
 
 
-class OpenAICompatProvider(Provider):
+class OpenAICompatibleProvider(Provider):
     def __init__(
         self,
         *,
@@ -41,6 +41,7 @@ class OpenAICompatProvider(Provider):
         flavor: Flavor = "generic",
         connect_timeout: float = 10.0,
         request_timeout: float = 600.0,
+        max_connections: int = 256,
     ) -> None:
         self.name = name
         self.flavor: Flavor = flavor
@@ -53,6 +54,7 @@ class OpenAICompatProvider(Provider):
             base_url,
             connect_timeout=connect_timeout,
             request_timeout=request_timeout,
+            max_connections=max_connections,
         )
 
     @property

@@ -1,4 +1,5 @@
-"""What the app builds in its lifespan and hands to dependencies."""
+"""What the composition root (`composition.py`) builds and hands to dependencies: complete
+and immutable once the app serves (nothing in it is filled in later or Optional-by-phase)."""
 
 from __future__ import annotations
 
@@ -13,37 +14,26 @@ from llm_platform.db.engine import Database
 from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
-from llm_platform.rag.jobs import IngestionQueue
-from llm_platform.rag.runtime import RagRuntime
+from llm_platform.rag.lifecycle import RagDisabled, RagServices
 from llm_platform.schemas.health import ModelLoad
 from llm_platform.services.query.runtime import QueryRuntime
 from llm_platform.services.sessions import SessionOwners
 
 
-@dataclass
-class RagServices:
-    runtime: RagRuntime
-    queue: IngestionQueue
-
-
-@dataclass
+@dataclass(frozen=True, slots=True)
 class AppState:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
-    metrics: Metrics | None
+    metrics: Metrics | None  # None: ENABLE_METRICS is off
     tokens: ParticipantTokens
-    redis: Redis | None = None
+    redis: Redis | None  # None: no REDIS_URL (in-process rate limits, streams, jobs)
+    providers: ProviderRegistry
+    query: QueryRuntime
+    # Files and RAG, or why they are off on this server (a misconfiguration disables them,
+    # not the app).
+    rag: RagServices | RagDisabled
+    # Warm start: in-process models loading in the background (updated by the warmer).
+    loads: dict[str, ModelLoad]
     session_owners: SessionOwners = field(default_factory=SessionOwners)
-    # --- providers ---
-    providers: ProviderRegistry = field(default_factory=ProviderRegistry)
-
-    # --- query streaming ---
-    query: QueryRuntime | None = None
-
-    # --- files and RAG ---
-    rag: RagServices | None = None
-
-    # --- warm start: in-process models loading in the background ---
-    loads: dict[str, ModelLoad] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
