@@ -68,6 +68,27 @@ def heap() -> str:
     )
 
 
+def sqlite_memory() -> str:
+    """Bytes the SQLite libraries hold (page caches, statements): sqlean's, the stdlib's."""
+    import glob
+    import importlib
+
+    out = []
+    for name in ("sqlean", "sqlite3"):
+        try:
+            module = importlib.import_module(name)
+            folder = os.path.dirname(module.__file__ or "")
+            found = glob.glob(f"{folder}/_sqlite3*.so") or glob.glob(
+                f"{os.path.dirname(os.__file__)}/lib-dynload/_sqlite3*.so"
+            )
+            used = ctypes.CDLL(found[0]).sqlite3_memory_used
+            used.restype = ctypes.c_int64
+            out.append(f"{name} {used() / 2**20:.1f} MB")
+        except (ImportError, OSError, AttributeError, IndexError):
+            continue
+    return "sqlite memory: " + ", ".join(out)
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -121,7 +142,7 @@ class Probe:
         baseline = self.reports <= BASELINE  # (re)taken until the BASELINE-th report
         lines = [f"=== t={(time.monotonic() - self.started) / 60:.1f} min rss {rss_mb():.0f} MB"]
         lines.append(f"  {anon_mb()}; threads {threading.active_count()}")
-        lines.append(f"  {heap()}")
+        lines.append(f"  {heap()}; {sqlite_memory()}")
         if tracemalloc.is_tracing():
             traced = tracemalloc.get_traced_memory()[0]
             lines.append(f"  tracemalloc: {traced / 2**20:.1f} MB traced")
