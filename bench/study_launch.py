@@ -248,7 +248,13 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path, env: dict[str
     port = free_port()
     with server(tmp, port, env):
         stats, baseline, stored = asyncio.run(launch(f"http://{HOST}:{port}", key, args))
-    return report(f"{backend} workers={args.workers}", stats, baseline, stored, args)
+    ok = report(f"{backend} workers={args.workers}", stats, baseline, stored, args)
+    if stats.errors:  # what the server said about them
+        lines = (tmp / "server.log").read_text(errors="replace").splitlines()
+        kinds = sorted({line[:300] for line in lines if "error" in line.lower()})
+        for line in kinds[:8]:
+            print(f"  server: {line}")
+    return ok
 
 
 def main() -> int:
