@@ -176,7 +176,11 @@ async def participant(
 
 async def launch(base: str, key: str, args: argparse.Namespace) -> tuple[Stats, float, int]:
     staff = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=args.participants + 10, max_keepalive_connections=100)
+    # Idle connections are dropped before the server's KEEP_ALIVE_SECONDS (5 s) closes them:
+    # otherwise a request sent as the server closes fails (a client race, not a server fault).
+    limits = httpx.Limits(
+        max_connections=args.participants + 10, max_keepalive_connections=100, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
         r = await http.post("/api/v1/studies", json=STUDY, headers=staff)
         r.raise_for_status()
@@ -202,6 +206,12 @@ async def launch(base: str, key: str, args: argparse.Namespace) -> tuple[Stats, 
         return stats, baseline, stored
 
 
+def verdict(acked: int, stored: int) -> str:
+    if stored == acked:
+        return "OK"
+    return "MISMATCH: events lost" if stored < acked else "more stored (a reply lost on the way)"
+
+
 def report(
     backend: str, stats: Stats, baseline: float, stored: int, args: argparse.Namespace
 ) -> bool:
@@ -219,7 +229,7 @@ def report(
         f"  p99 first-token overhead over the model: {p99_ft - MODEL_TTFT_MS:.1f} ms "
         f"(over the lone participant: {p99_ft - baseline:.1f} ms)\n"
         f"  UI events acknowledged={stats.events_acked} stored={stored} "
-        f"{'OK' if stored == stats.events_acked else 'MISMATCH'}",
+        f"{verdict(stats.events_acked, stored)}",
         flush=True,
     )
     for error in sorted(set(stats.errors))[:5]:
@@ -248,7 +258,13 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path, env: dict[str
     port = free_port()
     with server(tmp, port, env):
         stats, baseline, stored = asyncio.run(launch(f"http://{HOST}:{port}", key, args))
-    return report(f"{backend} workers={args.workers}", stats, baseline, stored, args)
+    ok = report(f"{backend} workers={args.workers}", stats, baseline, stored, args)
+    if stats.errors:  # what the server said about them
+        lines = (tmp / "server.log").read_text(errors="replace").splitlines()
+        kinds = sorted({line[:300] for line in lines if "error" in line.lower()})
+        for line in kinds[:8]:
+            print(f"  server: {line}")
+    return ok
 
 
 def main() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,7 +106,7 @@ def _minutes(p: StudyParticipant, now: datetime) -> float:
     return max(0.0, (end - p.task_started_at).total_seconds() / 60)
 
 
-SETTLE_WAIT_S = 1.0
+SETTLE_WAIT_S = 5.0
 
 
 async def settle_turns(state: AppState) -> None:
@@ -113,10 +114,8 @@ async def settle_turns(state: AppState) -> None:
     answer is sent before its log row is committed (bounded wait: never blocks a step)."""
     if state.query is None:
         return
-    writer = state.query.log_writer
-    writer.hurry()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(writer.flush(), SETTLE_WAIT_S)
+        await asyncio.wait_for(state.query.log_writer.barrier(), SETTLE_WAIT_S)
 
 
 async def progress_of(db: AsyncSession, p: StudyParticipant, d: StudyDefinition) -> Progress:
@@ -209,6 +208,21 @@ async def _token_user(state: AppState, bearer: str | None) -> tuple[str | None, 
     return None, principal
 
 
+# Arrivals to one study queue here, in this process, before taking a database connection:
+# only one of them at a time waits for the study's row lock (held until the previous
+# arrival commits), so a burst of arrivals cannot take every pooled connection.
+_ARRIVALS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def arrival_lock(study_id: str) -> asyncio.Lock:
+    locks = _ARRIVALS.setdefault(asyncio.get_running_loop(), {})
+    if len(locks) > 10_000:
+        locks.clear()  # ids of studies come from URLs: bounded (a held lock stays referenced)
+    return locks.setdefault(study_id, asyncio.Lock())
+
+
 async def enter(
     db: AsyncSession,
     state: AppState,
@@ -217,7 +231,19 @@ async def enter(
     bearer: str | None,
     ip: str | None,
 ) -> EnterResponse:
-    study = await StudyRepository(db).lock(study_id)  # serialises arrivals per study
+    async with arrival_lock(study_id):
+        study = await StudyRepository(db).lock(study_id)  # serialises arrivals per study
+        return await _enter(db, state, study, params, bearer, ip)
+
+
+async def _enter(
+    db: AsyncSession,
+    state: AppState,
+    study: Study | None,
+    params: dict[str, str],
+    bearer: str | None,
+    ip: str | None,
+) -> EnterResponse:
     if study is None:
         raise NotFound("Study not found")
     d = definition_of(study)
