@@ -118,7 +118,10 @@ def definition(
     return {
         "id": study_id,
         "name": f"Study {study_id}",
-        "consent_markdown": "# Consent\n\nYou agree to **chat** with an assistant.",
+        "consent_markdown": (
+            "# Consent\n\nYou agree to **chat** with an assistant.\n\n"
+            '<img src=x onerror="window.__pwned=1"> [a link](javascript:window.__pwned=2)'
+        ),
         "instructions_markdown": "Ask the assistant **two** questions.",
         "arms": [
             {"name": "arm-alpha", "provider": "scripted", "model": "echo", "system_prompt": "A"},
@@ -180,6 +183,13 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
     expect(page.get_by_test_id("consent-text").locator("h1")).to_have_text("Consent")
     expect(page.get_by_test_id("withdraw")).to_be_visible()
     screenshot(page, "study-consent")
+    # The researcher's Markdown is sanitised: raw HTML shown as text, no script URL.
+    consent = page.get_by_test_id("consent-text")
+    expect(consent.locator("img")).to_have_count(0)
+    expect(consent.get_by_text("a link")).not_to_have_attribute(
+        "href", "javascript:window.__pwned=2"
+    )
+    assert page.evaluate("window.__pwned") is None
     page.get_by_test_id("consent-agree").click()
 
     # The pre-questionnaire: required items are checked before anything is sent.
@@ -476,6 +486,16 @@ def test_researcher_page_imports_opens_watches_and_previews(
     expect(rows).to_have_count(1)
     expect(rows.locator("[data-col=status]")).to_have_text("task")
     assert "pp-watched-1" not in card.inner_text()  # pseudonyms only
+
+    # Edit after a real participant: a new version.
+    card.get_by_test_id("study-edit").click()
+    form = page.get_by_test_id("study-definition")
+    edited = json.loads(form.input_value())
+    edited["name"] = "Watched study, reworded"
+    form.fill(json.dumps(edited))
+    page.get_by_test_id("study-create").click()
+    expect(card.locator("h2")).to_have_text("Watched study, reworded")
+    expect(card).to_contain_text("version 2")
 
     # Preview an arm: a new tab, marked, not counted.
     with page.context.expect_page() as opened:
