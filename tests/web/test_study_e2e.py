@@ -359,6 +359,22 @@ def test_study_task_on_a_phone(browser: Any, live_server: LiveServer, admin_key:
     context.close()
 
 
+def test_time_on_task_rule_enables_finish_by_itself(
+    page: Any, live_server: LiveServer, admin_key: str
+) -> None:
+    body = definition("timed", pre=False, post=False)
+    body["completion"] = {"min_turns": 0, "min_minutes": 0.05, "code": CODE}  # 3 s
+    study = create_study(live_server, admin_key, body)
+    page.goto(f"/s/{study}?PROLIFIC_PID=pp-timed-1")
+    page.get_by_test_id("consent-agree").click()
+    expect(page.get_by_test_id("progress-time")).to_contain_text("of 0:03")
+    expect(page.get_by_test_id("finish")).to_be_disabled()
+    expect(page.get_by_test_id("finish")).to_be_enabled(timeout=20_000)
+    expect(page.get_by_test_id("progress-time")).to_have_text("0:03 of 0:03")
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("completion-code")).to_have_text(CODE)
+
+
 def test_reload_mid_task_resumes_the_same_session_and_arm(
     page: Any, live_server: LiveServer, admin_key: str
 ) -> None:
