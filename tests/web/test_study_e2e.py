@@ -334,6 +334,9 @@ def test_study_inside_a_survey_iframe_posts_to_the_host(
     expect(frame.get_by_test_id("study-withdrawn")).to_be_visible()
     (gone,) = messages_of(page, "llm-platform:withdraw")
     assert gone["data"] == {"type": "llm-platform:withdraw", "study": study}
+    # A reload says so again, without entering the study anew.
+    page.reload()
+    expect(page.frame_locator("#study").get_by_test_id("study-withdrawn")).to_be_visible()
     context.close()
     statuses = sorted(r[0] for r in participants(live_server, study))
     assert statuses == ["completed"]  # the withdrawn participant's row is gone
