@@ -62,6 +62,7 @@ class QueryLogWriter:
         self._awaited = asyncio.Event()  # set when an entry someone waits for is queued
         self._task: asyncio.Task[None] | None = None
         self._inline: set[asyncio.Future[None]] = set()
+        self._last_submitted: asyncio.Future[None] | None = None
         self.written = 0
         self.failed = 0
         self._sqlite: _SQLiteWriter | None = None
@@ -77,6 +78,7 @@ class QueryLogWriter:
         """Queue an entry; the future resolves once it is committed (or given up on).
         `awaited=False`: nobody waits for it, so it may linger to join a later batch."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last_submitted = future
         if self._task is None or self._task.done():
             # Not running (e.g. shut down): write inline so nothing is lost.
             task = asyncio.ensure_future(self._write_one(entry, future))
@@ -95,6 +97,15 @@ class QueryLogWriter:
 
     async def flush(self) -> None:
         await self._queue.join()
+
+    async def barrier(self) -> None:
+        """Wait until every entry submitted before this call is written (or given up on):
+        entries are written in order, so the last one's future tells. Unlike `flush`, it
+        does not wait for entries submitted meanwhile (which never ends under steady load)."""
+        last = self._last_submitted
+        if last is not None and not last.done():
+            self.hurry()
+            await asyncio.shield(last)
 
     async def close(self) -> None:
         self._awaited.set()  # no lingering on the way out

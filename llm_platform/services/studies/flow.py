@@ -105,7 +105,7 @@ def _minutes(p: StudyParticipant, now: datetime) -> float:
     return max(0.0, (end - p.task_started_at).total_seconds() / 60)
 
 
-SETTLE_WAIT_S = 1.0
+SETTLE_WAIT_S = 5.0
 
 
 async def settle_turns(state: AppState) -> None:
@@ -113,10 +113,8 @@ async def settle_turns(state: AppState) -> None:
     answer is sent before its log row is committed (bounded wait: never blocks a step)."""
     if state.query is None:
         return
-    writer = state.query.log_writer
-    writer.hurry()
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(writer.flush(), SETTLE_WAIT_S)
+        await asyncio.wait_for(state.query.log_writer.barrier(), SETTLE_WAIT_S)
 
 
 async def progress_of(db: AsyncSession, p: StudyParticipant, d: StudyDefinition) -> Progress:

@@ -23,7 +23,8 @@ PILOT_TIMEOUT_S = 300.0
 async def in_process_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, AppState]]:
     from llm_platform.main import create_app
 
-    app = create_app(settings)
+    # No warm start: a command that runs for seconds has no use for models loading ahead.
+    app = create_app(settings.model_copy(update={"WARM_START": False}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
