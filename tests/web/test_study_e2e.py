@@ -118,7 +118,10 @@ def definition(
     return {
         "id": study_id,
         "name": f"Study {study_id}",
-        "consent_markdown": "# Consent\n\nYou agree to **chat** with an assistant.",
+        "consent_markdown": (
+            "# Consent\n\nYou agree to **chat** with an assistant.\n\n"
+            '<img src=x onerror="window.__pwned=1"> [a link](javascript:window.__pwned=2)'
+        ),
         "instructions_markdown": "Ask the assistant **two** questions.",
         "arms": [
             {"name": "arm-alpha", "provider": "scripted", "model": "echo", "system_prompt": "A"},
@@ -180,6 +183,13 @@ def test_prolific_participant_completes_and_is_redirected_with_the_code(
     expect(page.get_by_test_id("consent-text").locator("h1")).to_have_text("Consent")
     expect(page.get_by_test_id("withdraw")).to_be_visible()
     screenshot(page, "study-consent")
+    # The researcher's Markdown is sanitised: raw HTML shown as text, no script URL.
+    consent = page.get_by_test_id("consent-text")
+    expect(consent.locator("img")).to_have_count(0)
+    expect(consent.get_by_text("a link")).not_to_have_attribute(
+        "href", "javascript:window.__pwned=2"
+    )
+    assert page.evaluate("window.__pwned") is None
     page.get_by_test_id("consent-agree").click()
 
     # The pre-questionnaire: required items are checked before anything is sent.
@@ -324,6 +334,9 @@ def test_study_inside_a_survey_iframe_posts_to_the_host(
     expect(frame.get_by_test_id("study-withdrawn")).to_be_visible()
     (gone,) = messages_of(page, "llm-platform:withdraw")
     assert gone["data"] == {"type": "llm-platform:withdraw", "study": study}
+    # A reload says so again, without entering the study anew.
+    page.reload()
+    expect(page.frame_locator("#study").get_by_test_id("study-withdrawn")).to_be_visible()
     context.close()
     statuses = sorted(r[0] for r in participants(live_server, study))
     assert statuses == ["completed"]  # the withdrawn participant's row is gone
@@ -347,6 +360,22 @@ def test_study_task_on_a_phone(browser: Any, live_server: LiveServer, admin_key:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways ({width}px)"
     context.close()
+
+
+def test_time_on_task_rule_enables_finish_by_itself(
+    page: Any, live_server: LiveServer, admin_key: str
+) -> None:
+    body = definition("timed", pre=False, post=False)
+    body["completion"] = {"min_turns": 0, "min_minutes": 0.05, "code": CODE}  # 3 s
+    study = create_study(live_server, admin_key, body)
+    page.goto(f"/s/{study}?PROLIFIC_PID=pp-timed-1")
+    page.get_by_test_id("consent-agree").click()
+    expect(page.get_by_test_id("progress-time")).to_contain_text("of 0:03")
+    expect(page.get_by_test_id("finish")).to_be_disabled()
+    expect(page.get_by_test_id("finish")).to_be_enabled(timeout=20_000)
+    expect(page.get_by_test_id("progress-time")).to_have_text("0:03 of 0:03")
+    page.get_by_test_id("finish").click()
+    expect(page.get_by_test_id("completion-code")).to_have_text(CODE)
 
 
 def test_reload_mid_task_resumes_the_same_session_and_arm(
@@ -476,6 +505,16 @@ def test_researcher_page_imports_opens_watches_and_previews(
     expect(rows).to_have_count(1)
     expect(rows.locator("[data-col=status]")).to_have_text("task")
     assert "pp-watched-1" not in card.inner_text()  # pseudonyms only
+
+    # Edit after a real participant: a new version.
+    card.get_by_test_id("study-edit").click()
+    form = page.get_by_test_id("study-definition")
+    edited = json.loads(form.input_value())
+    edited["name"] = "Watched study, reworded"
+    form.fill(json.dumps(edited))
+    page.get_by_test_id("study-create").click()
+    expect(card.locator("h2")).to_have_text("Watched study, reworded")
+    expect(card).to_contain_text("version 2")
 
     # Preview an arm: a new tab, marked, not counted.
     with page.context.expect_page() as opened:

@@ -21,7 +21,7 @@ export function ProgressView({ progress, localMinutes }: { progress: StudyProgre
   if (progress.min_turns > 0) parts.push({ label: "Messages", done: Math.min(progress.turns, progress.min_turns), need: progress.min_turns, text: `${Math.min(progress.turns, progress.min_turns)} of ${progress.min_turns} messages` });
   if (progress.min_minutes > 0) {
     const m = Math.min(localMinutes, progress.min_minutes);
-    parts.push({ label: "Time", done: m, need: progress.min_minutes, text: `${minutesLabel(m)} of ${progress.min_minutes} min` });
+    parts.push({ label: "Time", done: m, need: progress.min_minutes, text: `${minutesLabel(m)} of ${minutesLabel(progress.min_minutes)}` });
   }
   return (
     <div class="study-progress" data-testid="study-progress" data-met={progress.met ? "true" : "false"}>
@@ -65,14 +65,18 @@ export function StudyTask({
   const scroller = useRef<HTMLDivElement>(null);
   const wasStreaming = useRef(false);
   const progress = state.progress;
-  const localMinutes = progress.minutes + (now - fetchedAt) / 60_000;
+  const localMinutes = progress.minutes + Math.max(0, now - fetchedAt) / 60_000;
 
   useEffect(() => {
     void conv.load();
     return () => conv.dispose();
   }, [conv]);
 
-  useEffect(() => setFetchedAt(Date.now()), [state]);
+  useEffect(() => {
+    const t = Date.now();
+    setFetchedAt(t);
+    setNow(t);
+  }, [state]);
 
   const refresh = async (expectTurns: number, tries = 6): Promise<void> => {
     for (let i = 0; i < tries; i++) {
