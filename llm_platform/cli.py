@@ -371,7 +371,7 @@ def study_pilot(
 ) -> None:
     """Run simulated participants through the study's real HTTP flow (marked as pilot data)
     and print arm balance, completion rate, median time and failed steps."""
-    from llm_platform.services.studies.pilot_runner import run_pilot
+    from llm_platform.study_commands import run_pilot
 
     try:
         text, ok = asyncio.run(
@@ -397,7 +397,7 @@ def study_pilot(
 @study_app.command("purge")
 def study_purge() -> None:
     """Retention: purge the raw data of closed studies whose `retention_days` have passed."""
-    from llm_platform.services.studies.pilot_runner import run_purge
+    from llm_platform.study_commands import run_purge
 
     purged = asyncio.run(run_purge(_settings()))
     if not purged:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "llm_platform"
 
 
@@ -69,10 +67,5 @@ def test_storage_and_providers_import_no_services() -> None:
         assert violations(layer, {"services", "rag", "middleware"}) == [], layer
 
 
-@pytest.mark.xfail(
-    reason="issue 12 (query12 branch) moves the api/ modules' repository calls into "
-    "services; enabled once that lands",
-    strict=False,
-)
 def test_api_imports_no_repositories() -> None:
     assert violations("api", set(), prefix="llm_platform.db.repositories") == []

@@ -23,8 +23,8 @@ from llm_platform.db.repositories.studies import ParticipantRepository
 from llm_platform.providers.scripted import Hang
 from llm_platform.services.studies import flow
 from llm_platform.services.studies.assignment import choose_arm
-from llm_platform.services.studies.pilot_runner import run_pilot
 from llm_platform.services.studies.withdrawal import purge_expired
+from llm_platform.study_commands import run_pilot
 from tests.api.query_helpers import FAST, query_client, scripted
 from tests.api.study_helpers import bearer, create_study, definition, enter, lab, walk
 from tests.conftest import AppClient

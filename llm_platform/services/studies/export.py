@@ -19,9 +19,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llm_platform.app_state import AppState
 from llm_platform.core.errors import UnsupportedMediaType
 from llm_platform.core.security import Principal
-from llm_platform.core.state import AppState
 from llm_platform.db.engine import Database
 from llm_platform.db.models import Event, Query, Study, StudyAnswer, StudyParticipant, utcnow
 from llm_platform.db.repositories.studies import AnswerRepository, ParticipantRepository

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llm_platform.app_state import AppState
 from llm_platform.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from llm_platform.core.security import (
     PARTICIPANT_TOKEN_PREFIX,
@@ -23,7 +24,6 @@ from llm_platform.core.security import (
     Principal,
     new_participant_id,
 )
-from llm_platform.core.state import AppState
 from llm_platform.db.models import Session, Study, StudyAnswer, StudyParticipant, utcnow
 from llm_platform.db.repositories.sessions import SessionRepository
 from llm_platform.db.repositories.studies import (
@@ -112,8 +112,6 @@ SETTLE_WAIT_S = 5.0
 async def settle_turns(state: AppState) -> None:
     """Let the query log write what it holds, so that a turn just answered counts: an
     answer is sent before its log row is committed (bounded wait: never blocks a step)."""
-    if state.query is None:
-        return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(state.query.log_writer.barrier(), SETTLE_WAIT_S)
 

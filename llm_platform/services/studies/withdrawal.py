@@ -11,10 +11,10 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llm_platform.app_state import AppState
 from llm_platform.core.errors import NotFound
 from llm_platform.core.logging import get_logger
 from llm_platform.core.security import Credential, Principal
-from llm_platform.core.state import AppState
 from llm_platform.db.engine import Database
 from llm_platform.db.models import (
     Base,
@@ -35,6 +35,7 @@ from llm_platform.db.repositories.studies import (
     ParticipantRepository,
     StudyRepository,
 )
+from llm_platform.rag.lifecycle import RagServices
 from llm_platform.schemas.studies import ParticipantState, Progress
 from llm_platform.services.studies.definitions import definition_of, get_owned
 from llm_platform.services.studies.flow import ARM_LABEL, participant_for, recruitment_hash
@@ -78,7 +79,7 @@ async def erase_user(db: AsyncSession, state: AppState, user_id: str) -> list[st
     keys: list[str] = []
     files = (await db.scalars(select(File).where(File.user_id == user_id))).all()
     for f in files:
-        if state.rag is not None:
+        if isinstance(state.rag, RagServices):
             await state.rag.runtime.store.delete_file(db, f.id)
         await ChunkRepository(db).delete_for_file(f.id)
         keys.append(f.storage_key)
@@ -101,7 +102,7 @@ async def erase_user(db: AsyncSession, state: AppState, user_id: str) -> list[st
 
 async def delete_blobs(state: AppState, keys: list[str]) -> None:
     """After the commit: a blob never outlives its row's deletion by more than this."""
-    if state.rag is None:
+    if not isinstance(state.rag, RagServices):
         return
     for key in keys:
         try:

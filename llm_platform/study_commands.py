@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from llm_platform.app_state import AppState
 from llm_platform.core.config import Settings
-from llm_platform.core.state import AppState
 from llm_platform.db.repositories.studies import StudyRepository
 from llm_platform.db.repositories.users import ApiKeyRepository
 from llm_platform.services.studies.pilot import PilotRun, format_report, load_definition
