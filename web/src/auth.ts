@@ -6,6 +6,7 @@
 //   GET /api/v1/auth/me and kept in localStorage until "Sign out".
 // A 401 drops the rejected secret (with the reason shown), a 403 is shown as a notice.
 import { readConfig, storage } from "./config";
+import { reactive } from "./store";
 
 const KEY = "llmp.api_key";
 const USER = "llmp.api_user";
@@ -58,7 +59,6 @@ class AuthStore {
   /** Minting a participant token failed (server unreachable, rate limited...). */
   joinError: string | null = null;
   private joining: Promise<void> | null = null;
-  private listeners = new Set<() => void>();
 
   constructor() {
     this.mode = readConfig().auth_mode === "api_key" ? "api_key" : "open";
@@ -66,15 +66,7 @@ class AuthStore {
     this.staff = storage.get(STAFF) === "1";
     this.token = this.mode === "open" ? storage.get(TOKEN) : null;
     this.user = this.key ? storage.get(USER) : storage.get(TOKEN_USER);
-  }
-
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  private emit(): void {
-    this.listeners.forEach((l) => l());
+    reactive(this, "key", "user", "staff", "token", "reason", "forbidden", "joinError");
   }
 
   get apiKeyMode(): boolean {
@@ -114,7 +106,6 @@ class AuthStore {
         this.joinError = err instanceof AuthError ? err.message : "The server cannot be reached";
       } finally {
         this.joining = null;
-        this.emit();
       }
     })();
     return this.joining;
@@ -144,7 +135,6 @@ class AuthStore {
     this.staff = me.is_staff;
     this.reason = null;
     this.forbidden = null;
-    this.emit();
     return me;
   }
 
@@ -157,7 +147,6 @@ class AuthStore {
     this.key = null;
     this.staff = false;
     this.user = storage.get(TOKEN_USER);
-    this.emit();
   }
 
   /** Every 401/403 answer passes here. */
@@ -169,24 +158,20 @@ class AuthStore {
       this.staff = false;
       this.user = storage.get(TOKEN_USER);
       this.reason = `You were signed out: ${detail}`;
-      this.emit();
     } else if (status === 401 && this.token) {
       // A token this server no longer accepts (its secret changed): become a new participant.
       storage.remove(TOKEN);
       storage.remove(TOKEN_USER);
       this.token = null;
       this.user = null;
-      this.emit();
       void this.join();
     } else if (status === 403) {
       this.forbidden = detail;
-      this.emit();
     }
   }
 
   dismissForbidden(): void {
     this.forbidden = null;
-    this.emit();
   }
 }
 

@@ -60,7 +60,6 @@ export class Tracker {
   private failures = 0;
   private sessionId: string | null = null;
   private early: QueuedEvent[] = [];
-  readonly listeners = new Set<() => void>();
 
   constructor(public enabled: boolean) {
     this.queue = storage.getJSON<QueuedEvent[]>(QUEUE_KEY, []);
@@ -127,7 +126,6 @@ export class Tracker {
 
   private persist(): void {
     storage.setJSON(QUEUE_KEY, this.queue);
-    this.listeners.forEach((l) => l());
   }
 
   flushSoon(delay = FLUSH_MS): void {

@@ -2,7 +2,6 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { fmtCost, fmtDate, fmtInt, fmtTokens } from "../format";
 import { modelKey, modelsStore } from "../models";
-import { useStore } from "../router";
 import type { Experiment, ExperimentStats, Variant } from "../types";
 import { ApiLink } from "./ApiLink";
 import { Icon } from "./Icon";
@@ -34,7 +33,6 @@ function participantLink(id: string): string {
 }
 
 function CreateForm({ onCreated }: { onCreated: (e: Experiment) => void }) {
-  useStore(modelsStore);
   const [name, setName] = useState("");
   const [id, setId] = useState("");
   const [description, setDescription] = useState("");
