@@ -7,6 +7,7 @@
 // A 401 drops the rejected secret (with the reason shown), a 403 is shown as a notice.
 import { readConfig, storage } from "./config";
 import { reactive } from "./store";
+import type { Me, ParticipantIssued } from "./types";
 
 const KEY = "llmp.api_key";
 const USER = "llmp.api_user";
@@ -15,15 +16,6 @@ const TOKEN = "llmp.participant_token";
 const TOKEN_USER = "llmp.participant_user";
 // What belongs to the signed-in user: dropped when another user signs in.
 const USER_SCOPED = ["llmp.current_session", "llmp.events.queue", "llmp.events.sessions"];
-
-export interface Me {
-  auth_mode: string;
-  user_id: string | null;
-  role: "participant" | "researcher" | "admin" | null;
-  is_admin: boolean;
-  is_staff: boolean;
-  authenticated: boolean;
-}
 
 export class AuthError extends Error {
   constructor(
@@ -95,7 +87,7 @@ class AuthStore {
       try {
         const res = await fetch("/api/v1/auth/participant", { method: "POST" });
         if (!res.ok) throw new AuthError(await detailOf(res), res.status);
-        const body = (await res.json()) as { user_id: string; token: string };
+        const body = (await res.json()) as ParticipantIssued;
         if (body.user_id !== storage.get(TOKEN_USER)) USER_SCOPED.forEach((k) => storage.remove(k));
         storage.set(TOKEN, body.token);
         storage.set(TOKEN_USER, body.user_id);

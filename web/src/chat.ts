@@ -124,7 +124,7 @@ export class Conversation {
       do {
         const page: Page<QueryLog> = await api.get(`/api/v1/queries${qs({ session_id: this.sessionId, limit: 200, cursor })}`);
         rows.push(...page.items);
-        cursor = page.next_cursor;
+        cursor = page.next_cursor ?? null;
       } while (cursor && rows.length < 2000);
       rows.reverse();
       const msgs: Msg[] = [];
@@ -275,8 +275,8 @@ export class Conversation {
         break;
       case "citation": {
         const c = ev.citation;
-        const key = `${c.file_id ?? c.url ?? c.title}|${c.page ?? ""}|${c.index ?? ""}|${(c.snippet ?? c.text ?? "").slice(0, 40)}`;
-        if (!m.citations.some((x) => `${x.file_id ?? x.url ?? x.title}|${x.page ?? ""}|${x.index ?? ""}|${(x.snippet ?? x.text ?? "").slice(0, 40)}` === key))
+        const key = `${c.file_id ?? c.url ?? c.title}|${c.page ?? ""}|${c.index ?? ""}|${(c.snippet ?? "").slice(0, 40)}`;
+        if (!m.citations.some((x) => `${x.file_id ?? x.url ?? x.title}|${x.page ?? ""}|${x.index ?? ""}|${(x.snippet ?? "").slice(0, 40)}` === key))
           m.citations.push(c);
         break;
       }

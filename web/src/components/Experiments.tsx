@@ -216,8 +216,8 @@ function ExperimentCard({ exp, active }: { exp: Experiment; active: boolean }) {
                   <td>{a.variant ?? <span class="muted">unassigned</span>}</td>
                   <td>{v ? `${Math.round((v.weight / totalWeight) * 100)}%` : "–"}</td>
                   <td class="small">
-                    {v?.settings.model ? `${v.settings.provider ?? ""}:${v.settings.model}` : "default"}
-                    {v?.settings.temperature != null ? ` · t=${v.settings.temperature}` : ""}
+                    {v?.settings?.model ? `${v.settings.provider ?? ""}:${v.settings.model}` : "default"}
+                    {v?.settings?.temperature != null ? ` · t=${v.settings.temperature}` : ""}
                   </td>
                   <td class="num" data-col="sessions">{fmtInt(a.sessions)}</td>
                   <td class="num">{fmtInt(a.participants)}</td>
