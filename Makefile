@@ -22,12 +22,16 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 LLAMA_WHEEL = $(firstword $(wildcard $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl))
 
-.PHONY: install install-dev serve test lint format bench clean web
+.PHONY: install install-dev serve test lint format bench clean web openapi
 
 # The web UI: TypeScript + npm packages bundled by esbuild into llm_platform/web/static
-# (not committed; built here, at install time).
+# (not committed; built here, at install time). Its API types are generated (npm run types,
+# part of npm run build) from web/openapi.json, the server's schema, committed: the build
+# needs neither Python nor a server. After changing the API: `make openapi` (a test fails
+# while the snapshot is stale).
 WEB_BUNDLE := llm_platform/web/static/manifest.json
-WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.tsx web/src/*.css web/src/components/*.tsx) web/build.mjs
+WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.tsx web/src/*.css web/src/components/*.tsx) \
+	web/build.mjs web/openapi.json
 
 web/node_modules/.installed: web/package.json web/package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js (18+) and npm are needed to build the web UI: e.g. apt-get install nodejs npm" >&2; exit 1; }
@@ -38,6 +42,10 @@ $(WEB_BUNDLE): web/node_modules/.installed $(WEB_SOURCES)
 	cd web && npm run --silent build
 
 web: $(WEB_BUNDLE)
+
+openapi: $(VENV)/.installed web/node_modules/.installed
+	$(VENV)/bin/llm-platform openapi --output web/openapi.json
+	cd web && npm run --silent types
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,7 +70,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check llm_platform tests bench
 	$(VENV)/bin/ruff format --check llm_platform tests bench
 	$(VENV)/bin/mypy
-	cd web && npx --no-install tsc --noEmit
+	cd web && npm run --silent typecheck
 
 test: lint
 	$(PY) -m pytest

@@ -1,14 +1,15 @@
-"""`llm-platform` command line: serve, db, export, users, version."""
+"""`llm-platform` command line: serve, db, export, users, openapi, version."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -283,6 +284,31 @@ def export(
         return written
 
     _run(write)
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The HTTP API's OpenAPI schema as the code defines it: built on default settings, with
+    a fixed `info` (no version), so it changes only when the API does (web/openapi.json, the
+    web client's types are generated from it)."""
+    from llm_platform.main import create_app
+
+    schema = create_app(Settings(_env_file=None)).openapi()
+    schema["info"] = {"title": "LLM Platform", "version": "current"}
+    return schema
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default stdout)")
+    ] = None,
+) -> None:
+    """Print the HTTP API's OpenAPI schema (JSON), e.g. to generate a client from it."""
+    text = json.dumps(openapi_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 @users_app.command("create")

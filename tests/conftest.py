@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,12 +22,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from llm_platform.core.config import Settings
+from llm_platform.db.engine import Database, create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.main import create_app
-from tests.system import check_system_marks
+from tests.support.system import check_system_marks
 
-# Fake LLM vendors (fake_openai, fake_anthropic, fake_gemini, ...) for every test.
-pytest_plugins = ["tests.providers.fakes.fixtures"]
+if TYPE_CHECKING:
+    from llm_platform.rag.embeddings import LocalEmbedder
+
+# Fake LLM vendors (fake_openai, fake_anthropic, fake_gemini, ...) and `cli_env` (the CLI on
+# the test's database) for every test.
+pytest_plugins = ["tests.support.fake_servers.fixtures", "tests.support.cli"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -71,7 +76,9 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 # ---------------------------------------------------------------- system packages
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    check_system_marks(item)  # @needs_system(...): skip off CI, fail on CI (tests/system.py)
+    check_system_marks(
+        item
+    )  # @needs_system(...): skip off CI, fail on CI (tests/support/system.py)
 
 
 # ---------------------------------------------------------------- Redis
@@ -224,3 +231,28 @@ async def staff_headers(
             issued = await create_user_with_key(session, name, role=role)
         cache[name] = {"Authorization": f"Bearer {issued.key}"}
     return cache[name]
+
+
+# ---------------------------------------------------------------- RAG: the local embedding
+# model, a migrated database
+
+
+@pytest.fixture(scope="session")
+def embedder() -> LocalEmbedder:
+    """The real local model, loaded once for the whole session (the model cache is
+    process-wide, so apps built by tests reuse it too)."""
+    from llm_platform.rag.embeddings import LocalEmbedder
+
+    model = LocalEmbedder()
+    model._load()
+    return model
+
+
+@pytest.fixture
+async def database(make_settings: Callable[..., Settings]) -> AsyncIterator[Database]:
+    db = create_database(make_settings())
+    await upgrade(db.engine)
+    try:
+        yield db
+    finally:
+        await db.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from llm_platform.db.models import Event, Instance, Query
-from tests.test_serve import free_port, serve
+from tests.support.processes import free_port, serve
 
 pytestmark = pytest.mark.slow
 

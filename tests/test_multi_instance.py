@@ -34,7 +34,7 @@ from llm_platform.db.migrate import head_revision
 from llm_platform.db.models import Event, File, FileChunk, Query
 from llm_platform.providers.sse import ServerSentEvent, aiter_events
 from tests.conftest import _with_database
-from tests.test_serve import clean_env, cli_path, free_port
+from tests.support.processes import clean_env, cli_path, free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -124,16 +124,6 @@ def spawn(workdir: Path, env: dict[str, str], *args: str, log: str) -> subproces
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 def wait_ready(cluster: Cluster, timeout: float = 240) -> None:  # models load first

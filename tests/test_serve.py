@@ -6,85 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from llm_platform.core.config import Settings
 from llm_platform.providers.local import bundled_model_path, runtime_available
-from tests.api.query_helpers import parse_sse
+from tests.support.processes import clean_env, cli_path, free_port, serve
+from tests.support.query import parse_sse
 
 pytestmark = pytest.mark.slow
-
-
-def cli_path() -> str:
-    beside = Path(sys.executable).parent / "llm-platform"
-    found = str(beside) if beside.exists() else shutil.which("llm-platform")
-    assert found, "the llm-platform console script is not installed"
-    return found
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any of our settings: a newcomer's shell."""
-    names = {name.upper() for name in Settings.model_fields}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(workdir: Path, port: int, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    log = (workdir / "server.log").open("ab")
-    proc = subprocess.Popen(
-        [cli_path(), "serve", "--port", str(port)],
-        cwd=workdir,
-        env=clean_env(LOG_LEVEL="WARNING", **env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_ready(proc, port, workdir)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        log.close()
-
-
-def wait_ready(proc: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
-    deadline = time.monotonic() + 180  # the models load before the port opens
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log = (workdir / "server.log").read_text(errors="replace")
-            raise AssertionError(f"server exited with {proc.returncode}:\n{log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not start within 180 s")
 
 
 def sign_in_key(workdir: Path) -> str:

@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from llm_platform.core.config import Settings
 from llm_platform.server import MAX_HEADER_BYTES, uvicorn_options
-from tests.live_server import run_server
-from tests.test_serve import free_port, serve
+from tests.support.processes import free_port, serve
+from tests.support.uvicorn_server import run_server
 
 HEADER_S = 1.0
 BODY_S = 1.0

@@ -21,8 +21,8 @@ import pytest
 
 from llm_platform.core.config import Settings
 from llm_platform.services.users import create_user_with_key
-from tests.api.query_helpers import FAST, parse_sse
 from tests.conftest import AppClient, app_client
+from tests.support.query import FAST, parse_sse
 
 SECRETS = ("SECRET-TITLE", "SECRET-EVENT", "SECRET-PROMPT", "SECRET-ARM", "SECRET-FILE")
 

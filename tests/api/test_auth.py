@@ -14,9 +14,9 @@ from llm_platform.core.config import Settings
 from llm_platform.db.models import ApiKey, Query
 from llm_platform.db.repositories.users import ApiKeyRepository
 from llm_platform.services.users import create_user_with_key
-from tests.api.test_bad_input import assert_error
-from tests.api.test_sessions_events import ev
 from tests.conftest import AppClient, app_client, staff_headers
+from tests.support.errors import assert_error
+from tests.support.events import ev
 
 
 @dataclass

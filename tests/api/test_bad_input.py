@@ -6,25 +6,13 @@ import base64
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
 from llm_platform.core.config import Settings
-from tests.api.test_sessions_events import ev, start
 from tests.conftest import AppClient, app_client, staff_headers
-
-
-def assert_error(r: httpx.Response, status: int, type_: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/json")
-    body = r.json()
-    assert set(body) >= {"detail", "type", "request_id"}, body
-    assert body["request_id"] == r.headers["x-request-id"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    if type_ is not None:
-        assert body["type"] == type_, body
-    return body
+from tests.support.errors import assert_error
+from tests.support.events import ev, start
 
 
 async def event_count(client: AppClient, session_id: str = "s1") -> int:

@@ -10,9 +10,9 @@ from typing import Any
 
 from llm_platform.db.models import Query
 from llm_platform.services import export as export_service
-from tests.api.test_bad_input import assert_error
-from tests.api.test_sessions_events import ev
 from tests.conftest import AppClient, staff_headers
+from tests.support.errors import assert_error
+from tests.support.events import ev
 
 
 async def lab(client: AppClient) -> dict[str, str]:

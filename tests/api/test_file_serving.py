@@ -7,7 +7,7 @@ import pytest
 
 from llm_platform.rag.filetypes import sanitize_filename
 from tests.conftest import AppClient
-from tests.rag.conftest import upload
+from tests.support.files import upload
 
 U1 = {"x-user-id": "u1"}
 

@@ -13,8 +13,7 @@ from llm_platform.rag.embeddings import LocalEmbedder
 from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.ocr import ocr_available
 from tests.conftest import AppClient, staff_headers, start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
-from tests.rag.fixtures import (
+from tests.support.documents import (
     REPORT_PAGES,
     make_docx,
     make_pdf,
@@ -23,7 +22,8 @@ from tests.rag.fixtures import (
     make_wav,
     make_zip_not_docx,
 )
-from tests.system import needs_system
+from tests.support.files import upload, wait_done
+from tests.support.system import needs_system
 
 U1 = {"x-user-id": "u1"}
 U2 = {"x-user-id": "u2"}
@@ -32,7 +32,7 @@ U2 = {"x-user-id": "u2"}
 @pytest.fixture
 async def client(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings(MAX_FILE_SIZE_MB=1, INGEST_SWEEP_SECONDS=0.5)):
         yield c

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from llm_platform.db.models import Event, Query
-from tests.api.test_bad_input import assert_error
-from tests.api.test_sessions_events import start
 from tests.conftest import AppClient, staff_headers
+from tests.support.errors import assert_error
+from tests.support.events import start
 
 NUL = "%00"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from llm_platform.core.config import Settings
 from llm_platform.providers.local import runtime_available
 from tests.conftest import start_client
-from tests.providers.fakes import OPENAI_TEST_KEY, FakeOpenAI
+from tests.support.fake_servers import OPENAI_TEST_KEY, FakeOpenAI
 
 
 async def test_models_lists_configured_providers(

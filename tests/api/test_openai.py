@@ -14,8 +14,8 @@ from llm_platform.core.config import Settings
 from llm_platform.providers.base import DoneEvent, UsageEvent
 from llm_platform.providers.errors import ProviderRateLimited
 from llm_platform.providers.scripted import Fail, ScriptedProvider, reasoning_events, text_events
-from tests.api.query_helpers import FAST, live_server
-from tests.providers.fakes import OPENAI_TEST_KEY, FakeOpenAI
+from tests.support.fake_servers import OPENAI_TEST_KEY, FakeOpenAI
+from tests.support.query import FAST, live_server
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -10,8 +10,8 @@ import pytest
 from llm_platform.core.config import Settings, _default_prices
 from llm_platform.db.models import Query
 from llm_platform.services.pricing import call_cost
-from tests.api.test_bad_input import assert_error
 from tests.conftest import AppClient, staff_headers
+from tests.support.errors import assert_error
 
 PRICES = _default_prices()
 DAY1 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)

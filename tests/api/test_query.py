@@ -17,8 +17,8 @@ from llm_platform.providers.errors import (
     ProviderUnavailable,
 )
 from llm_platform.providers.scripted import Fail, reasoning_events, text_events
-from tests.api.query_helpers import body, parse_sse, query_client, scripted
 from tests.conftest import AppClient, staff_headers
+from tests.support.query import body, parse_sse, query_client, scripted
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -9,8 +9,8 @@ import pytest
 
 from llm_platform.core.config import Settings
 from llm_platform.providers.local import bundled_model_path, runtime_available
-from tests.api.query_helpers import parse_sse, query_client
 from tests.conftest import staff_headers
+from tests.support.query import parse_sse, query_client
 
 pytestmark = [
     pytest.mark.skipif(

@@ -18,10 +18,10 @@ from llm_platform.providers.scripted import text_events
 from llm_platform.providers.sse import decode_text
 from llm_platform.rag.embeddings import LocalEmbedder
 from llm_platform.services.rag import NO_SUPPORT_PROMPT, SOURCES_PREAMBLE
-from tests.api.query_helpers import FAST, body, live_server, parse_sse, scripted
 from tests.conftest import AppClient, start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
-from tests.rag.fixtures import REPORT_PAGES, make_pdf
+from tests.support.documents import REPORT_PAGES, make_pdf
+from tests.support.files import upload, wait_done
+from tests.support.query import FAST, body, live_server, parse_sse, scripted
 
 ANSWER = [*text_events("Lyon switched to renewables [1]."), DoneEvent(finish_reason="stop")]
 NOTES = (
@@ -33,7 +33,7 @@ NOTES = (
 @pytest.fixture
 async def client(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings(**FAST)):
         yield c
@@ -171,7 +171,7 @@ async def test_another_users_file_id_is_not_found(client: AppClient) -> None:
 
 async def test_websocket_cites_before_tokens_and_rejects_foreign_file(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> None:
     async with live_server(make_settings(**FAST)) as (url, _app):
         async with AppClient(base_url=url) as http:

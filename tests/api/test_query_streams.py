@@ -16,7 +16,7 @@ import websockets
 from llm_platform.core.config import Settings
 from llm_platform.providers.base import DoneEvent, ReasoningDelta, TextDelta
 from llm_platform.providers.scripted import Delay, Hang, ScriptedProvider, text_events
-from tests.api.query_helpers import FAST, body, live_server, parse_sse, sse_frames
+from tests.support.query import FAST, body, live_server, parse_sse, sse_frames
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from llm_platform.core.config import Settings
-from tests.api.query_helpers import query_client, scripted
 from tests.api.study_helpers import (
     GOOD_POST,
     GOOD_PRE,
@@ -21,6 +20,7 @@ from tests.api.study_helpers import (
     walk,
 )
 from tests.conftest import AppClient, staff_headers
+from tests.support.query import query_client, scripted
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from llm_platform.core.config import Settings
 from llm_platform.providers.base import TextDelta
 from llm_platform.providers.scripted import Hang
 from llm_platform.services.users import create_user_with_key
-from tests.api.query_helpers import FAST, live_server
+from tests.support.query import FAST, live_server
 
 QUERY = {"type": "query", "query": "hi", "model_provider": "scripted"}
 

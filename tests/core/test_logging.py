@@ -19,7 +19,8 @@ from llm_platform.core.config import Settings
 from llm_platform.core.logging import redact_text
 from llm_platform.main import create_app
 from llm_platform.services import sessions as session_service
-from tests.live_server import run_server
+from tests.support.settings import sqlite_settings
+from tests.support.uvicorn_server import run_server
 
 API_KEY = "lp_" + "K3yV4lue" * 4
 TOKEN = "pt_" + "Tok3nV4lue" * 3 + ".sig_Sig4ture"
@@ -30,17 +31,7 @@ LOCAL_SENTINEL = "L0calVariableSentinel"
 
 
 def _settings(tmp: Path, **overrides: Any) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        DATA_DIR=tmp / "data",
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp / 'log.db'}",
-        LOG_LEVEL="INFO",
-        RATE_LIMIT_PER_MINUTE=0,
-        RATE_LIMIT_PER_MINUTE_IP=0,
-        UI_ENABLED=False,
-        WARM_START=False,
-        **overrides,
-    )
+    return sqlite_settings(tmp, "log.db", **{"LOG_LEVEL": "INFO", "UI_ENABLED": False, **overrides})
 
 
 def _add_failing_route(app: Any) -> None:

@@ -6,14 +6,13 @@ from sqlalchemy.exc import IntegrityError
 
 from llm_platform.db.engine import Database
 from llm_platform.db.migrate import schema_drift
-from tests.rag.conftest import database  # noqa: F401  (fixture)
 
 
-async def test_schema_matches_models_on_both_databases(database: Database) -> None:  # noqa: F811
+async def test_schema_matches_models_on_both_databases(database: Database) -> None:
     assert await schema_drift(database.engine) == []
 
 
-async def test_sqlite_connections_load_sqlite_vec_and_map_errors(database: Database) -> None:  # noqa: F811
+async def test_sqlite_connections_load_sqlite_vec_and_map_errors(database: Database) -> None:
     async with database.engine.begin() as conn:
         if database.dialect == "sqlite":
             version = (await conn.execute(text("SELECT vec_version()"))).scalar()

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from llm_platform.core.config import Settings
-from tests.api.test_sessions_events import ev
 from tests.conftest import AppClient, app_client
+from tests.support.events import ev
 
 SITE = "https://study.example.org"
 

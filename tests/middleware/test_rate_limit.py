@@ -13,8 +13,8 @@ import pytest
 
 from llm_platform.core.config import Settings
 from llm_platform.services.users import create_user_with_key
-from tests.api.test_bad_input import assert_error
 from tests.conftest import app_client, staff_headers
+from tests.support.errors import assert_error
 
 
 @pytest.fixture
@@ -36,6 +36,19 @@ def assert_limited(r: httpx.Response) -> None:
     assert "per minute" in body["detail"]
     retry_after = int(r.headers["retry-after"])
     assert 1 <= retry_after <= 60
+
+
+async def spend_budget_naming_new_users(
+    client: httpx.AsyncClient, budget: int, prefix: str, reason: str
+) -> None:
+    """`budget` requests, each naming another user (`<prefix><n>`), pass; the next, naming
+    yet another, is limited, `reason` in its detail."""
+    for n in range(budget):
+        r = await client.get("/api/v1/sessions", headers={"X-User-ID": f"{prefix}{n}"})
+        assert r.status_code == 200
+    r = await client.get("/api/v1/sessions", headers={"X-User-ID": f"{prefix}new"})
+    assert_limited(r)
+    assert reason in r.json()["detail"]
 
 
 async def token(client: httpx.AsyncClient) -> dict[str, str]:
@@ -73,12 +86,7 @@ async def test_client_named_ids_are_counted_per_ip(make_settings: Callable[..., 
         from_ip(client.app, "127.0.0.7") as one,
         from_ip(client.app, "127.0.0.8") as two,
     ):
-        for n in range(3):
-            r = await one.get("/api/v1/sessions", headers={"X-User-ID": f"rotating-{n}"})
-            assert r.status_code == 200
-        r = await one.get("/api/v1/sessions", headers={"X-User-ID": "rotating-new"})
-        assert_limited(r)
-        assert "unauthenticated" in r.json()["detail"]
+        await spend_budget_naming_new_users(one, 3, "rotating-", "unauthenticated")
         assert_limited(await one.get("/api/v1/sessions"))  # naming nobody: the same budget
         assert (await two.get("/api/v1/sessions", headers={"X-User-ID": "x"})).status_code == 200
 
@@ -109,12 +117,7 @@ async def test_per_ip_limit_in_process(make_settings: Callable[..., Settings]) -
         from_ip(client.app, "127.0.0.3") as two,
     ):
         # Changing the claimed user does not escape the IP budget.
-        for n in range(4):
-            r = await one.get("/api/v1/sessions", headers={"X-User-ID": f"u{n}"})
-            assert r.status_code == 200
-        r = await one.get("/api/v1/sessions", headers={"X-User-ID": "fresh"})
-        assert_limited(r)
-        assert "per ip" in r.json()["detail"]
+        await spend_budget_naming_new_users(one, 4, "u", "per ip")
         assert (await two.get("/api/v1/sessions", headers={"X-User-ID": "u"})).status_code == 200
 
 

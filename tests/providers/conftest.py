@@ -1,5 +1,5 @@
 """Adapters pointed at the fake vendors (the fakes' fixtures live in
-tests/providers/fakes/fixtures.py, loaded for the whole suite by tests/conftest.py)."""
+tests/support/fake_servers/fixtures.py, loaded for the whole suite by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from llm_platform.providers.anthropic import AnthropicProvider
 from llm_platform.providers.google import GoogleProvider
 from llm_platform.providers.openai import OpenAIProvider
 from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
-from tests.providers.fakes import (
+from tests.support.fake_servers import (
     ANTHROPIC_TEST_KEY,
     GOOGLE_TEST_KEY,
     OPENAI_TEST_KEY,

@@ -26,8 +26,8 @@ from llm_platform.providers.errors import (
     ProviderRateLimited,
     ProviderUnavailable,
 )
-from tests.providers.fakes import FakeAnthropic
-from tests.providers.helpers import answer_text, ask, close_after_first_event, drain, kinds
+from tests.support.fake_servers import FakeAnthropic
+from tests.support.providers import answer_text, ask, close_after_first_event, drain, kinds
 
 
 async def test_thinking_then_text_with_signature_and_usage(

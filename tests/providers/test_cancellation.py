@@ -14,13 +14,13 @@ from llm_platform.providers.base import Provider
 from llm_platform.providers.google import GoogleProvider
 from llm_platform.providers.openai import OpenAIProvider
 from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
-from tests.providers.fakes import (
+from tests.support.fake_servers import (
     ANTHROPIC_TEST_KEY,
     GOOGLE_TEST_KEY,
     OPENAI_TEST_KEY,
     FakeServer,
 )
-from tests.providers.helpers import ask
+from tests.support.providers import ask
 
 
 def _compat(name: str, flavor: str) -> Callable[[str], Provider]:

@@ -20,9 +20,9 @@ from llm_platform.providers.errors import (
     ProviderUnavailable,
 )
 from llm_platform.providers.google import GoogleProvider
-from tests.providers.fakes import FakeGemini
-from tests.providers.fakes.gemini_server import camel_keys
-from tests.providers.helpers import (
+from tests.support.fake_servers import FakeGemini
+from tests.support.fake_servers.gemini_server import camel_keys
+from tests.support.providers import (
     answer_text,
     ask,
     close_after_first_event,

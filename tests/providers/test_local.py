@@ -24,7 +24,7 @@ from llm_platform.providers.local import (
     bundled_model_path,
     runtime_available,
 )
-from tests.providers.helpers import ask, drain
+from tests.support.providers import ask, drain
 
 MODEL_PATH = bundled_model_path()
 pytestmark = pytest.mark.skipif(

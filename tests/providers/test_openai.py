@@ -22,8 +22,8 @@ from llm_platform.providers.errors import (
     ProviderUnavailable,
 )
 from llm_platform.providers.openai import OpenAIProvider
-from tests.providers.fakes import FakeOpenAI
-from tests.providers.helpers import (
+from tests.support.fake_servers import FakeOpenAI
+from tests.support.providers import (
     answer_text,
     ask,
     close_after_first_event,

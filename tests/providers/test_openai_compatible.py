@@ -7,8 +7,8 @@ import pytest
 from llm_platform.providers.base import ErrorEvent, ReasoningDelta, UsageEvent, collect
 from llm_platform.providers.errors import ModelNotFound, ProviderRateLimited
 from llm_platform.providers.openai_compatible import OpenAICompatibleProvider
-from tests.providers.fakes import FakeOpenAI
-from tests.providers.helpers import (
+from tests.support.fake_servers import FakeOpenAI
+from tests.support.providers import (
     answer_text,
     ask,
     close_after_first_event,

@@ -20,7 +20,7 @@ from llm_platform.providers.errors import (
 from llm_platform.providers.local import runtime_available
 from llm_platform.providers.prompts import PromptFileError, ProviderPrompts
 from llm_platform.providers.registry import ProviderRegistry, build_registry
-from tests.providers.fakes import (
+from tests.support.fake_servers import (
     ANTHROPIC_TEST_KEY,
     GOOGLE_TEST_KEY,
     OPENAI_TEST_KEY,

@@ -14,8 +14,8 @@ from llm_platform.core.logging import configure_logging
 from llm_platform.providers.base import ErrorEvent
 from llm_platform.providers.errors import ProviderAuthError, ProviderError
 from llm_platform.providers.registry import build_registry
-from tests.providers.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
-from tests.providers.helpers import ask, drain
+from tests.support.fake_servers import FakeAnthropic, FakeGemini, FakeOpenAI
+from tests.support.providers import ask, drain
 
 KEYS = {
     "openai": "sk-proj-SECRETopenai1234567890abcdef",

@@ -19,8 +19,8 @@ from llm_platform.rag.runtime import RagRuntime
 from llm_platform.rag.store import IndexEntry, build_store
 from llm_platform.services.rag import ground
 from tests.conftest import AppClient, start_client
-from tests.rag.conftest import database, embedder, upload, wait_done  # noqa: F401
-from tests.rag.fixtures import FILING_ROWS, make_filing_pdf
+from tests.support.documents import FILING_ROWS, make_filing_pdf
+from tests.support.files import upload, wait_done
 
 U1 = {"x-user-id": "u1"}
 
@@ -28,7 +28,7 @@ U1 = {"x-user-id": "u1"}
 @pytest.fixture
 async def client(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings()):
         yield c
@@ -91,7 +91,7 @@ def test_keyword_terms_keep_periods_forms_and_figures() -> None:
 
 
 async def test_keyword_search_matches_forms_and_figures_as_phrases(
-    database: Database,  # noqa: F811
+    database: Database,
 ) -> None:
     store = build_store(database.dialect)
     await store.ensure(database.engine, 8)

@@ -12,7 +12,7 @@ from llm_platform.rag.extract import ocr as ocr_module
 from llm_platform.rag.extract.audio import audio_available
 from llm_platform.rag.extract.base import BlockKind
 from llm_platform.rag.filetypes import FileKind
-from tests.rag.fixtures import (
+from tests.support.documents import (
     REPORT_PAGES,
     make_broken_docx,
     make_docx,
@@ -22,7 +22,7 @@ from tests.rag.fixtures import (
     make_scanned_pdf,
     make_wav,
 )
-from tests.system import needs_system
+from tests.support.system import needs_system
 
 LIMITS = Limits(
     max_pages=50,

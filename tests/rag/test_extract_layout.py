@@ -10,7 +10,7 @@ from llm_platform.rag.chunking import Chunker, approx_tokens
 from llm_platform.rag.extract import Limits, extract
 from llm_platform.rag.extract.base import BlockKind
 from llm_platform.rag.filetypes import FileKind
-from tests.rag.fixtures import FILING_ROWS, make_filing_pdf
+from tests.support.documents import FILING_ROWS, make_filing_pdf
 
 LIMITS = Limits(50, 1_000_000, 40_000_000, 600, ocr=False, audio=False)
 

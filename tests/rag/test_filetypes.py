@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from llm_platform.rag.filetypes import FileKind, UnsupportedType, detect, sanitize_filename
-from tests.rag.fixtures import make_docx, make_pdf, make_png, make_zip_not_docx
+from tests.support.documents import make_docx, make_pdf, make_png, make_zip_not_docx
 
 
 @pytest.mark.parametrize(

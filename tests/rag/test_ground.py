@@ -14,14 +14,14 @@ from llm_platform.rag.embeddings import LocalEmbedder
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.services.rag import NO_SUPPORT_PROMPT, ground
 from tests.conftest import AppClient, start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
-from tests.rag.fixtures import REPORT_PAGES, make_pdf
+from tests.support.documents import REPORT_PAGES, make_pdf
+from tests.support.files import upload, wait_done
 
 
 @pytest.fixture
 async def client(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings()):
         yield c

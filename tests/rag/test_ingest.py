@@ -12,7 +12,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.models import FileChunk
 from llm_platform.rag.embeddings import LocalEmbedder
 from tests.conftest import start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
+from tests.support.files import upload, wait_done
 
 
 def _document() -> bytes:
@@ -40,7 +40,7 @@ def _document() -> bytes:
 
 async def test_each_chunk_keeps_its_own_vector(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> None:
     async for client in start_client(make_settings(EMBEDDING_BATCH_SIZE=4)):
         r = await upload(client, "sections.md", _document(), content_type="text/markdown")

@@ -13,11 +13,10 @@ from llm_platform.rag.embeddings import (
     native_bf16,
 )
 from llm_platform.rag.rerank import CohereReranker, RerankError
-from tests.rag.conftest import embedder  # noqa: F401
-from tests.rag.fake_servers import fake_api
+from tests.support.fake_servers.embeddings_server import fake_api
 
 
-async def test_local_embedder_dimensions_and_meaning(embedder: LocalEmbedder) -> None:  # noqa: F811
+async def test_local_embedder_dimensions_and_meaning(embedder: LocalEmbedder) -> None:
     vecs = await embedder.embed_documents(
         ["The cat sat on the mat.", "A kitten rests on a rug.", "Quarterly revenue rose 4%."]
     )
@@ -35,7 +34,7 @@ async def test_openai_embedder_batches_and_orders_by_index() -> None:
         assert vecs.shape == (4, 1536)
         assert np.allclose(vecs[0], vecs[2]) and not np.allclose(vecs[0], vecs[1])
         assert len(server.requests) == 2  # batched
-        path, _headers, payload = server.requests[0]
+        path, payload = server.requests[0].path, server.requests[0].json()
         assert path == "/v1/embeddings" and payload["model"] == "text-embedding-3-small"
         assert payload["input"] == ["alpha beta", "gamma"]
         assert emb.model_name == "openai:text-embedding-3-small" and emb.dimension == 1536
@@ -51,7 +50,7 @@ async def test_cohere_reranker_wire_format() -> None:
         rr = CohereReranker("co-key", model="rerank-v3.5", base_url=server.url)
         out = await rr.rerank("solar panels", ["wind farms", "solar panels on roofs", "coal"], 2)
         assert [r.index for r in out] == [1, 0] or out[0].index == 1
-        path, _headers, payload = server.requests[0]
+        path, payload = server.requests[0].path, server.requests[0].json()
         assert path == "/v2/rerank" and payload["top_n"] == 2 and payload["model"] == "rerank-v3.5"
         await rr.aclose()
         bad = CohereReranker("nope", model="m", base_url=server.url)
@@ -60,7 +59,7 @@ async def test_cohere_reranker_wire_format() -> None:
         await bad.aclose()
 
 
-async def test_local_embedder_bfloat16_agrees_with_float32(embedder: LocalEmbedder) -> None:  # noqa: F811
+async def test_local_embedder_bfloat16_agrees_with_float32(embedder: LocalEmbedder) -> None:
     """bfloat16 autocast (the default where the CPU has it) gives the float32 vectors to a
     cosine of 0.999+, so vectors stored by either and queries from either mix."""
     texts = [

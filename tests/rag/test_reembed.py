@@ -10,13 +10,13 @@ from sqlalchemy import text
 from llm_platform.core.config import EmbeddingProvider, Settings
 from llm_platform.rag.embeddings import LocalEmbedder
 from tests.conftest import start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
-from tests.rag.fake_servers import fake_api
+from tests.support.fake_servers.embeddings_server import fake_api
+from tests.support.files import upload, wait_done
 
 
 async def test_switching_to_openai_embeddings_reembeds_files(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> None:
     async for client in start_client(make_settings()):
         r = await upload(client, "notes.txt", b"Tomatoes ripen faster in warm greenhouses.")
@@ -59,4 +59,4 @@ async def test_switching_to_openai_embeddings_reembeds_files(
                 headers={"x-user-id": "u1"},
             )
             assert hits.json()["results"][0]["file_id"] == fid
-            assert any(p == "/v1/embeddings" for p, _, _ in server.requests)
+            assert any(r.path == "/v1/embeddings" for r in server.requests)

@@ -17,7 +17,7 @@ import pytest
 from llm_platform.core.config import Settings
 from llm_platform.rag.embeddings import LocalEmbedder
 from tests.conftest import start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
+from tests.support.files import upload, wait_done
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ async def test_killed_worker_job_is_picked_up_by_the_next_one(
     make_settings: Callable[..., Settings],
     redis_url: str,
     tmp_path: Path,
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> None:
     queue = f"llmp-test:{uuid.uuid4().hex[:8]}"
     settings = make_settings(

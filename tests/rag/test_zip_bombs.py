@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from llm_platform.core.config import Settings
 from llm_platform.rag.extract import ExtractionError, extract
 from llm_platform.rag.extract.base import Limits
 from llm_platform.rag.filetypes import ArchiveTooLarge, FileKind, ZipBudget, check_zip
-from tests.api.test_bad_input import assert_error
 from tests.conftest import AppClient, app_client
-from tests.rag.conftest import upload, wait_done
-from tests.rag.fixtures import make_docx
+from tests.support.documents import make_docx
+from tests.support.errors import assert_error
+from tests.support.files import upload, wait_done
+from tests.support.settings import sqlite_settings
 
 GIB = 1024**3
 MIB = 1024**2
@@ -169,13 +169,9 @@ async def test_bomb_past_the_budget_fails_in_the_memory_capped_child(
     """With the ZIP budget opened wide (or a file stored before it existed), the parser
     really inflates the 1 GiB part: in its child, capped at 512 MB, the file fails with a
     clear message; the server's RSS does not move and the next file is read fine."""
-    settings = Settings(  # the database plays no part: SQLite only
-        _env_file=None,  # type: ignore[call-arg]
-        DATA_DIR=tmp_path / "data",
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bomb.db'}",
-        LOG_LEVEL="WARNING",
-        RATE_LIMIT_PER_MINUTE=0,
-        RATE_LIMIT_PER_MINUTE_IP=0,
+    settings = sqlite_settings(  # the database plays no part: SQLite only
+        tmp_path,
+        "bomb.db",
         MAX_UNCOMPRESSED_MB=4096,
         MAX_COMPRESSION_RATIO=100_000,
         EXTRACT_MEMORY_MB=512,

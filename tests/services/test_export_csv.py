@@ -16,7 +16,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.models import Experiment, Query, Session
 from llm_platform.services.export import ExportFormat, csv_cell, render
 from tests.conftest import app_client
-from tests.test_cli import cli_env, run  # noqa: F401
+from tests.support.cli import run
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ async def test_jsonl_export_is_unchanged() -> None:
 
 
 async def test_cli_csv_export_is_neutralised(
-    cli_env: Callable[..., Result],  # noqa: F811
+    cli_env: Callable[..., Result],
     make_settings: Callable[..., Settings],
     tmp_path: Path,
 ) -> None:

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from llm_platform.core.config import Settings
-from llm_platform.db.engine import Database, create_database
-from llm_platform.db.migrate import upgrade
+from llm_platform.db.engine import Database
 from llm_platform.db.models import Instance, Query, utcnow
 from llm_platform.services.instances import InstanceRegistry
 
 
 @pytest.fixture
-async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Database]:
-    database = create_database(make_settings())
-    await upgrade(database.engine)
-    yield database
-    await database.dispose()
+def db(database: Database) -> Database:
+    return database
 
 
 async def add_running(db: Database, query_id: str, instance_id: str | None) -> None:

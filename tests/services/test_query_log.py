@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from llm_platform.core.config import Settings
-from llm_platform.db.engine import Database, create_database
-from llm_platform.db.migrate import upgrade
+from llm_platform.db.engine import Database
 from llm_platform.db.models import Query, utcnow
 from llm_platform.services.query.log_writer import QueryLogEntry, QueryLogWriter
 
 
 @pytest.fixture
-async def db(make_settings: Callable[..., Settings]) -> AsyncIterator[Database]:
-    database = create_database(make_settings())
-    await upgrade(database.engine)
-    yield database
-    await database.dispose()
+def db(database: Database) -> Database:
+    return database
 
 
 def entry(n: int) -> QueryLogEntry:

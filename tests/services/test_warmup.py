@@ -11,8 +11,8 @@ import pytest
 from llm_platform.core.config import Settings
 from llm_platform.providers.local import LocalModelProvider, bundled_model_path, runtime_available
 from llm_platform.services.warmup import Warmer
-from tests.api.query_helpers import parse_sse
 from tests.conftest import AppClient, app_client, staff_headers
+from tests.support.query import parse_sse
 
 needs_local_model = pytest.mark.skipif(
     bundled_model_path() is None or not runtime_available(),

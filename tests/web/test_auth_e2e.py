@@ -17,9 +17,16 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer, drop_file, screenshot, serve_platform
-from tests.web.test_chat_e2e import ask, last_answer, pick_model
-from tests.web.test_tracking_e2e import session_of
+from tests.support.browser import (
+    LiveServer,
+    ask,
+    drop_file,
+    last_answer,
+    pick_model,
+    screenshot,
+    serve_platform,
+    session_of,
+)
 
 
 @pytest.fixture(scope="module")

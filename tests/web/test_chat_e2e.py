@@ -10,21 +10,7 @@ from urllib.parse import unquote
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer, screenshot
-
-
-def ask(page: Any, text: str) -> None:
-    box = page.get_by_role("textbox", name="Message")
-    box.fill(text)
-    box.press("Enter")
-
-
-def last_answer(page: Any) -> Any:
-    return page.locator("article.msg.assistant").last
-
-
-def pick_model(page: Any, key: str) -> None:
-    page.locator("#model-select").select_option(key)
+from tests.support.browser import LiveServer, ask, last_answer, pick_model, screenshot
 
 
 def test_chat_streams_tokens_and_shows_thinking(page: Any, live_server: LiveServer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import LiveServer
+from tests.support.browser import LiveServer
 
 
 def test_swagger_ui_renders_offline_under_the_csp(page: Any, live_server: LiveServer) -> None:

@@ -8,10 +8,16 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.rag.fixtures import make_pdf
-from tests.web.conftest import LiveServer, drop_file, screenshot
-from tests.web.test_chat_e2e import ask, last_answer, pick_model
-from tests.web.test_tracking_e2e import session_of
+from tests.support.browser import (
+    LiveServer,
+    ask,
+    drop_file,
+    last_answer,
+    pick_model,
+    screenshot,
+    session_of,
+)
+from tests.support.documents import make_pdf
 
 FACT = "The Zephyr project offsite takes place in Grenoble on 14 October."
 PAGES = [

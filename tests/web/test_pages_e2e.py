@@ -10,9 +10,15 @@ from urllib.parse import unquote
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer, screenshot, sign_in
-from tests.web.test_chat_e2e import ask, last_answer, pick_model
-from tests.web.test_tracking_e2e import session_of
+from tests.support.browser import (
+    LiveServer,
+    ask,
+    last_answer,
+    pick_model,
+    screenshot,
+    session_of,
+    sign_in,
+)
 
 
 def test_dashboard_charts_table_and_csv(page: Any, live_server: LiveServer, tmp_path: Path) -> None:

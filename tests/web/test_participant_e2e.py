@@ -8,9 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer
-from tests.web.test_chat_e2e import ask, last_answer, pick_model
-from tests.web.test_tracking_e2e import session_of
+from tests.support.browser import LiveServer, ask, last_answer, pick_model, session_of
 
 
 def test_participant_token_from_first_visit_to_reload(

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer, screenshot
-from tests.web.test_chat_e2e import ask, last_answer, pick_model
+from tests.support.browser import LiveServer, ask, last_answer, pick_model, screenshot
 
 # scripted:slow answers "You said: <query>" then "and so on" x 20, a word every 200 ms.
 QUESTION = "Count slowly"

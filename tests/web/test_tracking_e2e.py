@@ -9,18 +9,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer
-from tests.web.test_chat_e2e import ask, last_answer, pick_model
-
-
-def session_of(page: Any) -> str:
-    """The conversation (session) the page records into, once it has started one."""
-    # (polled: the page's CSP forbids the string evaluation wait_for_function uses)
-    deadline = time.monotonic() + 15
-    while (sid := page.evaluate("localStorage.getItem('llmp.current_session')")) is None:
-        assert time.monotonic() < deadline, "the page started no session"
-        page.wait_for_timeout(50)
-    return str(sid)
+from tests.support.browser import LiveServer, ask, last_answer, pick_model, session_of
 
 
 def events(live: LiveServer, session_id: str) -> list[tuple[str, dict[str, Any]]]:

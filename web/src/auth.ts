@@ -6,6 +6,8 @@
 //   GET /api/v1/auth/me and kept in localStorage until "Sign out".
 // A 401 drops the rejected secret (with the reason shown), a 403 is shown as a notice.
 import { readConfig, storage } from "./config";
+import { reactive } from "./store";
+import type { Me, ParticipantIssued } from "./types";
 
 const KEY = "llmp.api_key";
 const USER = "llmp.api_user";
@@ -14,15 +16,6 @@ const TOKEN = "llmp.participant_token";
 const TOKEN_USER = "llmp.participant_user";
 // What belongs to the signed-in user: dropped when another user signs in.
 const USER_SCOPED = ["llmp.current_session", "llmp.events.queue", "llmp.events.sessions"];
-
-export interface Me {
-  auth_mode: string;
-  user_id: string | null;
-  role: "participant" | "researcher" | "admin" | null;
-  is_admin: boolean;
-  is_staff: boolean;
-  authenticated: boolean;
-}
 
 export class AuthError extends Error {
   constructor(
@@ -62,7 +55,6 @@ class AuthStore {
   studyToken: string | null = null;
   /** The server refused the study token (tampered, or its study's data is gone). */
   studyRejected: string | null = null;
-  private listeners = new Set<() => void>();
 
   constructor() {
     this.mode = readConfig().auth_mode === "api_key" ? "api_key" : "open";
@@ -70,15 +62,18 @@ class AuthStore {
     this.staff = storage.get(STAFF) === "1";
     this.token = this.mode === "open" ? storage.get(TOKEN) : null;
     this.user = this.key ? storage.get(USER) : storage.get(TOKEN_USER);
-  }
-
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  private emit(): void {
-    this.listeners.forEach((l) => l());
+    reactive(
+      this,
+      "key",
+      "user",
+      "staff",
+      "token",
+      "reason",
+      "forbidden",
+      "joinError",
+      "studyToken",
+      "studyRejected",
+    );
   }
 
   get apiKeyMode(): boolean {
@@ -99,7 +94,6 @@ class AuthStore {
   useStudyToken(token: string | null): void {
     this.studyToken = token;
     this.studyRejected = null;
-    this.emit();
   }
 
   headers(): Record<string, string> {
@@ -114,7 +108,7 @@ class AuthStore {
       try {
         const res = await fetch("/api/v1/auth/participant", { method: "POST" });
         if (!res.ok) throw new AuthError(await detailOf(res), res.status);
-        const body = (await res.json()) as { user_id: string; token: string };
+        const body = (await res.json()) as ParticipantIssued;
         if (body.user_id !== storage.get(TOKEN_USER)) USER_SCOPED.forEach((k) => storage.remove(k));
         storage.set(TOKEN, body.token);
         storage.set(TOKEN_USER, body.user_id);
@@ -125,7 +119,6 @@ class AuthStore {
         this.joinError = err instanceof AuthError ? err.message : "The server cannot be reached";
       } finally {
         this.joining = null;
-        this.emit();
       }
     })();
     return this.joining;
@@ -155,7 +148,6 @@ class AuthStore {
     this.staff = me.is_staff;
     this.reason = null;
     this.forbidden = null;
-    this.emit();
     return me;
   }
 
@@ -168,7 +160,6 @@ class AuthStore {
     this.key = null;
     this.staff = false;
     this.user = storage.get(TOKEN_USER);
-    this.emit();
   }
 
   /** Every 401/403 answer passes here. */
@@ -176,7 +167,6 @@ class AuthStore {
     if (this.studyToken) {
       if (status === 401) {
         this.studyRejected = detail;
-        this.emit();
       }
       return;
     }
@@ -187,24 +177,20 @@ class AuthStore {
       this.staff = false;
       this.user = storage.get(TOKEN_USER);
       this.reason = `You were signed out: ${detail}`;
-      this.emit();
     } else if (status === 401 && this.token) {
       // A token this server no longer accepts (its secret changed): become a new participant.
       storage.remove(TOKEN);
       storage.remove(TOKEN_USER);
       this.token = null;
       this.user = null;
-      this.emit();
       void this.join();
     } else if (status === 403) {
       this.forbidden = detail;
-      this.emit();
     }
   }
 
   dismissForbidden(): void {
     this.forbidden = null;
-    this.emit();
   }
 }
 

@@ -1,9 +1,10 @@
 // One conversation: its messages (reloaded from the query log) and the generation in flight.
-// Messages are plain objects mutated as events arrive; views re-render on `changed`,
-// at most once per animation frame.
+// Messages are plain objects mutated as events arrive; `changed` hands views a new list (they
+// re-render) at most once per animation frame.
 import { api, ApiError, qs } from "./api";
 import { uuid } from "./config";
 import { cancelStream, runQueryStream, type StreamEvent, type Usage } from "./stream";
+import { reactive } from "./store";
 import type { Tracker } from "./tracking";
 import type { Citation, Page, QueryLog } from "./types";
 
@@ -86,31 +87,27 @@ export class Conversation {
   loading = false;
   loadError: string | null = null;
   private controller: AbortController | null = null;
-  private listeners = new Set<() => void>();
   private frame: number | null = null;
 
   constructor(
     readonly sessionId: string,
     private readonly tracker: Tracker,
-  ) {}
-
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+  ) {
+    reactive(this, "messages", "loading", "loadError");
   }
 
+  /** Messages were changed in place: views re-render (now, or at the next animation frame). */
   private changed(now = false): void {
     if (now) {
       if (this.frame !== null) cancelAnimationFrame(this.frame);
       this.frame = null;
-      this.listeners.forEach((l) => l());
-      return;
+      this.messages = [...this.messages];
+    } else if (this.frame === null) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = null;
+        this.messages = [...this.messages];
+      });
     }
-    if (this.frame !== null) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = null;
-      this.listeners.forEach((l) => l());
-    });
   }
 
   get streaming(): Msg | null {
@@ -127,7 +124,7 @@ export class Conversation {
       do {
         const page: Page<QueryLog> = await api.get(`/api/v1/queries${qs({ session_id: this.sessionId, limit: 200, cursor })}`);
         rows.push(...page.items);
-        cursor = page.next_cursor;
+        cursor = page.next_cursor ?? null;
       } while (cursor && rows.length < 2000);
       rows.reverse();
       const msgs: Msg[] = [];
@@ -278,8 +275,8 @@ export class Conversation {
         break;
       case "citation": {
         const c = ev.citation;
-        const key = `${c.file_id ?? c.url ?? c.title}|${c.page ?? ""}|${c.index ?? ""}|${(c.snippet ?? c.text ?? "").slice(0, 40)}`;
-        if (!m.citations.some((x) => `${x.file_id ?? x.url ?? x.title}|${x.page ?? ""}|${x.index ?? ""}|${(x.snippet ?? x.text ?? "").slice(0, 40)}` === key))
+        const key = `${c.file_id ?? c.url ?? c.title}|${c.page ?? ""}|${c.index ?? ""}|${(c.snippet ?? "").slice(0, 40)}`;
+        if (!m.citations.some((x) => `${x.file_id ?? x.url ?? x.title}|${x.page ?? ""}|${x.index ?? ""}|${(x.snippet ?? "").slice(0, 40)}` === key))
           m.citations.push(c);
         break;
       }
@@ -336,6 +333,7 @@ export class Conversation {
   dispose(): void {
     // Switching conversations does not stop a generation on the server; it is logged there.
     this.controller?.abort();
-    this.listeners.clear();
+    if (this.frame !== null) cancelAnimationFrame(this.frame);
+    this.frame = null;
   }
 }

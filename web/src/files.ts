@@ -2,6 +2,7 @@
 // live ingestion status (polled while something is in flight), delete.
 import { api, ApiError, headers } from "./api";
 import { auth } from "./auth";
+import { reactive } from "./store";
 import type { FileInfo } from "./types";
 
 export interface Upload {
@@ -40,16 +41,10 @@ class FilesStore {
   uploads: Upload[] = [];
   available = true; // false when the server has no files API
   loaded = false;
-  private listeners = new Set<() => void>();
   private poll: number | null = null;
 
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  private emit(): void {
-    this.listeners.forEach((l) => l());
+  constructor() {
+    reactive(this, "files", "uploads", "available", "loaded");
   }
 
   async refresh(): Promise<void> {
@@ -62,7 +57,6 @@ class FilesStore {
       if (err instanceof ApiError && (err.status === 404 || err.status === 405)) this.available = false;
     }
     this.loaded = true;
-    this.emit();
     this.schedule();
   }
 
@@ -78,7 +72,6 @@ class FilesStore {
   upload(file: File): Promise<FileInfo | null> {
     const up: Upload = { key: `${file.name}-${Date.now()}-${Math.random()}`, name: file.name, loaded: 0, total: file.size };
     this.uploads = [...this.uploads, up];
-    this.emit();
     return new Promise((resolve) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", "/api/v1/files/upload");
@@ -87,7 +80,6 @@ class FilesStore {
         up.loaded = e.loaded;
         up.total = e.lengthComputable ? e.total : file.size;
         this.uploads = [...this.uploads];
-        this.emit();
       };
       const finish = (error?: string, info?: FileInfo) => {
         if (error) {
@@ -97,7 +89,6 @@ class FilesStore {
         } else {
           this.uploads = this.uploads.filter((u) => u !== up);
         }
-        this.emit();
         void this.refresh();
         resolve(info ?? null);
       };
@@ -126,13 +117,11 @@ class FilesStore {
 
   dismiss(key: string): void {
     this.uploads = this.uploads.filter((u) => u.key !== key);
-    this.emit();
   }
 
   async remove(id: string): Promise<void> {
     await api.del(`/api/v1/files/${encodeURIComponent(id)}`);
     this.files = this.files.filter((f) => f.id !== id);
-    this.emit();
   }
 
   get(id: string): FileInfo | undefined {

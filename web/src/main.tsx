@@ -1,3 +1,4 @@
+import { effect, untracked } from "@preact/signals";
 import { render } from "preact";
 import "./styles.css";
 import { auth, signInFromLink } from "./auth";
@@ -6,7 +7,6 @@ import { SignIn } from "./components/SignIn";
 import { StudyApp } from "./components/StudyApp";
 import { experimentFromUrl, readConfig, trackingWanted } from "./config";
 import { installInteractionTracking } from "./interactions";
-import { useStore } from "./router";
 import { studyFromPath } from "./study";
 import { Tracker } from "./tracking";
 
@@ -15,8 +15,8 @@ const tracker = new Tracker(trackingWanted(config));
 const experimentId = experimentFromUrl();
 installInteractionTracking(tracker);
 void tracker.flush();
-auth.subscribe(() => {
-  if (auth.ready) tracker.flushSoon(0); // events held while signed out
+effect(() => {
+  if (auth.ready) untracked(() => tracker.flushSoon(0)); // events held while signed out
 });
 
 // The sign-in link first (it may make this browser a researcher), then, in open mode, a
@@ -26,7 +26,6 @@ const studyId = studyFromPath(location.pathname);
 if (studyId === null) void signInFromLink().then(() => auth.join());
 
 function Root() {
-  useStore(auth);
   // Remounted after a sign-in: the stores load the signed-in user's data.
   if (auth.ready) return <App config={config} tracker={tracker} experimentId={experimentId} />;
   if (auth.apiKeyMode) return <SignIn appName={config.app_name} />;

@@ -1,6 +1,7 @@
 // The model list (GET /api/v1/models) and the user's pick, remembered in the browser.
 import { api } from "./api";
 import { storage } from "./config";
+import { reactive } from "./store";
 import type { ModelInfo } from "./types";
 
 type Raw = Record<string, unknown>;
@@ -34,11 +35,9 @@ class ModelsStore {
   selected: string | null = storage.get("llmp.model");
   error: string | null = null;
   loaded = false;
-  private listeners = new Set<() => void>();
 
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+  constructor() {
+    reactive(this, "models", "selected", "error", "loaded");
   }
 
   async load(): Promise<void> {
@@ -53,7 +52,6 @@ class ModelsStore {
       const def = this.models.find((m) => m.default) ?? this.models[0];
       this.selected = def ? modelKey(def) : null;
     }
-    this.listeners.forEach((l) => l());
   }
 
   get current(): ModelInfo | undefined {
@@ -63,7 +61,6 @@ class ModelsStore {
   select(key: string): void {
     this.selected = key;
     storage.set("llmp.model", key);
-    this.listeners.forEach((l) => l());
   }
 }
 

@@ -1,5 +1,5 @@
 // Minimal history router: the server answers the page on each of these paths.
-import { useEffect, useState } from "preact/hooks";
+import { computed, signal } from "@preact/signals";
 
 export type Route =
   | { name: "chat"; sessionId: string | null }
@@ -15,30 +15,22 @@ export function parseRoute(path: string): Route {
   return { name: "chat", sessionId: m ? decodeURIComponent(m[1]) : null };
 }
 
-const listeners = new Set<() => void>();
+const pathname = signal(location.pathname);
+const route = computed(() => parseRoute(pathname.value));
 
 export function navigate(path: string, replace = false): void {
   const url = path + (path.includes("?") ? "" : location.search);
   if (url === location.pathname + location.search) return;
   if (replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
-  listeners.forEach((l) => l());
+  pathname.value = location.pathname;
 }
 
-addEventListener("popstate", () => listeners.forEach((l) => l()));
+addEventListener("popstate", () => {
+  pathname.value = location.pathname;
+});
 
+/** The current route (a component that calls this re-renders when it changes). */
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(location.pathname));
-  useEffect(() => {
-    const l = () => setRoute(parseRoute(location.pathname));
-    listeners.add(l);
-    return () => void listeners.delete(l);
-  }, []);
-  return route;
-}
-
-/** Re-render when a store emits. */
-export function useStore(store: { subscribe(fn: () => void): () => void }): void {
-  const [, setTick] = useState(0);
-  useEffect(() => store.subscribe(() => setTick((t) => t + 1)), [store]);
+  return route.value;
 }

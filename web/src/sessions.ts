@@ -2,6 +2,7 @@
 import { api, ApiError, qs } from "./api";
 import { auth } from "./auth";
 import { storage, uuid } from "./config";
+import { reactive } from "./store";
 import type { Tracker } from "./tracking";
 import { environment } from "./tracking";
 import type { Page, SessionOut } from "./types";
@@ -12,20 +13,12 @@ export class SessionsStore {
   sessions: SessionOut[] = [];
   current: string | null = null;
   error: string | null = null;
-  private listeners = new Set<() => void>();
 
   constructor(
     private readonly tracker: Tracker,
     readonly experimentId: string | null,
-  ) {}
-
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  private emit(): void {
-    this.listeners.forEach((l) => l());
+  ) {
+    reactive(this, "sessions", "current", "error");
   }
 
   get currentSession(): SessionOut | undefined {
@@ -45,7 +38,6 @@ export class SessionsStore {
       this.error = (err as Error).message;
       ok = false;
     }
-    this.emit();
     return ok;
   }
 
@@ -74,7 +66,6 @@ export class SessionsStore {
     storage.set(CURRENT_KEY, sessionId);
     this.tracker.setSession(sessionId);
     if (previous !== sessionId) this.tracker.track("conversation_open", { how, previous_session_id: previous });
-    this.emit();
   }
 
   /** A new conversation: a session started with the browser's environment. */
@@ -108,14 +99,12 @@ export class SessionsStore {
       // Offline: the tracker starts it when the server is back.
       this.error = err instanceof ApiError ? err.message : String(err);
     }
-    this.emit();
     return sessionId;
   }
 
   async rename(sessionId: string, title: string): Promise<void> {
     const updated = await api.patch<SessionOut>(`/api/v1/sessions/${encodeURIComponent(sessionId)}`, { title });
     this.sessions = this.sessions.map((s) => (s.session_id === sessionId ? updated : s));
-    this.emit();
   }
 
   /** Set locally at once (first query names the chat); saved in the background. */
@@ -124,7 +113,7 @@ export class SessionsStore {
     if (!s || s.title) return;
     const title = query.replace(/\s+/g, " ").trim().slice(0, 60) || "Untitled";
     s.title = title;
-    this.emit();
+    this.sessions = [...this.sessions];
     void this.rename(sessionId, title).catch(() => undefined);
   }
 
@@ -136,6 +125,5 @@ export class SessionsStore {
       if (next) this.select(next.session_id, "after_delete");
       else await this.create("after_delete");
     }
-    this.emit();
   }
 }

@@ -6,6 +6,7 @@
 import { errorFrom, headers } from "./api";
 import { auth } from "./auth";
 import { storage, uuid } from "./config";
+import type { EventsAccepted } from "./types";
 
 export interface QueuedEvent {
   session_id: string;
@@ -60,7 +61,6 @@ export class Tracker {
   private failures = 0;
   private sessionId: string | null = null;
   private early: QueuedEvent[] = [];
-  readonly listeners = new Set<() => void>();
 
   constructor(public enabled: boolean) {
     this.queue = storage.getJSON<QueuedEvent[]>(QUEUE_KEY, []);
@@ -127,7 +127,6 @@ export class Tracker {
 
   private persist(): void {
     storage.setJSON(QUEUE_KEY, this.queue);
-    this.listeners.forEach((l) => l());
   }
 
   flushSoon(delay = FLUSH_MS): void {
@@ -169,7 +168,7 @@ export class Tracker {
           body: JSON.stringify({ session_id: sid, events: batch.map((b) => b.event) }),
         });
         if (res.ok) {
-          const ack = (await res.json()) as { accepted: string[]; duplicates: string[] };
+          const ack = (await res.json()) as EventsAccepted;
           const done = new Set([...ack.accepted, ...ack.duplicates]);
           this.queue = this.queue.filter((q) => !(q.session_id === sid && done.has(q.event.event_id)));
         } else if (res.status === 404) {

@@ -9,9 +9,9 @@ import pytest
 
 from llm_platform.core.config import Settings
 from llm_platform.rag.embeddings import LocalEmbedder
-from tests.api.legacy.legacy_client import FRONTEND_ORIGIN
 from tests.conftest import AppClient, start_client
-from tests.rag.conftest import embedder, wait_done  # noqa: F401
+from tests.support.files import wait_done
+from tests.support.legacy_client import FRONTEND_ORIGIN
 
 NOTES = b"Field notes.\n\nThe participants preferred the second design.\n"
 
@@ -19,7 +19,7 @@ NOTES = b"Field notes.\n\nThe participants preferred the second design.\n"
 @pytest.fixture
 async def client(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings(INGEST_SWEEP_SECONDS=0.5)):
         yield c

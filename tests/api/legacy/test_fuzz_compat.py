@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from llm_platform.api.legacy import files, history, sessions, tokens
-from tests.api.test_fuzz import error_body_shape, live_server  # noqa: F401
+from tests.support.fuzzing import error_body_shape, fuzz, live_server  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +32,7 @@ schema = schemathesis.openapi.from_dict(_openapi())
 
 
 @schema.parametrize()
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    derandomize=True,
-)
+@fuzz
 def test_no_server_errors(case: Any, live_server: tuple[str, Any]) -> None:  # noqa: F811
     base, _ = live_server
     case.call_and_validate(base_url=base, checks=[not_a_server_error, error_body_shape], timeout=10)

@@ -28,15 +28,15 @@ from llm_platform.providers.base import (
 from llm_platform.providers.errors import ProviderUnavailable
 from llm_platform.providers.scripted import Delay, Fail, reasoning_events, text_events
 from llm_platform.providers.sse import aiter_events
-from tests.api.legacy.legacy_client import (
+from tests.conftest import AppClient, staff_headers
+from tests.support.legacy_client import (
     FRONTEND_ORIGIN,
     ChatView,
     messages_from_events,
     read_stream,
     start_body,
 )
-from tests.api.query_helpers import live_server, parse_sse, query_client, scripted
-from tests.conftest import AppClient, staff_headers
+from tests.support.query import live_server, parse_sse, query_client, scripted
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

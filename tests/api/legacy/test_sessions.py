@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.api.legacy.legacy_client import FRONTEND_ORIGIN, environment, start_body
 from tests.conftest import AppClient, staff_headers
+from tests.support.legacy_client import FRONTEND_ORIGIN, environment, start_body
 
 
 async def v1_events(client: AppClient, session_id: str) -> list[dict]:

@@ -15,7 +15,7 @@ from llm_platform.api.legacy.stream import (
 )
 from llm_platform.services.streams.formats import sse_stream
 from llm_platform.services.streams.frames import Frame
-from tests.api.legacy.legacy_client import ChatView, read_stream
+from tests.support.legacy_client import ChatView, read_stream
 
 
 async def _pieces(data: bytes, size: int) -> AsyncIterator[str]:

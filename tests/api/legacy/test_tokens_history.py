@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llm_platform.db.models import Query
-from tests.api.legacy.legacy_client import start_body
 from tests.conftest import AppClient, staff_headers
+from tests.support.legacy_client import start_body
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ import { auth } from "../auth";
 import type { PageConfig } from "../config";
 import { storage } from "../config";
 import { modelsStore } from "../models";
-import { navigate, useRoute, useStore } from "../router";
+import { navigate, useRoute } from "../router";
 import { SessionsStore } from "../sessions";
 import type { Tracker } from "../tracking";
 import { ChatPage } from "./Chat";
@@ -17,9 +17,6 @@ import { SignIn } from "./SignIn";
 export function App({ config, tracker, experimentId }: { config: PageConfig; tracker: Tracker; experimentId: string | null }) {
   const route = useRoute();
   const sessions = useMemo(() => new SessionsStore(tracker, experimentId), [tracker, experimentId]);
-  useStore(sessions);
-  useStore(modelsStore);
-  useStore(auth);
   const [menuOpen, setMenuOpen] = useState(false);
   const [trackingOn, setTrackingOn] = useState(tracker.enabled);
 

@@ -3,7 +3,6 @@ import { Conversation, type ImageAttachment, type Msg, type SendOptions } from "
 import { storage } from "../config";
 import { filesStore } from "../files";
 import { modelsStore } from "../models";
-import { useStore } from "../router";
 import type { SessionsStore } from "../sessions";
 import type { Tracker } from "../tracking";
 import { Composer, ModelPicker } from "./Composer";
@@ -25,9 +24,6 @@ export function ChatPage({
   studyMode: boolean;
 }) {
   const conv = useMemo(() => new Conversation(sessionId, tracker), [sessionId]);
-  useStore(conv);
-  useStore(modelsStore);
-  useStore(filesStore);
   const [filesOpen, setFilesOpen] = useState(() => storage.get("llmp.files_open") === "1");
   const [selectedFiles, setSelectedFiles] = useState<string[]>(() => storage.getJSON<string[]>(filesKey(sessionId), []));
   const [dragging, setDragging] = useState(false);

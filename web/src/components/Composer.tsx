@@ -1,7 +1,6 @@
 import { useRef, useState } from "preact/hooks";
 import type { ImageAttachment } from "../chat";
 import { modelKey, modelsStore } from "../models";
-import { useStore } from "../router";
 import type { ModelInfo } from "../types";
 import { Icon } from "./Icon";
 
@@ -31,7 +30,6 @@ function Capabilities({ m }: { m: ModelInfo | undefined }) {
 }
 
 export function ModelPicker({ disabled, onChange }: { disabled?: boolean; onChange?: (key: string) => void }) {
-  useStore(modelsStore);
   const providers = [...new Set(modelsStore.models.map((m) => m.provider))];
   if (modelsStore.error && !modelsStore.models.length) return <span class="muted small">Models unavailable: {modelsStore.error}</span>;
   return (

@@ -2,7 +2,6 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { fmtCost, fmtDate, fmtInt, fmtTokens } from "../format";
 import { modelKey, modelsStore } from "../models";
-import { useStore } from "../router";
 import type { Experiment, ExperimentStats, Variant } from "../types";
 import { ApiLink } from "./ApiLink";
 import { Icon } from "./Icon";
@@ -34,7 +33,6 @@ function participantLink(id: string): string {
 }
 
 function CreateForm({ onCreated }: { onCreated: (e: Experiment) => void }) {
-  useStore(modelsStore);
   const [name, setName] = useState("");
   const [id, setId] = useState("");
   const [description, setDescription] = useState("");
@@ -218,8 +216,8 @@ function ExperimentCard({ exp, active }: { exp: Experiment; active: boolean }) {
                   <td>{a.variant ?? <span class="muted">unassigned</span>}</td>
                   <td>{v ? `${Math.round((v.weight / totalWeight) * 100)}%` : "–"}</td>
                   <td class="small">
-                    {v?.settings.model ? `${v.settings.provider ?? ""}:${v.settings.model}` : "default"}
-                    {v?.settings.temperature != null ? ` · t=${v.settings.temperature}` : ""}
+                    {v?.settings?.model ? `${v.settings.provider ?? ""}:${v.settings.model}` : "default"}
+                    {v?.settings?.temperature != null ? ` · t=${v.settings.temperature}` : ""}
                   </td>
                   <td class="num" data-col="sessions">{fmtInt(a.sessions)}</td>
                   <td class="num">{fmtInt(a.participants)}</td>

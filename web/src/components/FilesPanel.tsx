@@ -1,7 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { filesStore } from "../files";
 import { fmtBytes } from "../format";
-import { useStore } from "../router";
 import type { Tracker } from "../tracking";
 import { Icon } from "./Icon";
 
@@ -25,7 +24,6 @@ export function FilesPanel({
   tracker: Tracker;
   onClose: () => void;
 }) {
-  useStore(filesStore);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [over, setOver] = useState(false);

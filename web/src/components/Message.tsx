@@ -142,7 +142,7 @@ function Sources({ m, tracker, selected, onSelect }: { m: Msg; tracker: Tracker;
             <strong>{citationLabel(current)}</strong>
             {current.score != null && <span class="muted"> · relevance {current.score.toFixed(2)}</span>}
           </div>
-          <blockquote class="snippet">{current.snippet || current.text || "(no excerpt)"}</blockquote>
+          <blockquote class="snippet">{current.snippet || "(no excerpt)"}</blockquote>
           {current.file_id ? (
             <button class="link-btn" data-track="source-open" data-testid="source-open" onClick={() => void open(current)}>
               <Icon name="link" size={14} /> Open {current.page != null ? `page ${current.page}` : "file"}

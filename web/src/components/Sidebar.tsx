@@ -1,11 +1,9 @@
 import { useState } from "preact/hooks";
 import { fmtDate } from "../format";
-import { useStore } from "../router";
 import type { SessionsStore } from "../sessions";
 import { Icon } from "./Icon";
 
 export function Sidebar({ store, onClose }: { store: SessionsStore; onClose: () => void }) {
-  useStore(store);
   const [editing, setEditing] = useState<string | null>(null);
   const [draft, setDraft] = useState("");
   const [confirming, setConfirming] = useState<string | null>(null);

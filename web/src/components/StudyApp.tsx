@@ -6,7 +6,6 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { auth } from "../auth";
 import type { PageConfig } from "../config";
-import { useStore } from "../router";
 import { type Answer, framed, notifyParent, type ParticipantState, StudyClient, StudyError } from "../study";
 import type { Tracker } from "../tracking";
 import { Markdown } from "./StudyMarkdown";
@@ -208,7 +207,6 @@ function Withdraw({ onConfirm, busy }: { onConfirm: () => void; busy: boolean })
 
 export function StudyApp({ studyId, tracker, config }: { studyId: string; tracker: Tracker; config: PageConfig }) {
   const client = useMemo(() => new StudyClient(studyId), [studyId]);
-  useStore(auth);
   const [state, setState] = useState<ParticipantState | null>(null);
   const [error, setError] = useState<StudyError | null>(null);
   const [withdrawn, setWithdrawn] = useState(client.withdrawn);

@@ -3,7 +3,6 @@
 // toward the completion rule with "Finish" once it is met.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { Conversation, type ImageAttachment, type Msg } from "../chat";
-import { useStore } from "../router";
 import type { ParticipantState, StudyClient, StudyProgress } from "../study";
 import type { Tracker } from "../tracking";
 import { Composer } from "./Composer";
@@ -57,7 +56,6 @@ export function StudyTask({
 }) {
   const sessionId = state.session_id ?? "";
   const conv = useMemo(() => new Conversation(sessionId, tracker), [sessionId]);
-  useStore(conv);
   const [, force] = useState(0);
   const [fetchedAt, setFetchedAt] = useState(() => Date.now());
   const [now, setNow] = useState(() => Date.now());

@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from tests.system import SYSTEM_PACKAGES, require_system
+from tests.support.system import SYSTEM_PACKAGES, require_system
 
 
 def make_pdf(pages: list[str], *, title: str | None = None, encrypt: str | None = None) -> bytes:

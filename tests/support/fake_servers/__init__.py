@@ -1,4 +1,7 @@
-"""Fake LLM vendors on 127.0.0.1 speaking each vendor's real wire format.
+"""The one fake-server framework: `FakeServer` (server.py), a real HTTP/1.1 server on
+127.0.0.1 in its own thread, and the fakes built on it, each speaking a vendor's real wire
+format: the LLM vendors (OpenAI and compatible servers, Anthropic, Gemini) and a remote
+embedding/rerank service (embeddings_server.py: OpenAI embeddings, Cohere rerank).
 
 Reusable by any test: start one (`with FakeOpenAI() as fake:` or `.start()` / `.stop()`),
 point the platform's base-URL setting at `fake.base_url` and its key setting at the fake's
@@ -16,22 +19,25 @@ abandoned a stream.
     Settings(OLLAMA_BASE_URL=FakeOpenAI(flavor="think", api_key=None).url)
 """
 
-from tests.providers.fakes.anthropic_server import ANTHROPIC_TEST_KEY, FakeAnthropic
-from tests.providers.fakes.gemini_server import GOOGLE_TEST_KEY, FakeGemini
-from tests.providers.fakes.openai_server import OPENAI_TEST_KEY, FakeOpenAI
-from tests.providers.fakes.scenario import Scenario
-from tests.providers.fakes.server import FakeServer, Reply, Request, sse
+from tests.support.fake_servers.anthropic_server import ANTHROPIC_TEST_KEY, FakeAnthropic
+from tests.support.fake_servers.embeddings_server import FakeEmbeddingsAPI, fake_api
+from tests.support.fake_servers.gemini_server import GOOGLE_TEST_KEY, FakeGemini
+from tests.support.fake_servers.openai_server import OPENAI_TEST_KEY, FakeOpenAI
+from tests.support.fake_servers.scenario import Scenario
+from tests.support.fake_servers.server import FakeServer, Reply, Request, sse
 
 __all__ = [
     "ANTHROPIC_TEST_KEY",
     "GOOGLE_TEST_KEY",
     "OPENAI_TEST_KEY",
     "FakeAnthropic",
+    "FakeEmbeddingsAPI",
     "FakeGemini",
     "FakeOpenAI",
     "FakeServer",
     "Reply",
     "Request",
     "Scenario",
+    "fake_api",
     "sse",
 ]

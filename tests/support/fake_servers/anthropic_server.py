@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.providers.fakes.server import FakeVendor, Reply, Request, sse
+from tests.support.fake_servers.server import FakeVendor, Reply, Request, sse
 
 ANTHROPIC_TEST_KEY = "sk-ant-test-0123456789abcdef"
 DEFAULT_MODELS = (
@@ -131,16 +131,8 @@ class FakeAnthropic(FakeVendor):
         sequence.append((False, _block_start(index, {"type": "text", "text": ""})))
         for piece in s.text:
             sequence.append((True, _delta(index, {"type": "text_delta", "text": piece})))
-        chunks: list[bytes] = []
-        sent = 0
-        cut = s.cut()
-        for is_content, data in sequence:
-            if is_content:
-                if cut is not None and sent >= cut:
-                    break
-                sent += 1
-            chunks.append(data)
-        if cut is not None:
+        chunks = s.until_cut(sequence)
+        if s.cut() is not None:
             if s.error_after is not None:
                 error = anthropic_error(529, s.error_message)
                 chunks.append(sse(error, "error"))

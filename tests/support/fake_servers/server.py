@@ -20,10 +20,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.providers.fakes.scenario import Scenario
+from tests.support.fake_servers.scenario import Scenario
 
 _REASONS = {
     200: "OK",
@@ -102,7 +102,7 @@ class FakeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -119,7 +119,7 @@ class FakeServer:
             self._thread.join(10)
         self._loop = None
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_: object) -> None:

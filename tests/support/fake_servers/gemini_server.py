@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.providers.fakes.server import FakeVendor, Reply, Request
+from tests.support.fake_servers.server import FakeVendor, Reply, Request
 
 GOOGLE_TEST_KEY = "AIzaSyTest-0123456789abcdefghijklmno"
 DEFAULT_MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash", "gemini-3-pro-preview")

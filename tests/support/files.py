@@ -1,38 +1,11 @@
+"""Files through the API: upload one, wait until ingestion finished (ready or failed)."""
+
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import pytest
-
-from llm_platform.core.config import Settings
-from llm_platform.db.engine import Database, create_database
-from llm_platform.db.migrate import upgrade
-from llm_platform.rag.embeddings import LocalEmbedder
 from tests.conftest import AppClient
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(scope="session")
-def embedder() -> LocalEmbedder:
-    """The real local model, loaded once for the whole session (the model cache is
-    process-wide, so apps built by tests reuse it too)."""
-    model = LocalEmbedder()
-    model._load()
-    return model
-
-
-@pytest.fixture
-async def database(make_settings: Callable[..., Settings]) -> AsyncIterator[Database]:
-    db = create_database(make_settings())
-    await upgrade(db.engine)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def upload(

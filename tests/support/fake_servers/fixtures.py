@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.providers.fakes.anthropic_server import FakeAnthropic
-from tests.providers.fakes.gemini_server import FakeGemini
-from tests.providers.fakes.openai_server import FakeOpenAI
-from tests.providers.fakes.server import FakeServer
+from tests.support.fake_servers.anthropic_server import FakeAnthropic
+from tests.support.fake_servers.gemini_server import FakeGemini
+from tests.support.fake_servers.openai_server import FakeOpenAI
+from tests.support.fake_servers.server import FakeServer
 
 
 def _serve(fake: FakeServer) -> Iterator[FakeServer]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from tests.providers.fakes.server import FakeVendor, Reply, Request, sse
+from tests.support.fake_servers.server import FakeVendor, Reply, Request, sse
 
 Flavor = Literal["openai", "deepseek", "openrouter", "think"]
 
@@ -393,16 +393,8 @@ class FakeOpenAI(FakeVendor):
             + [(False, b) for b in between]
             + [(True, b) for b in text_events]
         )
-        chunks: list[bytes] = []
-        sent = 0
-        cut = s.cut()
-        for is_content, data in sequence:
-            if is_content:
-                if cut is not None and sent >= cut:
-                    break
-                sent += 1
-            chunks.append(data)
-        if cut is not None:
+        chunks = s.until_cut(sequence)
+        if s.cut() is not None:
             if s.error_after is not None:
                 failed = {
                     **base,

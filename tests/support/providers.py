@@ -12,7 +12,7 @@ from llm_platform.providers.base import (
     StreamEvent,
     TextDelta,
 )
-from tests.providers.fakes import FakeServer
+from tests.support.fake_servers import FakeServer
 
 
 def ask(model: str, text: str = "Say hello", **fields: object) -> ChatRequest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -44,3 +45,17 @@ class Scenario:
         if self.error_after is not None:
             return self.error_after
         return self.drop_after
+
+    def until_cut(self, sequence: Iterable[tuple[bool, bytes]]) -> list[bytes]:
+        """The wire chunks, given as (is content, bytes) in order, up to the cut: after
+        `cut()` content chunks (all of them when there is no cut)."""
+        cut = self.cut()
+        chunks: list[bytes] = []
+        sent = 0
+        for is_content, data in sequence:
+            if is_content:
+                if cut is not None and sent >= cut:
+                    break
+                sent += 1
+            chunks.append(data)
+        return chunks
