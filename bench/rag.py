@@ -132,7 +132,7 @@ async def bench_ingestion(pdf_data: bytes | None = None) -> None:
         stages: dict[str, float] = {}
         while True:
             body = (await client.get(f"/api/v1/files/{fid}")).json()
-            stages.setdefault(body["stage"] or body["status"], time.perf_counter() - t0)
+            stages.setdefault(body.get("stage") or body["status"], time.perf_counter() - t0)
             if body["status"] in ("ready", "failed"):
                 break
             await asyncio.sleep(0.05)

@@ -4,6 +4,7 @@
     python bench/rag_quality.py --corpus hard,real    # some of them
     python bench/rag_quality.py --ablations           # + retrieval ablations (hit@k only)
     python bench/rag_quality.py --coarse              # SQLite: the quantized coarse scan
+    python bench/rag_quality.py --misses              # + each question ours misses
 
 Corpora:
 - generated: 24 reports (6 issuers x 4 quarters, 22 pages, 13 tables each, same tables in
@@ -208,7 +209,7 @@ async def ingest(client: httpx.AsyncClient, corpus: Corpus) -> dict[str, str]:
     return ids
 
 
-async def ours(client: httpx.AsyncClient, corpus: Corpus) -> None:
+async def ours(client: httpx.AsyncClient, corpus: Corpus, misses: bool = False) -> None:
     ranked = []
     in_context = 0
     sizes = []
@@ -226,12 +227,25 @@ async def ours(client: httpx.AsyncClient, corpus: Corpus) -> None:
                 handed.append(text)
         context = "\n\n".join(handed)
         sizes.append(len(context) / 4)
-        in_context += answer_in(q.answer, context)
+        found = answer_in(q.answer, context)
+        in_context += found
+        if misses:
+            show_miss(q, ranked[-1], found)
     corpus.results["ours: hybrid + focus, section context"] = [
         *hit_rates(ranked, corpus.questions),
         100.0 * in_context / len(corpus.questions),
         float(np.mean(sizes)),
     ]
+
+
+def show_miss(q: Q, ranked: list[tuple[str, set[int]]], in_context: bool) -> None:
+    """One line per question missed by hit@5 or answer-in-context@5: gold and the top 5."""
+    hit = any(name == q.file_name and pages & set(q.pages) for name, pages in ranked[:5])
+    if hit and in_context:
+        return
+    top = ", ".join(f"{name} p{min(pages)}" for name, pages in ranked[:5])
+    flags = ("" if hit else " no-hit@5") + ("" if in_context else " not-in-context")
+    print(f"  miss{flags}: {q.text!r} gold {q.file_name} p{q.pages} {q.answer!r}; top: {top}")
 
 
 async def ablations(runtime: RagRuntime, corpus: Corpus, ids: dict[str, str]) -> None:
@@ -294,7 +308,7 @@ async def run(corpus: Corpus, args: argparse.Namespace) -> None:
             runtime: RagRuntime = app.state.platform.rag.runtime
             if args.coarse and isinstance(runtime.store, SqliteVecStore):
                 runtime.store.exact_scan_max = runtime.store.exact_scan_max_files = 0
-            await ours(client, corpus)
+            await ours(client, corpus, args.misses)
         if args.ablations:
             await ablations(runtime, corpus, ids)
         await plain(runtime, corpus)
@@ -324,6 +338,9 @@ async def main() -> None:
         "--coarse",
         action="store_true",
         help="SQLite: answer every search with the quantized coarse scan + rescoring",
+    )
+    parser.add_argument(
+        "--misses", action="store_true", help="print each question ours misses (hit@5 or aic@5)"
     )
     args = parser.parse_args()
     builders = {"generated": generated_corpus, "hard": hard_corpus, "real": real_corpus}

@@ -7,6 +7,9 @@ the budget is cut to a window around the chunk (a table's lead-in and header row
 the top). The sources of one answer share a total budget; a source whose section is
 already in an earlier source's context adds nothing new and is folded into it.
 
+A hit on a table is cited on the page of the row the question names (`table_rows`): a
+table over a page break is read whole, but its rows keep the page they are printed on.
+
 Files ingested before sections existed get the chunk with its neighbouring chunks."""
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from llm_platform.db.models import FileChunk, FileSection
 from llm_platform.db.repositories.files import ChunkRepository
 from llm_platform.rag.chunking import approx_tokens
+from llm_platform.rag.table_rows import cite_row, query_terms
 
 CHARS_PER_TOKEN = 4
 
@@ -34,6 +38,14 @@ class HitContext:
     text: str
     pages: tuple[int | None, int | None]  # first and last page the context covers
     duplicate_of: int | None = None  # index of an earlier hit whose context holds this one
+    # What to cite: the hit, or for a table the part holding the row the question names
+    # (its page is the page that row is printed on), with that row under the header.
+    cited: FileChunk | None = None
+    rows: str | None = None
+
+    @property
+    def page(self) -> int | None:
+        return self.cited.page if self.cited is not None else None
 
 
 def _head(section: FileSection) -> list[str]:
@@ -86,9 +98,10 @@ def _stitch(parts: list[FileChunk]) -> str:
 
 
 async def build_contexts(
-    session: AsyncSession, chunks: list[FileChunk], options: ContextOptions
+    session: AsyncSession, chunks: list[FileChunk], options: ContextOptions, query: str = ""
 ) -> list[HitContext]:
-    """One context per hit, in the hits' order, within the budgets."""
+    """One context per hit, in the hits' order, within the budgets; a table hit cited on
+    the page of the row `query` names."""
     repo = ChunkRepository(session)
     n = options.neighbours
     wanted = {
@@ -106,6 +119,10 @@ async def build_contexts(
         for d in range(-n, n + 1)
     }
     neighbours = await repo.neighbours(legacy) if legacy else {}
+    hit_keys = {(c.file_id, c.section_index) for c in chunks if c.section_index is not None}
+    tables = {key for key in hit_keys if key in sections and sections[key].kind == "table"}
+    table_parts = await repo.section_chunks(tables) if tables and query else {}
+    terms = query_terms(query) if table_parts else []
 
     per_source = options.tokens_per_source * CHARS_PER_TOKEN
     out: list[HitContext] = []
@@ -113,9 +130,12 @@ async def build_contexts(
     used = 0
     for i, chunk in enumerate(chunks):
         key = (chunk.file_id, chunk.section_index if chunk.section_index is not None else -1)
+        row = cite_row(chunk, table_parts[key], terms) if key in table_parts else None
+        cited = row.chunk if row is not None else chunk
+        rows = row.rows if row is not None else None
         if key in covered:
             first = out[covered[key]]
-            out.append(HitContext(first.text, first.pages, duplicate_of=covered[key]))
+            out.append(HitContext(first.text, first.pages, covered[key], cited, rows))
             continue
         remaining = options.total_tokens * CHARS_PER_TOKEN - used
         limit = max(len(chunk.text), min(per_source, remaining))
@@ -127,15 +147,16 @@ async def build_contexts(
                 if (chunk.file_id, chunk.chunk_index + d) in neighbours
             ]
             text, pages = _grow_chunks(chunk, parts, limit)
-        elif len(section.text) > limit:
-            text = window(section, chunk.text, limit)
-            pages = (chunk.page, chunk.page)
+        elif len(section.text) > limit:  # a window around the cited rows
+            anchor = rows.split("\n")[-1] if rows is not None else chunk.text
+            text = window(section, anchor, limit)
+            pages = (cited.page, cited.page)
         else:
             text, pages, whole = _grow_sections(chunk, section, sections, limit, n)
             for index in whole:
                 covered.setdefault((chunk.file_id, index), i)
         used += len(text)
-        out.append(HitContext(text, pages))
+        out.append(HitContext(text, pages, cited=cited, rows=rows))
     return out
 
 

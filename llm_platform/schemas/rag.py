@@ -16,7 +16,10 @@ class SearchHit(Schema):
     chunk_id: int
     file_id: str
     file_name: str
-    page: int | None
+    page: int | None = Field(
+        description="Page to cite: the chunk's, or for a table the page the row the query "
+        "names is printed on (a table over a page break keeps each row's page)"
+    )
     chunk_index: int
     heading: str | None
     text: str
@@ -34,6 +37,10 @@ class SearchHit(Schema):
     context_shared_with: int | None = Field(
         default=None,
         description="Rank (0-based) of an earlier hit whose context already holds this one",
+    )
+    rows: str | None = Field(
+        default=None,
+        description="For a table: its header and the row(s) the query names, printed on `page`",
     )
 
 

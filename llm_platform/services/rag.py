@@ -88,7 +88,7 @@ async def search(
         session, runtime, user_id=user_id, query=query, top_k=top_k, file_ids=ids
     )
     contexts = await build_contexts(
-        session, [r.chunk for r in found.chunks], runtime.context_options()
+        session, [r.chunk for r in found.chunks], runtime.context_options(), query
     )
     return SearchResponse(
         query=query,
@@ -97,7 +97,7 @@ async def search(
                 chunk_id=r.chunk.id,
                 file_id=r.chunk.file_id,
                 file_name=r.file_name,
-                page=r.chunk.page,
+                page=ctx.page,
                 chunk_index=r.chunk.chunk_index,
                 heading=r.chunk.heading,
                 text=r.chunk.text,
@@ -108,6 +108,7 @@ async def search(
                 context=ctx.text,
                 context_pages=list(ctx.pages),
                 context_shared_with=ctx.duplicate_of,
+                rows=ctx.rows,
             )
             for r, ctx in zip(found.chunks, contexts, strict=True)
         ],
@@ -188,7 +189,7 @@ async def ground(
             if (r.rerank_score if r.rerank_score is not None else r.similarity) >= threshold
         ]
         contexts = await build_contexts(
-            session, [r.chunk for r in passing], runtime.context_options()
+            session, [r.chunk for r in passing], runtime.context_options(), query
         )
     if not passing:
         return Grounding(
@@ -205,7 +206,8 @@ async def ground(
             continue  # its table or section is already an earlier source, whole
         n += 1
         first, last = ctx.pages
-        where = f"{r.file_name}" + (f", page {r.chunk.page}" if r.chunk.page else "")
+        cited = ctx.cited or r.chunk  # a table: the part holding the row the question names
+        where = f"{r.file_name}" + (f", page {cited.page}" if cited.page else "")
         span = f"(pages {first}-{last})\n" if first and last and last != first else ""
         blocks.append(f"[{n}] {where}\n{span}{ctx.text}")
         citations.append(
@@ -214,9 +216,9 @@ async def ground(
                 title=r.file_name,
                 file_id=r.chunk.file_id,
                 file_name=r.file_name,
-                page=r.chunk.page,
-                chunk_id=r.chunk.id,
-                snippet=r.chunk.text[:SNIPPET_CHARS],
+                page=cited.page,
+                chunk_id=cited.id,
+                snippet=(ctx.rows or cited.text)[:SNIPPET_CHARS],
                 score=round(r.rerank_score if r.rerank_score is not None else r.similarity, 4),
             )
         )

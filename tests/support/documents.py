@@ -136,6 +136,76 @@ FILING_ROWS = [
 ]
 
 
+STATEMENT_ROWS = [  # (label, fiscal 2023, fiscal 2022); the first three end page 1
+    ("Net sales", "70,658", "11,530"),
+    ("Cost of sales", "67,735", "94,783"),
+    ("Gross profit", "71,402", "17,127"),
+    ("Selling, general and administrative expenses", "16,081", "59,545"),
+    ("Restructuring charges", "12,318", "82,091"),
+    ("Operating income", "21,959", "49,488"),
+    ("Interest expense", "70,710", "74,655"),
+    ("Net earnings", "16,741", "13,071"),
+]
+
+
+def make_statement_pdf() -> bytes:
+    """Two pages: prose, then at the foot of page 1 a lead-in and a ruled statement table
+    (header row "Fiscal 2023 | Fiscal 2022") with its first three rows; page 2 repeats the
+    header row and goes on with the rest (Restructuring charges among them), then prose."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf, pagesize=letter)
+    pdf.setTitle("Beacon Health Annual Report on Form 10-K for Fiscal 2023")
+    left, right, line = 60, 552, 13
+    cols = (360, 470)
+
+    def row(y: float, cells: tuple[str, str, str]) -> None:
+        pdf.drawString(left + 4, y, cells[0])
+        for x, value in zip(cols, cells[1:], strict=True):
+            pdf.drawRightString(x + 70, y, value)
+        top, bottom = y + line - 4, y - 4
+        pdf.line(left, top, right, top)
+        pdf.line(left, bottom, right, bottom)
+        for x in (left, cols[0] - 20, cols[1] - 20, right):
+            pdf.line(x, top, x, bottom)
+
+    prose = [
+        "Management reviews the business each quarter against the plan approved by the board.",
+        "Results reflect pricing actions, changes in volume and the mix of services sold.",
+        "The company adjusts the number of its clinics to local demand every year.",
+    ]
+    header = ("", "Fiscal 2023", "Fiscal 2022")
+    pdf.setFont("Helvetica-Bold", 13)
+    pdf.drawString(left, 725, "Consolidated statements of operations")
+    pdf.setFont("Helvetica", 9)
+    y = 700.0
+    for text in prose:
+        pdf.drawString(left, y, text)
+        y -= line
+    y = 140.0  # the table starts at the foot of the page
+    pdf.drawString(left, y, "The following table presents the consolidated results of operations")
+    pdf.drawString(left, y - line, "for the fiscal years indicated (in millions):")
+    y -= line * 2.5
+    for cells in [header, *STATEMENT_ROWS[:3]]:
+        row(y, cells)
+        y -= line
+    pdf.showPage()
+    pdf.setFont("Helvetica", 9)
+    y = 725.0
+    for cells in [header, *STATEMENT_ROWS[3:]]:
+        row(y, cells)
+        y -= line
+    y -= line
+    for text in reversed(prose):
+        pdf.drawString(left, y, text)
+        y -= line
+    pdf.showPage()
+    pdf.save()
+    return buf.getvalue()
+
+
 def make_filing_pdf() -> bytes:
     """Three pages laid out like a filing, each with a running header and a footer with its
     page number. Page 1: a heading, prose, then a lead-in sentence and a ruled table whose

@@ -127,6 +127,24 @@ class ChunkRepository(Repository[FileChunk]):
             out.update({(file_id, r.section_index): r for r in rows})
         return out
 
+    async def section_chunks(
+        self, keys: set[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[FileChunk]]:
+        """The chunks of sections by (file id, section index), in document order."""
+        by_file: dict[str, set[int]] = {}
+        for file_id, index in keys:
+            by_file.setdefault(file_id, set()).add(index)
+        out: dict[tuple[str, int], list[FileChunk]] = {}
+        for file_id, indexes in by_file.items():
+            rows = await self.session.scalars(
+                select(FileChunk)
+                .where(FileChunk.file_id == file_id, FileChunk.section_index.in_(indexes))
+                .order_by(FileChunk.chunk_index)
+            )
+            for r in rows:
+                out.setdefault((file_id, r.section_index or 0), []).append(r)
+        return out
+
     async def neighbours(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], FileChunk]:
         """Chunks by (file id, chunk index): files ingested without sections."""
         by_file: dict[str, set[int]] = {}
