@@ -15,8 +15,8 @@ from llm_platform.rag.runtime import RagRuntime
 from llm_platform.rag.table_rows import cite_row, query_terms
 from llm_platform.services.rag import ground
 from tests.conftest import AppClient, start_client
-from tests.rag.conftest import embedder, upload, wait_done  # noqa: F401
-from tests.rag.fixtures import STATEMENT_ROWS, make_statement_pdf
+from tests.support.documents import STATEMENT_ROWS, make_statement_pdf
+from tests.support.files import upload, wait_done
 
 U1 = {"x-user-id": "u1"}
 LEAD = "The following table presents the consolidated results of operations"
@@ -27,7 +27,7 @@ RESTRUCTURING = "| Restructuring charges | 12,318 | 82,091 |"  # printed on page
 @pytest.fixture
 async def client(
     make_settings: Callable[..., Settings],
-    embedder: LocalEmbedder,  # noqa: F811
+    embedder: LocalEmbedder,
 ) -> AsyncIterator[AppClient]:
     async for c in start_client(make_settings()):
         yield c
