@@ -51,14 +51,12 @@ from llm_platform.providers.base import (
     ChatRequest,
     CitationEvent,
     DoneEvent,
-    ModelCapabilities,
-    Provider,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
     UsageEvent,
 )
-from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.capabilities import CatalogProvider
 from llm_platform.providers.error_mapping import (
     error_for_status,
     transport_error,
@@ -120,7 +118,7 @@ def accepts_sampling_params(model: str) -> bool:
     return version is not None and version <= (4, 6)
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(CatalogProvider):
     family = "anthropic"
 
     def __init__(
@@ -133,22 +131,13 @@ class AnthropicProvider(Provider):
         request_timeout: float = 600.0,
         name: str = "anthropic",
     ) -> None:
-        self.name = name
-        self._secrets = [api_key]
-        self._default_model = default_model
+        super().__init__(name=name, default_model=default_model, secrets=[api_key])
         self.client = AsyncAnthropic(
             api_key=api_key,
             base_url=base_url or None,
             max_retries=0,
             timeout=anthropic.Timeout(request_timeout, connect=connect_timeout),
         )
-
-    @property
-    def default_model(self) -> str:
-        return self._default_model
-
-    def capabilities(self, model: str) -> ModelCapabilities:
-        return capabilities_for(self.family, model)
 
     def message_params(self, request: ChatRequest) -> dict[str, Any]:
         caps = self.capabilities(request.model)

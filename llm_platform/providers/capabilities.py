@@ -12,7 +12,7 @@ import re
 from fnmatch import fnmatchcase
 
 from llm_platform.core.vendors import VENDORS
-from llm_platform.providers.base import ModelCapabilities
+from llm_platform.providers.base import ModelCapabilities, Provider
 
 CONSERVATIVE = ModelCapabilities()
 
@@ -148,3 +148,22 @@ def capabilities_for(family: str, model: str) -> ModelCapabilities:
 def known_models(family: str) -> list[str]:
     """Models to list for a family when neither config nor the vendor names any."""
     return [model for spec in VENDORS if spec.family == family for model in spec.suggested_models]
+
+
+class CatalogProvider(Provider):
+    """A vendor adapter whose model knowledge is this module's table for its `family` and
+    whose default model is fixed when it is built."""
+
+    family: str
+
+    def __init__(self, *, name: str, default_model: str, secrets: list[str]) -> None:
+        self.name = name
+        self._default_model = default_model
+        self._secrets = secrets  # redacted from the vendor's error messages
+
+    @property
+    def default_model(self) -> str:
+        return self._default_model
+
+    def capabilities(self, model: str) -> ModelCapabilities:
+        return capabilities_for(self.family, model)

@@ -32,14 +32,12 @@ from llm_platform.providers.base import (
     ChatRequest,
     CitationEvent,
     DoneEvent,
-    ModelCapabilities,
-    Provider,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
     UsageEvent,
 )
-from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.capabilities import CatalogProvider
 from llm_platform.providers.error_mapping import error_for_status, transport_error, unexpected_error
 from llm_platform.providers.errors import ProviderAuthError, ProviderError
 from llm_platform.providers.streaming import ErrorMapper, guarded_stream
@@ -66,7 +64,7 @@ def gemini_major(model: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-class GoogleProvider(Provider):
+class GoogleProvider(CatalogProvider):
     family = "google"
 
     def __init__(
@@ -79,9 +77,7 @@ class GoogleProvider(Provider):
         request_timeout: float = 600.0,
         name: str = "google",
     ) -> None:
-        self.name = name
-        self._secrets = [api_key]
-        self._default_model = default_model
+        super().__init__(name=name, default_model=default_model, secrets=[api_key])
         self._http = httpx2.AsyncClient(
             timeout=httpx2.Timeout(request_timeout, connect=connect_timeout),
             event_hooks={"response": [_track_response]},
@@ -92,13 +88,6 @@ class GoogleProvider(Provider):
             httpx_async_client=self._http,
         )
         self.client = genai.Client(api_key=api_key, http_options=options)
-
-    @property
-    def default_model(self) -> str:
-        return self._default_model
-
-    def capabilities(self, model: str) -> ModelCapabilities:
-        return capabilities_for(self.family, model)
 
     def contents(self, request: ChatRequest) -> tuple[list[types.Content], str | None]:
         system_parts = [request.system] if request.system else []

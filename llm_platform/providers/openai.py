@@ -44,14 +44,12 @@ from llm_platform.providers.base import (
     ChatRequest,
     CitationEvent,
     DoneEvent,
-    ModelCapabilities,
-    Provider,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
     UsageEvent,
 )
-from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.capabilities import CatalogProvider
 from llm_platform.providers.errors import ProviderError
 from llm_platform.providers.http_transport import LeanTransport, uses_proxy
 from llm_platform.providers.openai_chat import (
@@ -112,7 +110,7 @@ def make_client(
     )
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(CatalogProvider):
     family = "openai"
 
     def __init__(
@@ -128,9 +126,7 @@ class OpenAIProvider(Provider):
         max_connections: int = 256,
         name: str = "openai",
     ) -> None:
-        self.name = name
-        self._secrets = [api_key]
-        self._default_model = default_model
+        super().__init__(name=name, default_model=default_model, secrets=[api_key])
         self.api_mode: ApiMode = api_mode
         self.reasoning_summary: ReasoningSummary = reasoning_summary
         self._summaries_refused = False
@@ -141,13 +137,6 @@ class OpenAIProvider(Provider):
             request_timeout=request_timeout,
             max_connections=max_connections,
         )
-
-    @property
-    def default_model(self) -> str:
-        return self._default_model
-
-    def capabilities(self, model: str) -> ModelCapabilities:
-        return capabilities_for(self.family, model)
 
     def uses_responses_api(self, request: ChatRequest) -> bool:
         if self.api_mode != "auto":

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from llm_platform.providers.base import ChatRequest, ModelCapabilities, Provider, StreamEvent
-from llm_platform.providers.capabilities import capabilities_for
+from llm_platform.providers.base import ChatRequest, StreamEvent
+from llm_platform.providers.capabilities import CatalogProvider
 from llm_platform.providers.openai import make_client
 from llm_platform.providers.openai_chat import (
     chat_completion_events,
@@ -29,7 +29,7 @@ Flavor = Literal["deepseek", "openrouter", "generic"]
 NO_KEY = "not-needed"
 
 
-class OpenAICompatibleProvider(Provider):
+class OpenAICompatibleProvider(CatalogProvider):
     def __init__(
         self,
         *,
@@ -43,12 +43,13 @@ class OpenAICompatibleProvider(Provider):
         request_timeout: float = 600.0,
         max_connections: int = 256,
     ) -> None:
-        self.name = name
+        super().__init__(
+            name=name, default_model=default_model, secrets=[api_key] if api_key else []
+        )
         self.flavor: Flavor = flavor
+        self.family = {"deepseek": "deepseek", "openrouter": "openrouter"}.get(flavor, "open")
         self.base_url = base_url
         self.configured_models = list(models or [])
-        self._default_model = default_model
-        self._secrets = [api_key] if api_key else []
         self.client = make_client(
             api_key or NO_KEY,
             base_url,
@@ -56,17 +57,6 @@ class OpenAICompatibleProvider(Provider):
             request_timeout=request_timeout,
             max_connections=max_connections,
         )
-
-    @property
-    def family(self) -> str:
-        return {"deepseek": "deepseek", "openrouter": "openrouter"}.get(self.flavor, "open")
-
-    @property
-    def default_model(self) -> str:
-        return self._default_model
-
-    def capabilities(self, model: str) -> ModelCapabilities:
-        return capabilities_for(self.family, model)
 
     def chat_params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}

@@ -81,22 +81,23 @@ def words(text: str) -> list[str]:
     return out
 
 
-def text_events(text: str, *, delay: float = 0.0) -> list[ScriptStep]:
+def _word_events(
+    text: str, delay: float, event: type[TextDelta] | type[ReasoningDelta]
+) -> list[ScriptStep]:
     steps: list[ScriptStep] = []
     for chunk in words(text):
         if delay:
             steps.append(Delay(delay))
-        steps.append(TextDelta(text=chunk))
+        steps.append(event(text=chunk))
     return steps
+
+
+def text_events(text: str, *, delay: float = 0.0) -> list[ScriptStep]:
+    return _word_events(text, delay, TextDelta)
 
 
 def reasoning_events(text: str, *, delay: float = 0.0) -> list[ScriptStep]:
-    steps: list[ScriptStep] = []
-    for chunk in words(text):
-        if delay:
-            steps.append(Delay(delay))
-        steps.append(ReasoningDelta(text=chunk))
-    return steps
+    return _word_events(text, delay, ReasoningDelta)
 
 
 def _last_user_text(request: ChatRequest) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from llm_platform.core.errors import Conflict, NotFound
 from llm_platform.core.security import Principal
 from llm_platform.db.models import Experiment, new_id
-from llm_platform.db.repositories.experiments import ExperimentRepository
+from llm_platform.db.repositories.experiments import ArmCounts, ExperimentRepository
 from llm_platform.schemas.experiments import (
     ArmStats,
     ExperimentCreate,
@@ -103,19 +104,7 @@ async def stats(session: AsyncSession, principal: Principal, exp_id: str) -> Exp
     names += [name for name in counts if name not in names]
     arms = []
     for name in names:
-        c = counts.get(name)
-        arms.append(
-            ArmStats(variant=name)
-            if c is None
-            else ArmStats(
-                variant=name,
-                sessions=c.sessions,
-                participants=c.participants,
-                queries=c.queries,
-                events=c.events,
-                input_tokens=c.input_tokens,
-                output_tokens=c.output_tokens,
-                cost_usd=round(c.cost_usd, 6),
-            )
-        )
+        c = counts.get(name, ArmCounts())
+        fields = {**asdict(c), "variant": name, "cost_usd": round(c.cost_usd, 6)}
+        arms.append(ArmStats.model_validate(fields))
     return ExperimentStats(experiment_id=exp_id, arms=arms)

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.citation import Citation
 from llm_platform.core.errors import NotFound, ServiceUnavailable
 from llm_platform.core.file_status import UNFINISHED, FileStatus
+from llm_platform.db.models import File
 from llm_platform.db.repositories.files import FileRepository
 from llm_platform.rag.context import build_contexts
-from llm_platform.rag.retrieval import Retrieval
+from llm_platform.rag.retrieval import Retriever
 from llm_platform.rag.runtime import RagRuntime
 from llm_platform.schemas.rag import Grounding, SearchHit, SearchResponse
 from llm_platform.services.files import require_ids
@@ -49,27 +51,19 @@ SOURCES_PREAMBLE = (
 )
 
 
-async def _check_files(session: AsyncSession, user_id: str, file_ids: list[str]) -> None:
+async def _owned_files(session: AsyncSession, user_id: str, file_ids: list[str]) -> Sequence[File]:
+    """The named files, all the user's (NotFound otherwise)."""
     owned = await FileRepository(session).owned_among(user_id, file_ids)
     found = {f.id for f in owned}
     if any(fid not in found for fid in file_ids):
         raise NotFound("File not found")
+    return owned
 
 
-async def _retrieve(
-    session: AsyncSession,
-    runtime: RagRuntime,
-    *,
-    user_id: str,
-    query: str,
-    top_k: int,
-    file_ids: list[str] | None,
-) -> Retrieval:
+def _retriever(runtime: RagRuntime) -> Retriever:
     if runtime.vector_error is not None:
         raise ServiceUnavailable(f"Retrieval is unavailable: {runtime.vector_error}")
-    return await runtime.retriever.retrieve(
-        session, user_id=user_id, query=query, top_k=top_k, file_ids=file_ids
-    )
+    return runtime.retriever
 
 
 async def search(
@@ -83,9 +77,9 @@ async def search(
 ) -> SearchResponse:
     ids = require_ids(file_ids)
     if ids:
-        await _check_files(session, user_id, ids)
-    found = await _retrieve(
-        session, runtime, user_id=user_id, query=query, top_k=top_k, file_ids=ids
+        await _owned_files(session, user_id, ids)
+    found = await _retriever(runtime).retrieve(
+        session, user_id=user_id, query=query, top_k=top_k, file_ids=ids
     )
     contexts = await build_contexts(
         session, [r.chunk for r in found.chunks], runtime.context_options(), query
@@ -125,10 +119,7 @@ async def _wait_for_named_files(
     deadline = time.monotonic() + wait_s
     while True:
         async with runtime.db.read_sessions() as session:
-            owned = await FileRepository(session).owned_among(user_id, file_ids)
-        found = {f.id for f in owned}
-        if any(fid not in found for fid in file_ids):
-            raise NotFound("File not found")
+            owned = await _owned_files(session, user_id, file_ids)
         pending = [f for f in owned if f.status in UNFINISHED]
         if not pending or time.monotonic() >= deadline:
             notes = [
@@ -174,9 +165,8 @@ async def ground(
     async with runtime.db.read_sessions() as session:
         if use_rag is None and not ids and not await FileRepository(session).has_ready(user_id):
             return Grounding(used=False, supported=False, prompt=None)
-        found = await _retrieve(
+        found = await _retriever(runtime).retrieve(
             session,
-            runtime,
             user_id=user_id,
             query=query,
             top_k=top_k or settings.RAG_TOP_K,

@@ -173,22 +173,24 @@ async def check_visible(
     principal.check_owner(owner, "Session")
 
 
-async def get_visible(db: AsyncSession, principal: Principal, session_id: str) -> Session:
-    """A session the caller may read: their own, or one of an experiment they run."""
+async def _load(db: AsyncSession, principal: Principal, session_id: str) -> Session:
     principal.require_identity()
     record = await SessionRepository(db).get(session_id)
     if record is None:
         raise NotFound("Session not found")
+    return record
+
+
+async def get_visible(db: AsyncSession, principal: Principal, session_id: str) -> Session:
+    """A session the caller may read: their own, or one of an experiment they run."""
+    record = await _load(db, principal, session_id)
     await check_readable(db, principal, record.user_id, record.experiment_id, "Session")
     return record
 
 
 async def get_owned(db: AsyncSession, principal: Principal, session_id: str) -> Session:
     """A session the caller may change: their own (or any, for an admin)."""
-    principal.require_identity()
-    record = await SessionRepository(db).get(session_id)
-    if record is None:
-        raise NotFound("Session not found")
+    record = await _load(db, principal, session_id)
     principal.check_owner(record.user_id, "Session")
     return record
 

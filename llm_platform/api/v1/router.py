@@ -19,20 +19,23 @@ from llm_platform.api.v1 import (
 )
 
 api_router = APIRouter(prefix="/api/v1", route_class=JSONRoute)
-api_router.include_router(health.router)
-api_router.include_router(auth.router)
-api_router.include_router(sessions.router)
-api_router.include_router(events.router)
-api_router.include_router(queries.router)
-api_router.include_router(experiments.router)
-api_router.include_router(studies.router)
-# --- providers / query / streaming ---
-api_router.include_router(models.router)
-api_router.include_router(query.router)
-api_router.include_router(query_ws.router)
-
-# --- files and RAG ---
-api_router.include_router(files.router)
-api_router.include_router(rag.router)
+# In this order (it is the order of the OpenAPI document's paths).
+for module in (
+    health,
+    auth,
+    sessions,
+    events,
+    queries,
+    experiments,
+    studies,
+    # providers / query / streaming
+    models,
+    query,
+    query_ws,
+    # files and RAG
+    files,
+    rag,
+):
+    api_router.include_router(module.router)
 
 # --- legacy compatibility ---

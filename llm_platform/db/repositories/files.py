@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from llm_platform.core.file_status import FileStatus
 from llm_platform.db.models import File, FileChunk, FileSection, utcnow
 from llm_platform.db.repositories.base import Repository
+
+_Row = TypeVar("_Row", FileChunk, FileSection)
 
 
 class FileRepository(Repository[File]):
@@ -112,53 +116,45 @@ class ChunkRepository(Repository[FileChunk]):
         await self.session.execute(delete(FileChunk).where(FileChunk.file_id == file_id))
         await self.session.execute(delete(FileSection).where(FileSection.file_id == file_id))
 
+    async def _rows_at(
+        self,
+        model: type[_Row],
+        index: InstrumentedAttribute[Any],
+        keys: set[tuple[str, int]],
+        order_by: InstrumentedAttribute[Any] | None = None,
+    ) -> list[_Row]:
+        """Rows of `model` whose (file id, `index`) is among `keys`, one query per file."""
+        by_file: dict[str, set[int]] = {}
+        for file_id, i in keys:
+            by_file.setdefault(file_id, set()).add(i)
+        rows: list[_Row] = []
+        for file_id, indexes in by_file.items():
+            stmt = select(model).where(model.file_id == file_id, index.in_(indexes))
+            if order_by is not None:
+                stmt = stmt.order_by(order_by)
+            rows += await self.session.scalars(stmt)
+        return rows
+
     async def sections(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], FileSection]:
         """Sections by (file id, section index)."""
-        by_file: dict[str, set[int]] = {}
-        for file_id, index in keys:
-            by_file.setdefault(file_id, set()).add(index)
-        out: dict[tuple[str, int], FileSection] = {}
-        for file_id, indexes in by_file.items():
-            rows = await self.session.scalars(
-                select(FileSection).where(
-                    FileSection.file_id == file_id, FileSection.section_index.in_(indexes)
-                )
-            )
-            out.update({(file_id, r.section_index): r for r in rows})
-        return out
+        rows = await self._rows_at(FileSection, FileSection.section_index, keys)
+        return {(r.file_id, r.section_index): r for r in rows}
 
     async def section_chunks(
         self, keys: set[tuple[str, int]]
     ) -> dict[tuple[str, int], list[FileChunk]]:
         """The chunks of sections by (file id, section index), in document order."""
-        by_file: dict[str, set[int]] = {}
-        for file_id, index in keys:
-            by_file.setdefault(file_id, set()).add(index)
         out: dict[tuple[str, int], list[FileChunk]] = {}
-        for file_id, indexes in by_file.items():
-            rows = await self.session.scalars(
-                select(FileChunk)
-                .where(FileChunk.file_id == file_id, FileChunk.section_index.in_(indexes))
-                .order_by(FileChunk.chunk_index)
-            )
-            for r in rows:
-                out.setdefault((file_id, r.section_index or 0), []).append(r)
+        for r in await self._rows_at(
+            FileChunk, FileChunk.section_index, keys, order_by=FileChunk.chunk_index
+        ):
+            out.setdefault((r.file_id, r.section_index or 0), []).append(r)
         return out
 
     async def neighbours(self, keys: set[tuple[str, int]]) -> dict[tuple[str, int], FileChunk]:
         """Chunks by (file id, chunk index): files ingested without sections."""
-        by_file: dict[str, set[int]] = {}
-        for file_id, index in keys:
-            by_file.setdefault(file_id, set()).add(index)
-        out: dict[tuple[str, int], FileChunk] = {}
-        for file_id, indexes in by_file.items():
-            rows = await self.session.scalars(
-                select(FileChunk).where(
-                    FileChunk.file_id == file_id, FileChunk.chunk_index.in_(indexes)
-                )
-            )
-            out.update({(file_id, r.chunk_index): r for r in rows})
-        return out
+        rows = await self._rows_at(FileChunk, FileChunk.chunk_index, keys)
+        return {(r.file_id, r.chunk_index): r for r in rows}
 
     async def count_for_file(self, file_id: str) -> int:
         return int(

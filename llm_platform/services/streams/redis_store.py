@@ -150,24 +150,24 @@ class RedisStreamStore(StreamStore):
         except ResponseError:  # another reader (or the instance, after all) got there first
             pass
 
+    async def _keys_exist(self, stream_ids: list[str], key: Callable[[str], str]) -> list[bool]:
+        """Whether each stream's `key` exists, in one pipelined round trip."""
+        if not stream_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for stream_id in stream_ids:
+                pipe.exists(key(stream_id))
+            found = await pipe.execute()
+        return [bool(n) for n in found]
+
     async def detached_streams(self, stream_ids: Iterable[str]) -> set[str]:
         candidates = [s for s in stream_ids if not self.local.recently_attached(s)]
-        if not candidates:
-            return set()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for stream_id in candidates:
-                pipe.exists(_lease_key(stream_id))
-            leased = await pipe.execute()
+        leased = await self._keys_exist(candidates, _lease_key)
         return {s for s, held in zip(candidates, leased, strict=True) if not held}
 
     async def cancel_requested(self, stream_ids: Iterable[str]) -> set[str]:
         ids = list(stream_ids)
-        if not ids:
-            return set()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for stream_id in ids:
-                pipe.exists(_cancel_key(stream_id))
-            flags = await pipe.execute()
+        flags = await self._keys_exist(ids, _cancel_key)
         return {s for s, flag in zip(ids, flags, strict=True) if flag}
 
     async def signal_cancel(self, stream_id: str) -> bool:

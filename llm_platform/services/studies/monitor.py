@@ -94,6 +94,10 @@ async def progress(
     )
 
 
+# A row's columns are the participant's attributes of the same names, plus its turns.
+_PARTICIPANT_COLUMNS = [name for name in ParticipantRow.model_fields if name != "turns"]
+
+
 async def participants(
     db: AsyncSession, principal: Principal, study_id: str, *, limit: int, offset: int
 ) -> list[ParticipantRow]:
@@ -102,18 +106,9 @@ async def participants(
     rows = await repo.list_for(study.id, limit=limit, offset=offset)
     turns = await repo.turns([p.session_id for p in rows if p.session_id])
     return [
-        ParticipantRow(
-            pseudonym=p.pseudonym,
-            arm=p.arm,
-            status=p.status,
-            version=p.version,
-            is_pilot=p.is_pilot,
-            entered_at=p.entered_at,
-            consented_at=p.consented_at,
-            task_started_at=p.task_started_at,
-            completed_at=p.completed_at,
-            last_seen_at=p.last_seen_at,
-            turns=turns.get(p.session_id or "", 0),
+        ParticipantRow.model_validate(
+            {name: getattr(p, name) for name in _PARTICIPANT_COLUMNS}
+            | {"turns": turns.get(p.session_id or "", 0)}
         )
         for p in rows
     ]

@@ -20,187 +20,154 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Helpers for the column groups the tables repeat (this migration only: the shipped ones
+# stay as generated).
+_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _json(name: str) -> sa.Column:
+    return sa.Column(
+        name,
+        sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+        nullable=False,
+    )
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", _BIG_ID, autoincrement=True, nullable=False)
+
+
+def _key(name: str, *, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, sa.String(length=128), nullable=nullable)
+
+
+def _times(*names: str, nullable: bool = True) -> list[sa.Column]:
+    return [sa.Column(n, sa.DateTime(timezone=True), nullable=nullable) for n in names]
+
+
+def _cascade(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        [column],
+        [f"{target}.id"],
+        name=op.f(f"fk_{table}_{column}_{target}"),
+        ondelete="CASCADE",
+    )
+
+
+def _index(table: str, name: str, columns: list[str]) -> None:
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.create_index(name, columns, unique=False)
+
+
+def _drop_index(table: str, name: str) -> None:
+    with op.batch_alter_table(table, schema=None) as batch_op:
+        batch_op.drop_index(name)
+
+
 def upgrade() -> None:
     op.create_table(
         "studies",
-        sa.Column("id", sa.String(length=128), nullable=False),
-        sa.Column("owner_id", sa.String(length=128), nullable=False),
+        _key("id"),
+        _key("owner_id"),
         sa.Column("name", sa.String(length=512), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "definition",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        _json("definition"),
         sa.Column("assignments", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
+        *_times("created_at", "updated_at", nullable=False),
+        *_times("closed_at", "purged_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_studies")),
     )
-    with op.batch_alter_table("studies", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_studies_owner_id"), ["owner_id"], unique=False)
+    _index("studies", op.f("ix_studies_owner_id"), ["owner_id"])
 
     op.create_table(
         "study_audit",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("study_id", sa.String(length=128), nullable=False),
-        sa.Column("actor", sa.String(length=128), nullable=False),
+        _id(),
+        _key("study_id"),
+        _key("actor"),
         sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column(
-            "details",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        _json("details"),
+        *_times("created_at", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_study_audit")),
     )
-    with op.batch_alter_table("study_audit", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_study_audit_study_created", ["study_id", "created_at"], unique=False
-        )
+    _index("study_audit", "ix_study_audit_study_created", ["study_id", "created_at"])
 
     op.create_table(
         "study_participants",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("study_id", sa.String(length=128), nullable=False),
-        sa.Column("user_id", sa.String(length=128), nullable=False),
+        _id(),
+        _key("study_id"),
+        _key("user_id"),
         sa.Column("pseudonym", sa.String(length=64), nullable=False),
         sa.Column("recruitment_hash", sa.String(length=64), nullable=True),
-        sa.Column(
-            "extra_params",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("arm", sa.String(length=128), nullable=False),
+        _json("extra_params"),
+        _key("arm"),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("is_pilot", sa.Boolean(), nullable=False),
         sa.Column("is_preview", sa.Boolean(), nullable=False),
-        sa.Column("session_id", sa.String(length=128), nullable=True),
-        sa.Column(
-            "assignment",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        _key("session_id", nullable=True),
+        _json("assignment"),
         sa.Column("completion_code", sa.String(length=512), nullable=True),
-        sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("consented_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("declined_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("pre_done_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("task_started_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("post_done_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["study_id"],
-            ["studies.id"],
-            name=op.f("fk_study_participants_study_id_studies"),
-            ondelete="CASCADE",
+        *_times("entered_at", nullable=False),
+        *_times(
+            "consented_at",
+            "declined_at",
+            "pre_done_at",
+            "task_started_at",
+            "post_done_at",
+            "completed_at",
         ),
+        *_times("last_seen_at", nullable=False),
+        _cascade("study_participants", "study_id", "studies"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_study_participants")),
         sa.UniqueConstraint("study_id", "recruitment_hash", name="uq_study_participants_recruit"),
         sa.UniqueConstraint("user_id", name="uq_study_participants_user"),
     )
-    with op.batch_alter_table("study_participants", schema=None) as batch_op:
-        batch_op.create_index("ix_study_participants_study_arm", ["study_id", "arm"], unique=False)
+    _index("study_participants", "ix_study_participants_study_arm", ["study_id", "arm"])
 
     op.create_table(
         "study_versions",
-        sa.Column("study_id", sa.String(length=128), nullable=False),
+        _key("study_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "definition",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["study_id"],
-            ["studies.id"],
-            name=op.f("fk_study_versions_study_id_studies"),
-            ondelete="CASCADE",
-        ),
+        _json("definition"),
+        *_times("created_at", nullable=False),
+        _cascade("study_versions", "study_id", "studies"),
         sa.PrimaryKeyConstraint("study_id", "version", name=op.f("pk_study_versions")),
     )
     op.create_table(
         "study_answers",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "participant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("study_id", sa.String(length=128), nullable=False),
+        _id(),
+        sa.Column("participant_id", _BIG_ID, nullable=False),
+        _key("study_id"),
         sa.Column("phase", sa.String(length=8), nullable=False),
-        sa.Column("item_id", sa.String(length=128), nullable=False),
-        sa.Column(
-            "value",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        _key("item_id"),
+        _json("value"),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("attention_ok", sa.Boolean(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["study_participants.id"],
-            name=op.f("fk_study_answers_participant_id_study_participants"),
-            ondelete="CASCADE",
-        ),
+        *_times("created_at", nullable=False),
+        _cascade("study_answers", "participant_id", "study_participants"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_study_answers")),
         sa.UniqueConstraint("participant_id", "item_id", name="uq_study_answers_item"),
     )
-    with op.batch_alter_table("study_answers", schema=None) as batch_op:
-        batch_op.create_index("ix_study_answers_study", ["study_id"], unique=False)
+    _index("study_answers", "ix_study_answers_study", ["study_id"])
 
     op.create_table(
         "study_recruitment_ids",
-        sa.Column(
-            "participant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("participant_id", _BIG_ID, nullable=False),
         sa.Column("recruitment_id", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["study_participants.id"],
-            name=op.f("fk_study_recruitment_ids_participant_id_study_participants"),
-            ondelete="CASCADE",
-        ),
+        _cascade("study_recruitment_ids", "participant_id", "study_participants"),
         sa.PrimaryKeyConstraint("participant_id", name=op.f("pk_study_recruitment_ids")),
     )
 
 
 def downgrade() -> None:
     op.drop_table("study_recruitment_ids")
-    with op.batch_alter_table("study_answers", schema=None) as batch_op:
-        batch_op.drop_index("ix_study_answers_study")
-
+    _drop_index("study_answers", "ix_study_answers_study")
     op.drop_table("study_answers")
     op.drop_table("study_versions")
-    with op.batch_alter_table("study_participants", schema=None) as batch_op:
-        batch_op.drop_index("ix_study_participants_study_arm")
-
+    _drop_index("study_participants", "ix_study_participants_study_arm")
     op.drop_table("study_participants")
-    with op.batch_alter_table("study_audit", schema=None) as batch_op:
-        batch_op.drop_index("ix_study_audit_study_created")
-
+    _drop_index("study_audit", "ix_study_audit_study_created")
     op.drop_table("study_audit")
-    with op.batch_alter_table("studies", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_studies_owner_id"))
-
+    _drop_index("studies", op.f("ix_studies_owner_id"))
     op.drop_table("studies")
