@@ -8,13 +8,13 @@ import pytest
 from typer.testing import Result
 
 from llm_platform.core.config import Settings
-from tests.api.study_helpers import create_study, definition
 from tests.conftest import app_client
-from tests.test_cli import cli_env, run  # noqa: F401
+from tests.support.cli import run
+from tests.support.studies import create_study, definition
 
 
 async def test_study_pilot_and_purge(
-    cli_env: Callable[..., Result],  # noqa: F811
+    cli_env: Callable[..., Result],
     make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

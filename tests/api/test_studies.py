@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from llm_platform.core.config import Settings
-from tests.api.study_helpers import (
+from tests.conftest import AppClient, staff_headers
+from tests.support.query import query_client, scripted
+from tests.support.studies import (
     GOOD_POST,
     GOOD_PRE,
     bearer,
@@ -19,8 +21,6 @@ from tests.api.study_helpers import (
     lab,
     walk,
 )
-from tests.conftest import AppClient, staff_headers
-from tests.support.query import query_client, scripted
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from llm_platform.services.studies import flow
 from llm_platform.services.studies.assignment import choose_arm
 from llm_platform.services.studies.withdrawal import purge_expired
 from llm_platform.study_commands import run_pilot
-from tests.api.study_helpers import bearer, create_study, definition, enter, lab, walk
 from tests.conftest import AppClient
 from tests.support.query import FAST, query_client, scripted
+from tests.support.studies import bearer, create_study, definition, enter, lab, walk
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import LiveServer, screenshot, sign_in
-from tests.web.test_chat_e2e import ask, last_answer
+from tests.support.browser import LiveServer, ask, last_answer, screenshot, sign_in
 
 CODE = "C0DE42"
 
