@@ -4,6 +4,7 @@ import { fmtCost, fmtDate, fmtInt, fmtTokens } from "../format";
 import { modelKey, modelsStore } from "../models";
 import type { Experiment, ExperimentStats, Variant } from "../types";
 import { ApiLink } from "./ApiLink";
+import { CopyButton } from "./CopyButton";
 import { Icon } from "./Icon";
 
 interface ArmDraft {
@@ -137,7 +138,6 @@ function CreateForm({ onCreated }: { onCreated: (e: Experiment) => void }) {
 
 function ExperimentCard({ exp, active }: { exp: Experiment; active: boolean }) {
   const [stats, setStats] = useState<ExperimentStats | null>(null);
-  const [copied, setCopied] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -177,21 +177,7 @@ function ExperimentCard({ exp, active }: { exp: Experiment; active: boolean }) {
           Participant link
           <input readOnly value={link} onFocus={(e) => (e.target as HTMLInputElement).select()} data-testid="participant-link" />
         </label>
-        <button
-          class="btn small"
-          data-track="copy-participant-link"
-          onClick={async () => {
-            try {
-              await navigator.clipboard.writeText(link);
-              setCopied(true);
-              setTimeout(() => setCopied(false), 1500);
-            } catch {
-              /* the field is selectable */
-            }
-          }}
-        >
-          <Icon name={copied ? "check" : "copy"} size={14} /> {copied ? "Copied" : "Copy"}
-        </button>
+        <CopyButton text={link} track="copy-participant-link" />
       </div>
       <div class="table-wrap">
         <table class="table" data-testid="arm-stats">

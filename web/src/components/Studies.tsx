@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { fmtDate, fmtInt } from "../format";
 import { type ArmProgress, EXPORT_FORMATS, EXPORT_TABLES, type ParticipantRow, researcher, type StudyOut, type StudyProgressOut } from "../study";
 import { ApiLink } from "./ApiLink";
+import { CopyButton } from "./CopyButton";
 import { Icon } from "./Icon";
 import "./study.css";
 
@@ -227,7 +228,6 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
   const [progress, setProgress] = useState<StudyProgressOut | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [copied, setCopied] = useState(false);
   const [pilot, setPilot] = useState(false);
   const id = study.id;
 
@@ -303,20 +303,7 @@ function StudyCard({ initial, onEdit }: { initial: StudyOut; onEdit: (s: StudyOu
           Participant link (Prolific: the parameters are filled in by Prolific)
           <input readOnly value={prolific} onFocus={(e) => (e.target as HTMLInputElement).select()} data-testid="study-link" />
         </label>
-        <button
-          class="btn small"
-          onClick={async () => {
-            try {
-              await navigator.clipboard.writeText(prolific);
-              setCopied(true);
-              setTimeout(() => setCopied(false), 1500);
-            } catch {
-              /* the field is selectable */
-            }
-          }}
-        >
-          <Icon name={copied ? "check" : "copy"} size={14} /> {copied ? "Copied" : "Copy"}
-        </button>
+        <CopyButton text={prolific} />
       </div>
       <div class="form-actions">
         {study.state !== "open" ? (
