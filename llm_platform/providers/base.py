@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -39,6 +39,18 @@ class ChatMessage(BaseModel):
     reasoning_signature: str | None = None
 
 
+class ToolSpec(BaseModel):
+    """A function the model may call: `parameters` is its arguments' JSON Schema."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+# "auto" (the model decides), "none", "required" (some tool), or one tool's name.
+ToolChoice = str
+
+
 class ChatRequest(BaseModel):
     model: str
     messages: list[ChatMessage]
@@ -51,6 +63,13 @@ class ChatRequest(BaseModel):
     # Chat Completions adapters then ask for one response, as that caller would have; the
     # events are the same, all at the end. Other adapters stream either way.
     stream: bool = True
+    # Native tool calling: adapters send them in the vendor's format and yield
+    # `ToolCallEvent`s; vendors without tools ignore them.
+    tools: list[ToolSpec] = Field(default_factory=list)
+    tool_choice: ToolChoice | None = None
+    # Constrained output: the answer must be one JSON value valid against this schema
+    # (vendors' structured-output modes, llama.cpp's grammar); see providers/structured.py.
+    response_schema: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- events
