@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    LargeBinary,
     Float,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -82,6 +84,8 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Memories (issue 13): the assistant remembers this user across sessions.
+    memory_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class ApiKey(Base):
@@ -393,3 +397,45 @@ class StudyAudit(Base):
     action: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------- memories (issue 13)
+class Memory(Base):
+    """One durable fact or preference about a user, with where it came from and its edits."""
+
+    __tablename__ = "memories"
+    __table_args__ = (Index("ix_memories_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="fact")
+    # L2-normalised float32 vector of `text` (None: no embedder when it was written).
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(256))
+    source_session_id: Mapped[str | None] = mapped_column(String(128))
+    source_query_id: Mapped[str | None] = mapped_column(String(32))
+    # When the conversation it came from took place (never a date the model made up).
+    source_time: Mapped[datetime | None] = mapped_column()
+    # Earlier texts, oldest first: [{"text", "changed_at", "reason"}].
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SessionSummary(Base):
+    """The rolling summary of a long conversation's older turns (the writer reads it, and the
+    turns after it, instead of the whole history past its token budget)."""
+
+    __tablename__ = "session_summaries"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(128), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    # How many leading messages of the conversation the summary covers, and its last turn.
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    covered_until_query_id: Mapped[str | None] = mapped_column(String(32))
+    covered_until: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
