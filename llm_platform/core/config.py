@@ -14,6 +14,21 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from llm_platform.core.vendors import VENDORS, VendorSpec
 
 
+# What the memory agent never stores unless MEMORY_SENSITIVE_CATEGORIES says otherwise.
+DEFAULT_MEMORY_SENSITIVE_CATEGORIES = (
+    "health",
+    "credentials",
+    "financial_account",
+    "government_id",
+    "sexual_orientation",
+    "religion",
+    "politics",
+    "ethnicity",
+    "criminal_record",
+    "precise_location",
+)
+
+
 class AuthMode(StrEnum):
     OPEN = "open"
     API_KEY = "api_key"
@@ -328,6 +343,21 @@ class Settings(BaseSettings):
     # them to dedicated `llm-platform worker` processes).
     INGEST_IN_APP: bool = True
 
+    # --- memories (issue 13) ---
+    # What the memory agent never stores (the extractor's category, and a pattern screen for
+    # passwords, card numbers, IBANs and the like).
+    MEMORY_SENSITIVE_CATEGORIES: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MEMORY_SENSITIVE_CATEGORIES)
+    )
+    # Memories put into the writer's prompt, in tokens; and how close one must be to count.
+    MEMORY_RECALL_TOKENS: int = Field(default=400, ge=16, le=32768)
+    MEMORY_RECALL_MIN_SCORE: float = Field(default=0.3, ge=-1.0, le=1.0)
+    # Existing memories shown to the reconciler per new fact.
+    MEMORY_RECONCILE_TOP_K: int = Field(default=5, ge=1, le=20)
+    # Past this many tokens of history, the writer reads the rolling summary and the newest
+    # turns instead of the whole conversation.
+    HISTORY_TOKEN_BUDGET: int = Field(default=3000, ge=64, le=1_000_000)
+
     # --- web UI ---
     UI_ENABLED: bool = True  # serve the browser app at /
     UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
@@ -355,7 +385,9 @@ class Settings(BaseSettings):
         # Configured prices add to (or override) the built-in table; they do not replace it.
         return {**_default_prices(), **value}
 
-    @field_validator("MODEL_ALLOWLIST", "TRUSTED_PROXIES", mode="before")
+    @field_validator(
+        "MODEL_ALLOWLIST", "TRUSTED_PROXIES", "MEMORY_SENSITIVE_CATEGORIES", mode="before"
+    )
     @classmethod
     def _split_allowlist(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_session_summaries")),
     )
     with op.batch_alter_table("session_summaries", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_session_summaries_user_id"), ["user_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_session_summaries_user_id"), ["user_id"], unique=False)
 
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
