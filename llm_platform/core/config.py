@@ -13,7 +13,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from llm_platform.core.vendors import VENDORS, VendorSpec
 
-
 # What the memory agent never stores unless MEMORY_SENSITIVE_CATEGORIES says otherwise.
 DEFAULT_MEMORY_SENSITIVE_CATEGORIES = (
     "health",

@@ -9,6 +9,7 @@ from llm_platform.api.v1 import (
     experiments,
     files,
     health,
+    memories,
     models,
     queries,
     query,
@@ -35,6 +36,8 @@ for module in (
     # files and RAG
     files,
     rag,
+    # agents (issue 13)
+    memories,
 ):
     api_router.include_router(module.router)
 
