@@ -89,7 +89,9 @@ async def test_search_by_meaning(client: AppClient) -> None:
     texts = [m["text"] for m in r.json()["items"]]
     assert texts[0] == "Lives in Lyon, France" and "Owns three cats" not in texts
     assert_error(
-        await client.post("/api/v1/memories/search", json={"query": "x", "limit": 51}, headers=ALICE),
+        await client.post(
+            "/api/v1/memories/search", json={"query": "x", "limit": 51}, headers=ALICE
+        ),
         422,
     )
 
