@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from llm_platform.core.config import Settings
-from llm_platform.db.models import Base, Study, StudyParticipant, utcnow
+from llm_platform.db.models import Base, SessionSummary, Study, StudyParticipant, utcnow
 from llm_platform.db.repositories.studies import ParticipantRepository
 from llm_platform.providers.scripted import Hang
 from llm_platform.services.studies import flow
@@ -207,6 +207,14 @@ async def test_withdrawal_leaves_nothing(client: AppClient, tmp_path: Path) -> N
         headers=auth,
     )
     await client.post("/api/v1/sessions", json={"session_id": f"{user_id}:other"}, headers=auth)
+    r = await client.post(
+        "/api/v1/memories", json={"text": "Remember-me: drinks oolong tea"}, headers=auth
+    )
+    assert r.status_code == 201, r.text
+    async with state.db.write_sessions() as db, db.begin():
+        db.add(
+            SessionSummary(session_id=me["session_id"], user_id=user_id, summary="Talked of tea")
+        )
     assert state.rag is not None  # files and RAG are on in tests
     files_before = _files(Path(state.settings.DATA_DIR))
     r = await client.post(
@@ -242,6 +250,7 @@ async def test_withdrawal_leaves_nothing(client: AppClient, tmp_path: Path) -> N
     await state.query.log_writer.flush()
     after = await _everything(client)
     assert user_id not in after and pseudonym not in after and "WITHDRAW-ME" not in after
+    assert "Remember-me" not in after and "Talked of tea" not in after
     assert state.tokens.keyed_hash("study-recruitment", "trust\x00WITHDRAW-ME") not in after
     keep_user = state.tokens.verify(keep_token)
     assert keep_user in after  # the other participant is untouched

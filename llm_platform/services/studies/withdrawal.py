@@ -30,6 +30,7 @@ from llm_platform.db.models import (
     utcnow,
 )
 from llm_platform.db.repositories.files import ChunkRepository
+from llm_platform.db.repositories.memories import MemoryRepository, SessionSummaryRepository
 from llm_platform.db.repositories.studies import (
     AuditRepository,
     ParticipantRepository,
@@ -75,6 +76,9 @@ async def erase_user(db: AsyncSession, state: AppState, user_id: str) -> list[st
         for sid in chunk:
             state.session_owners.forget(sid)
     await db.execute(delete(Query).where(Query.user_id == user_id))
+    # What the assistant remembered about them, and their conversations' summaries.
+    await MemoryRepository(db).delete_for_user(user_id)
+    await SessionSummaryRepository(db).delete_for_user(user_id)
     await db.execute(delete(Session).where(Session.user_id == user_id))
     keys: list[str] = []
     files = (await db.scalars(select(File).where(File.user_id == user_id))).all()
