@@ -30,9 +30,12 @@ log = get_logger("llm_platform.agents.memory")
 
 TokenCounter = Callable[[str], int]
 MAX_USER_TEXT = 8000
-# Existing memories at least this close are shown to the reconciler; an exact (normalised)
-# or near-identical one (DUPLICATE_SCORE) makes the new fact a duplicate without a model call.
-CANDIDATE_MIN_SCORE = 0.35
+# The closest existing memories (top k, at least this close) are shown to the reconciler:
+# a low floor, since a correction can share few words with what it corrects ("Rides an
+# e-bike now" vs "Drives a Renault Clio": cosine 0.16 with MiniLM) and an extra candidate
+# costs only prompt tokens. An exact (normalised) or near-identical one (DUPLICATE_SCORE)
+# makes the new fact a duplicate without a model call.
+CANDIDATE_MIN_SCORE = 0.1
 DUPLICATE_SCORE = 0.97
 FORGET_MIN_SCORE = 0.35
 
@@ -159,7 +162,7 @@ async def recall(
     *,
     token_budget: int,
     count_tokens: TokenCounter,
-    min_score: float = 0.3,
+    min_score: float = 0.2,
     limit: int = 50,
 ) -> list[RecalledMemory]:
     """The memories relevant to `query`, best first, whose prompt block (header included)
@@ -255,9 +258,14 @@ async def _reconcile(
     if decision.action == "update" and target is not None:
         old = target.text
         await store.update_memory(
-            db, embedder, target, text=text, kind=fact.kind, reason="corrected",
+            db,
+            embedder,
+            target,
+            text=text,
+            kind=fact.kind,
+            reason="corrected",
             session_id=session_id,
-        )  # fmt: skip
+        )
         if query_id is not None:
             target.source_query_id = query_id
         target.source_time = when

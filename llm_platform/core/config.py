@@ -348,9 +348,10 @@ class Settings(BaseSettings):
     MEMORY_SENSITIVE_CATEGORIES: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_MEMORY_SENSITIVE_CATEGORIES)
     )
-    # Memories put into the writer's prompt, in tokens; and how close one must be to count.
+    # Memories put into the writer's prompt, in tokens; and how close (cosine, MiniLM) one
+    # must be to the message to count (questions and facts score low: 0.2-0.3 is a match).
     MEMORY_RECALL_TOKENS: int = Field(default=400, ge=16, le=32768)
-    MEMORY_RECALL_MIN_SCORE: float = Field(default=0.3, ge=-1.0, le=1.0)
+    MEMORY_RECALL_MIN_SCORE: float = Field(default=0.2, ge=-1.0, le=1.0)
     # Existing memories shown to the reconciler per new fact.
     MEMORY_RECONCILE_TOP_K: int = Field(default=5, ge=1, le=20)
     # Past this many tokens of history, the writer reads the rolling summary and the newest

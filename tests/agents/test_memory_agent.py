@@ -147,9 +147,13 @@ async def test_forget_deletes_what_the_user_names(
     model = MemoryModel()
     model.queue("forget", {"ids": ["1"]})
     changes = await agent.forget(
-        db, embedder, model.llm(), user_id=USER, what="Please forget that I have a dog",
+        db,
+        embedder,
+        model.llm(),
+        user_id=USER,
+        what="Please forget that I have a dog",
         session_id=SESSION,
-    )  # fmt: skip
+    )
     assert [(c.action, c.old_text) for c in changes] == [("delete", "Has a dog named Rex")]
     assert "Has a dog named Rex" not in model.of("forget")[0].messages[-1].content.split("1. ")[0]
     # Without a model: the closest one.
@@ -216,9 +220,14 @@ async def test_recall_fits_the_token_budget(db: AsyncSession, embedder: LocalEmb
         await store.add_memory(db, embedder, user_id=USER, text=text, kind="fact", reason="t")
     count = embedder.count_tokens
     wide = await agent.recall(
-        db, embedder, USER, "tell me about my dog", token_budget=1000, count_tokens=count,
+        db,
+        embedder,
+        USER,
+        "tell me about my dog",
+        token_budget=1000,
+        count_tokens=count,
         min_score=-1.0,
-    )  # fmt: skip
+    )
     assert len(wide) == len(texts) and {m.text for m in wide[:2]} == set(texts[:2])
     assert [m.score for m in wide] == sorted((m.score for m in wide), reverse=True)
     block = agent.memory_prompt(wide)
@@ -226,9 +235,14 @@ async def test_recall_fits_the_token_budget(db: AsyncSession, embedder: LocalEmb
     header = count(agent.MEMORY_HEADER)
     for budget in (header + 12, header + 20, header + 30):
         narrow = await agent.recall(
-            db, embedder, USER, "tell me about my dog", token_budget=budget,
-            count_tokens=count, min_score=-1.0,
-        )  # fmt: skip
+            db,
+            embedder,
+            USER,
+            "tell me about my dog",
+            token_budget=budget,
+            count_tokens=count,
+            min_score=-1.0,
+        )
         assert narrow and count(agent.memory_prompt(narrow)) <= budget
         assert narrow[0].text in texts[:2]
         assert len(narrow) < len(texts)

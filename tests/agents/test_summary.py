@@ -88,11 +88,15 @@ async def test_rolling_summary_job_and_the_writers_window(database: Database) ->
         for i in (10, 11):
             db.add(
                 Query(
-                    id=f"q{i:03d}", user_id="alice", session_id=SESSION, provider="scripted",
-                    model="echo", request={"query": f"question {i} " + "word " * 18},
+                    id=f"q{i:03d}",
+                    user_id="alice",
+                    session_id=SESSION,
+                    provider="scripted",
+                    model="echo",
+                    request={"query": f"question {i} " + "word " * 18},
                     response_text=f"answer {i} " + "word " * 18,
                     created_at=datetime(2026, 1, 2, tzinfo=UTC) + timedelta(minutes=i),
-                )  # fmt: skip
+                )
             )
         await db.commit()
     assert await refresh_session_summary(
