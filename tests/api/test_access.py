@@ -24,7 +24,14 @@ from llm_platform.services.users import create_user_with_key
 from tests.conftest import AppClient, app_client
 from tests.support.query import FAST, parse_sse
 
-SECRETS = ("SECRET-TITLE", "SECRET-EVENT", "SECRET-PROMPT", "SECRET-ARM", "SECRET-FILE")
+SECRETS = (
+    "SECRET-TITLE",
+    "SECRET-EVENT",
+    "SECRET-PROMPT",
+    "SECRET-ARM",
+    "SECRET-FILE",
+    "SECRET-MEMORY",
+)
 
 MODES: dict[str, dict[str, Any]] = {
     "default": {"TRUST_CLIENT_USER_ID": False},
@@ -73,6 +80,7 @@ class World:
     file_id: str = ""
     stream_id: str = ""
     query_id: str = ""
+    memory_id: str = ""
     callers: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -149,6 +157,11 @@ async def build_world(client: AppClient, mode: str) -> World:
             break
         await asyncio.sleep(0.05)
     assert r.json()["status"] == "ready", r.text
+    r = await client.post(
+        "/api/v1/memories", json={"text": "SECRET-MEMORY: owns a red bike"}, headers=victim_headers
+    )
+    assert r.status_code == 201, r.text
+    world.memory_id = r.json()["id"]
 
     world.callers["anonymous"] = {}
     _, world.callers["participant"] = await _participant(client, api_key_mode, "intruder")
@@ -170,6 +183,9 @@ async def snapshot(client: AppClient, world: World) -> dict[str, Any]:
         ("queries", "/api/v1/queries", v),
         ("file", f"/api/v1/files/{world.file_id}", v),
         ("experiment", f"/api/v1/experiments/{world.experiment_id}", o),
+        ("memory", f"/api/v1/memories/{world.memory_id}", v),
+        ("memories", "/api/v1/memories", v),
+        ("memory_settings", "/api/v1/memories/settings", v),
     ]:
         r = await client.get(path, headers=headers)
         assert r.status_code == 200, (name, r.text)
@@ -191,6 +207,7 @@ def _missing_ids(world: World, missing: str) -> dict[str, str]:
         "stream_id": f"{missing}-s",
         "query_id": f"{missing}-q",
         "user_id": _missing_user(world, missing),
+        "memory_id": f"{missing}-m",
     }
 
 
@@ -203,6 +220,7 @@ def _fill(path: str, world: World, missing: str) -> tuple[str, str]:
         "stream_id": world.stream_id,
         "query_id": world.query_id,
         "user_id": world.victim,
+        "memory_id": world.memory_id,
     }
     victim_path, missing_path = path, path
     for name, value in values.items():
@@ -226,6 +244,10 @@ def _body(path: str, ids: dict[str, str]) -> dict[str, Any]:
         "/api/v1/session/event": {"session_id": s, "event": event},
         "/api/v1/rag/search": {"query": "SECRET-FILE contents", "file_ids": [f]},
         "/api/v1/experiments": {"id": e, "name": "mine now", "variants": [{"name": "a"}]},
+        "/api/v1/memories": {"text": "planted by an intruder"},
+        "/api/v1/memories/{memory_id}": {"text": "taken over"},
+        "/api/v1/memories/search": {"query": "SECRET-MEMORY red bike"},
+        "/api/v1/memories/settings": {"enabled": False},
         "/v1/chat/completions": {
             "model": "scripted:echo",
             "messages": [{"role": "user", "content": "hi"}],
