@@ -21,6 +21,7 @@ from llm_platform.agents.llm import LlmRef
 from llm_platform.core.config import DEFAULT_MEMORY_SENSITIVE_CATEGORIES
 from llm_platform.core.logging import get_logger
 from llm_platform.db.models import Memory
+from llm_platform.db.repositories.memories import MemoryRepository, MemorySwitchRepository
 from llm_platform.providers.base import ChatMessage
 from llm_platform.providers.errors import ProviderError
 from llm_platform.providers.structured import structured
@@ -137,6 +138,11 @@ def is_sensitive(text: str, category: str | None, categories: Collection[str]) -
 
 
 # ---------------------------------------------------------------- recall
+async def memory_enabled(db_session: AsyncSession, user_id: str) -> bool:
+    """The user's switch (`PUT /api/v1/memories/settings`); on for users without a row."""
+    return await MemorySwitchRepository(db_session).enabled(user_id)
+
+
 MEMORY_HEADER = (
     "What you remember about the user from earlier conversations (use it when relevant; "
     "the user can see and delete these):"
@@ -173,7 +179,7 @@ async def recall(
             db_session, embedder, user_id, query, limit=limit, min_score=min_score
         )
     else:
-        rows = await store.MemoryRepository(db_session).all_for_user(user_id, limit=limit)
+        rows = await MemoryRepository(db_session).all_for_user(user_id, limit=limit)
         hits = [store.ScoredMemory(r, 1.0) for r in rows]
     used = count_tokens(MEMORY_HEADER)
     out: list[RecalledMemory] = []

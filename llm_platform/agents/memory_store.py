@@ -261,8 +261,12 @@ async def update_memory(
     reason: str,
     session_id: str | None = None,
 ) -> Memory:
-    """Same id; a changed text pushes the old one onto the memory's history."""
+    """Same id; a changed text pushes the old one onto the memory's history. Nothing
+    changed: nothing written, no event."""
     now = utcnow()
+    new_text = (text or "").strip()
+    if (not new_text or new_text == record.text) and (kind is None or kind == record.kind):
+        return record
     if text is not None and text.strip() and text.strip() != record.text:
         new_text = text.strip()[:MAX_MEMORY_CHARS]
         entry = {"text": record.text, "changed_at": now.isoformat(), "reason": reason}

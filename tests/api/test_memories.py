@@ -38,6 +38,10 @@ async def test_create_read_edit_delete(client: AppClient) -> None:
         f"/api/v1/memories/{made['id']}", json={"kind": "preference"}, headers=ALICE
     )
     assert r.json()["kind"] == "preference" and len(r.json()["history"]) == 1
+    r = await client.patch(
+        f"/api/v1/memories/{made['id']}", json={"text": "Lives in Paris"}, headers=ALICE
+    )
+    assert r.json()["history"] == edited["history"]  # unchanged text: no history entry
 
     r = await client.delete(f"/api/v1/memories/{made['id']}", headers=ALICE)
     assert r.status_code == 204
