@@ -272,9 +272,11 @@ async def _reconcile(
             reason="corrected",
             session_id=session_id,
         )
-        if query_id is not None:
-            target.source_query_id = query_id
+        # Its provenance is now the conversation that corrected it (the old text's is history).
+        target.source_session_id = session_id
+        target.source_query_id = query_id
         target.source_time = when
+        await db.flush()
         return MemoryChange(action="update", id=target.id, text=target.text, old_text=old)
     if decision.action == "delete" and target is not None:
         await store.delete_memory(db, target, reason="contradicted", session_id=session_id)

@@ -119,6 +119,7 @@ async def test_a_correction_updates_the_same_memory_with_history(
     (updated,) = await _memories(db)
     assert updated.id == original.id and updated.text == "Lives in Paris"
     assert [h["text"] for h in updated.history] == ["Lives in Lyon"]
+    assert updated.source_time == WHEN and updated.source_query_id == "q1"
     assert await _event_types(db) == ["memory_added", "memory_updated"]
     # A contradiction without a replacement deletes it.
     model.queue("extract", facts(("Does not live in Paris any more", "fact", "location")))
