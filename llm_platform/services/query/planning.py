@@ -225,6 +225,9 @@ async def build_plan(
         log_request[HIDDEN_SYSTEM] = True  # left out of what the participant reads back
     if len(candidates) > 1:
         log_request["fallback_models"] = [c.name for c in candidates[1:]]
+    # Logged so that a withdrawal finds (and cancels, deletes) the user's stream buffers.
+    stream_id = new_id()
+    log_request["stream_id"] = stream_id
     return QueryPlan(
         query_id=new_id(),
         user_id=user_id,
@@ -236,6 +239,7 @@ async def build_plan(
         candidates=tuple(candidates),
         capabilities=caps,
         log_request=log_request,
+        stream_id=stream_id,
     )
 
 
