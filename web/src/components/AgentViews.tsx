@@ -61,7 +61,7 @@ export function AgentSteps({ m, tracker, onChange }: { m: Msg; tracker: Tracker;
             <span class="step-summary" title={s.summary}>
               {s.summary}
             </span>
-            <span class="step-time">{s.duration_ms != null ? fmtMs(s.duration_ms) : ""}</span>
+            {s.duration_ms != null && <span class="agent-step-time">{fmtMs(s.duration_ms)}</span>}
           </li>
         ))}
       </ol>
