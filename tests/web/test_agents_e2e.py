@@ -310,7 +310,8 @@ def test_memories_page_against_a_scripted_api(page: Any) -> None:
 
 
 def _require_route(live_server: LiveServer, method: str, path: str, body: Any = None) -> None:
-    status = live_server.status(method, path, live_server.key("agents-probe"), body)
+    key = live_server.key("probe" + re.sub(r"[^a-z]+", "-", path))
+    status = live_server.status(method, path, key, body)
     if status == 404:
         pytest.skip(f"this server has no {method} {path} (404): its feature is not merged yet")
 
