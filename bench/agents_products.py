@@ -15,107 +15,120 @@ import asyncio
 import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from llm_platform.rag.products.ranking import (  # noqa: E402
+from llm_platform.rag.products.ranking import (
     CatalogIndex,
     CatalogItem,
     Filters,
     SearchMode,
 )
-from llm_platform.services.products.demo import demo_catalog  # noqa: E402
+from llm_platform.services.products.demo import demo_catalog
 
-Grade = Callable[[CatalogItem], int]
 K = 10
 
 
-def graded(category: str, best: Callable[[dict[str, object]], bool]) -> Grade:
-    """2 for the category's products that fit `best`, 1 for the category's others."""
-
-    def grade(item: CatalogItem) -> int:
-        if item.category != category:
-            return 0
-        return 2 if best(item.attributes) else 1
-
-    return grade
+@dataclass(frozen=True)
+class AtLeast:
+    value: float
 
 
-def graded_strict(
-    category: str, best: Callable[[dict[str, object]], bool], ok: Callable[[dict[str, object]], bool]
-) -> Grade:
-    """2 for `best`, 1 for `ok` (partly right), 0 for the rest of the category."""
+Spec = dict[str, object]
 
-    def grade(item: CatalogItem) -> int:
-        if item.category != category:
-            return 0
-        return 2 if best(item.attributes) else 1 if ok(item.attributes) else 0
 
-    return grade
+def _fits(attributes: dict[str, object], spec: Spec) -> bool:
+    for key, want in spec.items():
+        have = attributes.get(key)
+        if isinstance(want, AtLeast):
+            if not isinstance(have, int | float) or have < want.value:
+                return False
+        elif want is Ellipsis:  # the attribute is present
+            if have is None:
+                return False
+        elif have != want:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
 class Labelled:
+    """2: the category's products that fit `best`; 1: the others that fit `ok` (None: any
+    of the category); 0: the rest."""
+
     query: str
-    grade: Grade
     kind: str  # keyword | mixed | paraphrase
+    category: str
+    best: Spec
+    ok: Spec | None = None
+
+    def grade(self, item: CatalogItem) -> int:
+        if item.category != self.category:
+            return 0
+        if _fits(item.attributes, self.best):
+            return 2
+        return 1 if self.ok is None or _fits(item.attributes, self.ok) else 0
 
 
-def _a(key: str, value: object) -> Callable[[dict[str, object]], bool]:
-    return lambda a: a.get(key) == value
-
-
-def _all(*tests: Callable[[dict[str, object]], bool]) -> Callable[[dict[str, object]], bool]:
-    return lambda a: all(t(a) for t in tests)
-
-
-def _num(key: str, at_least: float) -> Callable[[dict[str, object]], bool]:
-    return lambda a: float(a.get(key, 0) or 0) >= at_least  # type: ignore[arg-type]
-
+KW, MIX, PARA = "keyword", "mixed", "paraphrase"
+HP, LAP, PH, SH = "headphones", "laptops", "smartphones", "running-shoes"
+CO, BP, CH, TV = "coffee-makers", "backpacks", "office-chairs", "televisions"
+ESPRESSO_FROTHER = {"type": "espresso", "milk_frother": True}
 
 QUERIES: list[Labelled] = [
     # ---- keyword-style
-    Labelled("noise cancelling headphones", graded("headphones", _a("noise_cancelling", True)), "keyword"),
-    Labelled("gaming laptop", graded("laptops", _a("type", "gaming")), "keyword"),
-    Labelled("espresso machine with milk frother", graded_strict("coffee-makers", _all(_a("type", "espresso"), _a("milk_frother", True)), _a("type", "espresso")), "keyword"),
-    Labelled("waterproof trail running shoes", graded_strict("running-shoes", _all(_a("terrain", "trail"), _a("waterproof", True)), _a("terrain", "trail")), "keyword"),
-    Labelled("OLED TV", graded("televisions", _a("panel", "OLED")), "keyword"),
-    Labelled("hiking backpack", graded("backpacks", _a("type", "hiking")), "keyword"),
-    Labelled("ergonomic office chair with lumbar support", graded("office-chairs", _all(_a("type", "ergonomic"), _a("lumbar_support", True))), "keyword"),
-    Labelled("rugged smartphone", graded("smartphones", _a("tier", "rugged")), "keyword"),
-    Labelled("wireless earbuds", graded_strict("headphones", _all(_a("form", "in-ear"), _a("wireless", True)), _a("wireless", True)), "keyword"),
-    Labelled("programmable drip coffee maker", graded_strict("coffee-makers", _all(_a("type", "drip"), _a("programmable", True)), _a("type", "drip")), "keyword"),
-    Labelled("2-in-1 laptop touchscreen", graded("laptops", _a("type", "2-in-1")), "keyword"),
-    Labelled("65 inch 4K TV", graded_strict("televisions", _all(_a("size_in", 65), _a("resolution", "4K")), _num("size_in", 55)), "keyword"),
-    Labelled("travel backpack", graded("backpacks", _a("type", "travel")), "keyword"),
-    Labelled("compact smartphone", graded("smartphones", _a("tier", "compact")), "keyword"),
-    Labelled("max cushioning road running shoes", graded_strict("running-shoes", _all(_a("terrain", "road"), _a("cushioning", "max")), _a("terrain", "road")), "keyword"),
-    Labelled("cold brew coffee maker", graded("coffee-makers", _a("type", "cold-brew")), "keyword"),
-    Labelled("gaming chair", graded("office-chairs", _a("type", "gaming")), "keyword"),
-    Labelled("QLED TV", graded("televisions", _a("panel", "QLED")), "keyword"),
-    # ---- mixed: some words shared, some not
-    Labelled("bag for my 15 inch work computer on the train", graded_strict("backpacks", _a("type", "commuter"), lambda a: "laptop_sleeve_in" in a), "mixed"),
-    Labelled("cheap computer for kids' schoolwork", graded("laptops", _a("type", "budget")), "mixed"),
-    Labelled("phone that takes great night photos", graded("smartphones", _a("tier", "flagship")), "mixed"),
-    Labelled("coffee without paper filters", graded("coffee-makers", _a("type", "french-press")), "mixed"),
-    Labelled("television for ps5 and xbox with smooth motion", graded("televisions", _num("refresh_hz", 120)), "mixed"),
-    Labelled("racing seat for esports", graded("office-chairs", _a("type", "gaming")), "mixed"),
+    Labelled("noise cancelling headphones", KW, HP, {"noise_cancelling": True}),
+    Labelled("gaming laptop", KW, LAP, {"type": "gaming"}),
+    Labelled("espresso machine with milk frother", KW, CO, ESPRESSO_FROTHER, {"type": "espresso"}),
+    Labelled("waterproof trail running shoes", KW, SH, {"terrain": "trail", "waterproof": True},
+             {"terrain": "trail"}),
+    Labelled("OLED TV", KW, TV, {"panel": "OLED"}),
+    Labelled("hiking backpack", KW, BP, {"type": "hiking"}),
+    Labelled("ergonomic office chair with lumbar support", KW, CH,
+             {"type": "ergonomic", "lumbar_support": True}),
+    Labelled("rugged smartphone", KW, PH, {"tier": "rugged"}),
+    Labelled("wireless earbuds", KW, HP, {"form": "in-ear", "wireless": True}, {"wireless": True}),
+    Labelled("programmable drip coffee maker", KW, CO, {"type": "drip", "programmable": True},
+             {"type": "drip"}),
+    Labelled("2-in-1 laptop touchscreen", KW, LAP, {"type": "2-in-1"}),
+    Labelled("65 inch 4K TV", KW, TV, {"size_in": 65, "resolution": "4K"},
+             {"size_in": AtLeast(55)}),
+    Labelled("travel backpack", KW, BP, {"type": "travel"}),
+    Labelled("compact smartphone", KW, PH, {"tier": "compact"}),
+    Labelled("max cushioning road running shoes", KW, SH, {"terrain": "road", "cushioning": "max"},
+             {"terrain": "road"}),
+    Labelled("cold brew coffee maker", KW, CO, {"type": "cold-brew"}),
+    Labelled("gaming chair", KW, CH, {"type": "gaming"}),
+    Labelled("QLED TV", KW, TV, {"panel": "QLED"}),
+    # ---- mixed: some words shared with the catalog, some not
+    Labelled("bag for my 15 inch work computer on the train", MIX, BP, {"type": "commuter"},
+             {"laptop_sleeve_in": ...}),
+    Labelled("cheap computer for kids' schoolwork", MIX, LAP, {"type": "budget"}),
+    Labelled("phone that takes great night photos", MIX, PH, {"tier": "flagship"}),
+    Labelled("coffee without paper filters", MIX, CO, {"type": "french-press"}),
+    Labelled("television for ps5 and xbox with smooth motion", MIX, TV,
+             {"refresh_hz": AtLeast(120)}),
+    Labelled("racing seat for esports", MIX, CH, {"type": "gaming"}),
     # ---- paraphrases: no word in common with the catalog's text
-    Labelled("block the drone of airplanes while I fly", graded("headphones", _a("noise_cancelling", True)), "paraphrase"),
-    Labelled("portable computer for playing video games", graded("laptops", _a("type", "gaming")), "paraphrase"),
-    Labelled("café-quality Italian shots with foamy topping in my kitchen", graded_strict("coffee-makers", _all(_a("type", "espresso"), _a("milk_frother", True)), _a("type", "espresso")), "paraphrase"),
-    Labelled("footwear for jogging on muddy mountain paths", graded("running-shoes", _a("terrain", "trail")), "paraphrase"),
-    Labelled("wall-mounted telly for film evenings with inky shadows", graded_strict("televisions", _a("panel", "OLED"), _num("size_in", 50)), "paraphrase"),
-    Labelled("somewhere comfy to sit that keeps my spine happy through nine-to-five shifts", graded("office-chairs", _a("type", "ergonomic")), "paraphrase"),
-    Labelled("rucksack for overnight mountain expeditions", graded("backpacks", _a("type", "hiking")), "paraphrase"),
-    Labelled("a cell that survives falls at a construction job", graded("smartphones", _a("tier", "rugged")), "paraphrase"),
-    Labelled("tiny mobile for petite palms", graded("smartphones", _a("tier", "compact")), "paraphrase"),
-    Labelled("freshly made pot of joe waiting for me at sunrise", graded_strict("coffee-makers", _all(_a("type", "drip"), _a("programmable", True)), _a("type", "drip")), "paraphrase"),
-    Labelled("featherweight notebook computer to carry between airports", graded("laptops", _a("type", "ultrabook")), "paraphrase"),
-    Labelled("chilled steeped caffeine drink for summer", graded("coffee-makers", _a("type", "cold-brew")), "paraphrase"),
+    Labelled("block the drone of airplanes while I fly", PARA, HP, {"noise_cancelling": True}),
+    Labelled("portable computer for playing video games", PARA, LAP, {"type": "gaming"}),
+    Labelled("café-quality Italian shots with foamy topping in my kitchen", PARA, CO,
+             ESPRESSO_FROTHER, {"type": "espresso"}),
+    Labelled("footwear for jogging on muddy mountain paths", PARA, SH, {"terrain": "trail"}),
+    Labelled("wall-mounted telly for film evenings with inky shadows", PARA, TV,
+             {"panel": "OLED"}, {"size_in": AtLeast(50)}),
+    Labelled("somewhere comfy to sit that keeps my spine happy through nine-to-five shifts",
+             PARA, CH, {"type": "ergonomic"}),
+    Labelled("rucksack for overnight mountain expeditions", PARA, BP, {"type": "hiking"}),
+    Labelled("a cell that survives falls at a construction job", PARA, PH, {"tier": "rugged"}),
+    Labelled("tiny mobile for petite palms", PARA, PH, {"tier": "compact"}),
+    Labelled("freshly made pot of joe waiting for me at sunrise", PARA, CO,
+             {"type": "drip", "programmable": True}, {"type": "drip"}),
+    Labelled("featherweight notebook computer to carry between airports", PARA, LAP,
+             {"type": "ultrabook"}),
+    Labelled("chilled steeped caffeine drink for summer", PARA, CO, {"type": "cold-brew"}),
 ]  # fmt: skip
 
 
@@ -148,11 +161,14 @@ async def evaluate(
     scores: dict[SearchMode, list[float]] = {"keyword": [], "hybrid": [], "vector": []}
     for labelled in QUERIES:
         grades = [labelled.grade(item) for item in items]
-        query_vector = (await embedder.embed_query(labelled.query))[0]
+        query_vector = await embedder.embed_query(labelled.query)
         for mode in scores:
             ranked = index.search(labelled.query, query_vector, Filters(), K, mode)
             scores[mode].append(ndcg_at_k([r.index for r in ranked], grades))
     return scores, embed_s, len(items)
+
+
+MODES: tuple[SearchMode, ...] = ("keyword", "hybrid", "vector")
 
 
 def _mean(values: list[float]) -> float:
@@ -176,8 +192,10 @@ def run() -> list[str]:
         label = f"mean ({kind}, {len(picked)})" if kind else f"mean (all, {len(picked)})"
         lines.append(
             f"  {label:<73} "
-            + " ".join(f"{_mean([scores[m][n] for n in picked]):>7.3f}"
-                       for m in ("keyword", "hybrid", "vector"))  # fmt: skip
+            + " ".join(
+                f"{_mean([scores[m][n] for n in picked]):>7.3f}"
+                for m in ("keyword", "hybrid", "vector")
+            )
         )
     return lines
 

@@ -51,7 +51,9 @@ def summary(result: ImportResult) -> str:
     return f"{text} ({result.embedded} embedded)"
 
 
-async def import_file(settings: Settings, path: Path, *, replace: bool, embed: bool) -> ImportResult:
+async def import_file(
+    settings: Settings, path: Path, *, replace: bool, embed: bool
+) -> ImportResult:
     """Raises ImportRejected (bad rows, nothing written) or ValidationFailed (bad file)."""
     products = read_products(path)
     return await _write(settings, products, replace=replace, embed=embed)

@@ -16,8 +16,9 @@ from tests.support.cli import run
 
 USER = {"X-User-ID": "shopper"}
 
-GOOD_CSV = """id,title,description,category,price,currency,url,rating,attributes.wireless,attributes.battery_hours
-hp-1,Quiet Wireless Headphones,Noise cancelling over-ear,Headphones,199.99,usd,https://s.example/hp-1,4.5,true,30
+GOOD_CSV = """\
+id,title,description,category,price,currency,url,rating,attributes.wireless,attributes.hours
+hp-1,Quiet Wireless Headphones,Noise cancelling,Headphones,199.99,usd,https://s.ex/1,4.5,true,30
 hp-2,Wired Studio Headphones,Flat response for mixing,headphones,89,USD,,4.1,false,
 mug-1,Travel Mug,"Keeps coffee hot, fits cup holders",kitchen,24.5,USD,,,,
 """

@@ -76,9 +76,7 @@ def _add_must_haves(criteria: ShoppingCriteria, items: list[str]) -> None:
             criteria.must_haves.append(item[:80])
 
 
-def _apply_rules(
-    criteria: ShoppingCriteria, text: str, categories: list[str]
-) -> bool:
+def _apply_rules(criteria: ShoppingCriteria, text: str, categories: list[str]) -> bool:
     """Read the answer by rules; True when the pending question got its answer."""
     pending = criteria.asked
     category_by_label = {rules.category_label(c).lower(): c for c in categories}
@@ -205,17 +203,15 @@ async def interview_step(
         unread = criteria.asked is not None and not understood
         first_turn_vague = criteria.asked is None and criteria.category is None
         if llm is not None and (unread or first_turn_vague):
-            question = _question(criteria, criteria.asked, catalog, categories)[0] if (
-                criteria.asked
-            ) else None  # fmt: skip
+            asked = criteria.asked
+            question = _question(criteria, asked, catalog, categories)[0] if asked else None
             found = await _extract(llm, question, text, categories)
             if found is not None:
                 _apply_extraction(criteria, found, categories)
-        if criteria.asked == "use_case" and criteria.use_case is None and llm is None:
-            # No model to read it: the free text is the use case.
-            if text.lower() not in {rules.category_label(c).lower() for c in categories}:
-                criteria.use_case = text[:200]
-                _mark(criteria, "use_case")
+        labels = {rules.category_label(c).lower() for c in categories}
+        no_model = llm is None and criteria.asked == "use_case" and criteria.use_case is None
+        if no_model and text.lower() not in labels:
+            criteria.use_case = text[:200]  # no model to read it: the free text is the use case
     if criteria.use_case is not None:
         _mark(criteria, "use_case")
     step = _next_step(criteria)

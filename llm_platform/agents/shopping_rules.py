@@ -30,8 +30,12 @@ USE_CASES: dict[str, tuple[str, ...]] = {
     "headphones": ("Commuting and travel", "Working out", "Calls and meetings", "Home listening"),
     "smartphones": ("Photography", "Everyday basics", "Outdoors and work sites", "Small and light"),
     "running-shoes": ("Road running", "Trail running", "Marathon training", "Wet weather"),
-    "coffee-makers": ("Espresso and lattes", "Coffee for the family", "Quick single cups",
-                      "Iced coffee"),  # fmt: skip
+    "coffee-makers": (
+        "Espresso and lattes",
+        "Coffee for the family",
+        "Quick single cups",
+        "Iced coffee",
+    ),
     "backpacks": ("Commuting", "Travel", "Hiking", "School"),
     "office-chairs": ("Long hours at a desk", "Gaming", "Small home office", "Executive office"),
     "televisions": ("Movies", "Console gaming", "Sports", "Bright living room"),
@@ -185,7 +189,7 @@ _FOR = re.compile(r"\bfor\s+(?:my\s+|the\s+|a\s+)?(.{3,120}?)(?:[.,;!?]|$| under
 
 
 def use_case_phrase(text: str) -> str | None:
-    """"headphones for my daily train commute" -> "daily train commute"."""
+    """ "headphones for my daily train commute" -> "daily train commute"."""
     m = _FOR.search(text)
     if m is None:
         return None
@@ -194,7 +198,7 @@ def use_case_phrase(text: str) -> str | None:
 
 
 def split_list(text: str) -> list[str]:
-    """"wireless, long battery and a mic" -> three items (short answers only)."""
+    """ "wireless, long battery and a mic" -> three items (short answers only)."""
     parts = re.split(r",|;|\band\b|\bplus\b|\bwith\b|\n", text, flags=re.IGNORECASE)
     items = [p.strip(" .!-").strip() for p in parts]
     return [i for i in items if i and len(i) <= 60][:8]

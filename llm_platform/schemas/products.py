@@ -41,8 +41,8 @@ class ProductIn(Schema):
     url: Url | None = None
     image_url: Url | None = None
     rating: Annotated[float | None, Field(ge=0, le=5)] = None
-    attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = (
-        Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+    attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(
+        default_factory=dict, max_length=MAX_ATTRIBUTES
     )
 
     @field_validator("price")

@@ -48,7 +48,9 @@ async def test_interview_over_turns_by_rules() -> None:
         categories=["headphones", "laptops"],
         price_quartiles={"headphones": (60.0, 140.0, 230.0), "laptops": (600, 900, 1400)},
     )
-    step = await interview_step(ShoppingCriteria(), "I'd like to buy headphones", None, catalog=facts)
+    step = await interview_step(
+        ShoppingCriteria(), "I'd like to buy headphones", None, catalog=facts
+    )
     assert not step.ready and step.field == "use_case"
     assert step.criteria.category == "headphones"
     assert step.question == "What will you mainly use the headphones for?"
@@ -64,7 +66,9 @@ async def test_interview_over_turns_by_rules() -> None:
     assert step.field == "must_haves" and "Noise cancelling" in step.options
     assert step.options[-1] == "No preference"
 
-    step = await interview_step(step.criteria, "noise cancelling and a microphone", None, catalog=facts)
+    step = await interview_step(
+        step.criteria, "noise cancelling and a microphone", None, catalog=facts
+    )
     assert step.ready and step.question is None and step.field is None and step.options == []
     criteria = step.criteria
     assert criteria.done and criteria.must_haves == ["Noise cancelling", "Microphone"]
@@ -113,7 +117,9 @@ async def test_free_text_goes_to_the_model() -> None:
     # Twice invalid output: the question is asked again, nothing invented.
     provider.queue(text_events("no idea"), text_events("still not json"))
     again = await interview_step(
-        step.criteria, "I'd like it to survive my toddler throwing it across the room, honestly", llm
+        step.criteria,
+        "I'd like it to survive my toddler throwing it across the room, honestly",
+        llm,
     )
     assert again.field == "must_haves" and not again.ready
     assert again.criteria.must_haves == []

@@ -47,9 +47,7 @@ async def test_search_filters_and_get(client: AppClient, embedder: LocalEmbedder
         headers=USER,
     )
     laptops = r.json()["items"]
-    assert laptops and all(
-        p["category"] == "laptops" and 300 <= p["price"] <= 900 for p in laptops
-    )
+    assert laptops and all(p["category"] == "laptops" and 300 <= p["price"] <= 900 for p in laptops)
 
     r = await client.get("/api/v1/products/search", params={"category": "backpacks"}, headers=USER)
     browsed = r.json()["items"]
@@ -96,15 +94,17 @@ async def test_index_follows_catalog_changes(make_settings: Callable[..., Settin
         state = client.app.state.platform
         state.products.recheck_seconds = 0.0
         search = {"q": "television"}
-        assert (await client.get("/api/v1/products/search", params=search, headers=USER)).json() == {
-            "items": []
-        }
+        assert (
+            await client.get("/api/v1/products/search", params=search, headers=USER)
+        ).json() == {"items": []}
         await write_products(state.db, None, demo_catalog(16, seed=1))
         found = (await client.get("/api/v1/products/search", params=search, headers=USER)).json()
         assert {p["category"] for p in found["items"]} == {"televisions"}
         first = found["items"][0]
         changed = demo_catalog(16, seed=1)
-        changed = [p.model_copy(update={"price": 1.0}) if p.id == first["id"] else p for p in changed]
+        changed = [
+            p.model_copy(update={"price": 1.0}) if p.id == first["id"] else p for p in changed
+        ]
         await write_products(state.db, None, changed)
         again = await client.get(f"/api/v1/products/{first['id']}", headers=USER)
         assert again.json()["price"] == 1.0

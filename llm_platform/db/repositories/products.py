@@ -32,7 +32,8 @@ class ProductRepository(Repository[Product]):
             batch = rows[start : start + _CHUNK]
             ids = [row["id"] for row in batch]
             existing = {
-                p.id: p for p in await self.session.scalars(select(Product).where(Product.id.in_(ids)))
+                p.id: p
+                for p in await self.session.scalars(select(Product).where(Product.id.in_(ids)))
             }
             for row in batch:
                 current = existing.get(row["id"])

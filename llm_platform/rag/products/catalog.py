@@ -169,7 +169,7 @@ class ProductSearch:
         if self.embedder is None or not query.strip():
             return None
         try:
-            return (await self.embedder.embed_query(query))[0]
+            return (await self.embedder.embed_query(query)).reshape(-1)
         except Exception as exc:
             log.warning("product_query_embedding_failed", error=str(exc))
             return None

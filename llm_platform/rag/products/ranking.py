@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,14 +26,15 @@ FIELD_WEIGHTS = {"title": 3.0, "category": 2.0, "attributes": 1.5, "description"
 RRF_K = 60
 # Each ranking hands its best `FUSION_DEPTH` products to the fusion.
 FUSION_DEPTH = 100
-# Below this cosine a product is not a vector match (MiniLM: unrelated texts score ~0-0.15).
-MIN_SIMILARITY = 0.25
+# A vector match is within RELATIVE_SIMILARITY of the best one and above MIN_SIMILARITY
+# (MiniLM: unrelated texts score around 0; a paraphrase's best match can be as low as 0.2).
+MIN_SIMILARITY = 0.1
+RELATIVE_SIMILARITY = 0.5
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
-STOPWORDS = frozenset(
-    "a an and are as at be by for from has have i in is it its me my of on or our so that the "
-    "their this to was we with you your want need looking some something any".split()
-)
+_STOP = """a an and are as at be by for from has have i in is it its me my of on or our so that
+the their this to was we with you your want need looking some something any"""
+STOPWORDS = frozenset(_STOP.split())
 
 
 def stem(word: str) -> str:
@@ -115,7 +115,7 @@ class CatalogIndex:
         self._postings: dict[str, list[tuple[int, float]]] = {}
         lengths = []
         for i, item in enumerate(self.items):
-            bag: Counter[str] = Counter()
+            bag: dict[str, float] = {}
             fields = {
                 "title": item.title,
                 "category": item.category.replace("-", " "),
@@ -124,7 +124,7 @@ class CatalogIndex:
             }
             for name, text in fields.items():
                 for term in tokens(text):
-                    bag[term] += FIELD_WEIGHTS[name]
+                    bag[term] = bag.get(term, 0.0) + FIELD_WEIGHTS[name]
             lengths.append(sum(bag.values()))
             for term, tf in bag.items():
                 self._postings.setdefault(term, []).append((i, tf))
@@ -154,21 +154,37 @@ class CatalogIndex:
             keep &= self._categories == filters.category.strip().lower()
         return keep
 
+    def _idf(self, term: str) -> float:
+        n = len(self.items)
+        df = len(self._postings.get(term, ()))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
     def keyword(self, query: str, keep: NDArray[np.bool_]) -> list[tuple[int, float]]:
         """BM25 scores of the products that share a term with the query, best first."""
-        n = len(self.items)
         scores: dict[int, float] = {}
         for term in set(tokens(query)):
             postings = self._postings.get(term)
             if not postings:
                 continue
-            idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
+            idf = self._idf(term)
             for i, tf in postings:
                 if not keep[i]:
                     continue
                 norm = K1 * (1 - B + B * self._lengths[i] / self._avg_length)
                 scores[i] = scores.get(i, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
         return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def coverage(self, query: str, best: int) -> float:
+        """How much of the query (idf-weighted) the best keyword match contains: 1 when
+        it has every word, near 0 when it shares one common word with a paraphrase."""
+        terms = set(tokens(query))
+        if not terms:
+            return 0.0
+        item = self.items[best]
+        have = set(tokens(f"{item.title} {item.category.replace('-', ' ')} {item.description} "
+                          f"{attribute_text(item.attributes)}"))  # fmt: skip
+        total = sum(self._idf(t) for t in terms)
+        return sum(self._idf(t) for t in terms if t in have) / total if total else 0.0
 
     def vector(
         self, query_vector: NDArray[np.float32], keep: NDArray[np.bool_]
@@ -177,7 +193,10 @@ class CatalogIndex:
         if self.vectors is None or not len(self.items):
             return []
         sims = self.vectors @ query_vector.reshape(-1).astype(np.float32)
-        candidates = np.flatnonzero(keep & (sims >= MIN_SIMILARITY))
+        if not keep.any():
+            return []
+        floor = max(MIN_SIMILARITY, float(sims[keep].max()) * RELATIVE_SIMILARITY)
+        candidates = np.flatnonzero(keep & (sims >= floor))
         order = candidates[np.argsort(-sims[candidates], kind="stable")]
         return [(int(i), float(sims[i])) for i in order]
 
@@ -199,20 +218,32 @@ class CatalogIndex:
         if not query.strip():
             return self.browse(keep)[:limit]
         rankings: dict[str, list[tuple[int, float]]] = {}
+        weights: dict[str, float] = {}
         if mode in ("hybrid", "keyword"):
             rankings["keyword"] = self.keyword(query, keep)[:FUSION_DEPTH]
+            weights["keyword"] = 1.0
         if mode in ("hybrid", "vector") and query_vector is not None:
             rankings["vector"] = self.vector(query_vector, keep)[:FUSION_DEPTH]
-        return fuse(rankings)[:limit]
+            weights["vector"] = 1.0
+            if rankings.get("keyword"):
+                # A keyword ranking that matched a sliver of the query (a paraphrase sharing
+                # one common word) counts for that much in the fusion.
+                weights["keyword"] = self.coverage(query, rankings["keyword"][0][0])
+        return fuse(rankings, weights)[:limit]
 
 
-def fuse(rankings: dict[str, list[tuple[int, float]]], k: int = RRF_K) -> list[Ranked]:
-    """Reciprocal-rank fusion: each ranking adds 1 / (k + rank) to a product's score."""
+def fuse(
+    rankings: dict[str, list[tuple[int, float]]],
+    weights: dict[str, float] | None = None,
+    k: int = RRF_K,
+) -> list[Ranked]:
+    """Reciprocal-rank fusion: each ranking adds weight / (k + rank) to a product's score."""
     scores: dict[int, float] = {}
     seen: dict[int, list[str]] = {}
     for name, ranking in rankings.items():
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
         for rank, (i, _score) in enumerate(ranking, start=1):
-            scores[i] = scores.get(i, 0.0) + 1.0 / (k + rank)
+            scores[i] = scores.get(i, 0.0) + weight / (k + rank)
             seen.setdefault(i, []).append(name)
     order = sorted(scores, key=lambda i: (-scores[i], i))
     return [Ranked(i, scores[i], tuple(seen[i])) for i in order]

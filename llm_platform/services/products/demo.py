@@ -66,20 +66,24 @@ LAPTOPS = Template(
     brands=("Corvana", "Lumetra", "Nordtek", "Quillon", "Zephyra"),
     lines=("Air", "Pro", "Vector", "Flex", "Core"),
     attributes=_laptop,
-    price=lambda a, rng: 299
-    + a["ram_gb"] * 18
-    + a["storage_gb"] * 0.35
-    + (650 if a["dedicated_gpu"] else 0)
-    + (250 if a["type"] in ("ultrabook", "business") else 0)
-    + rng.uniform(-60, 120),
-    title=lambda brand, line, a: f"{brand} {line} {a['screen_in']:g}\" "
-    + {
-        "ultrabook": "Ultrabook",
-        "gaming": "Gaming Laptop",
-        "business": "Business Laptop",
-        "2-in-1": "2-in-1 Laptop",
-        "budget": "Laptop",
-    }[a["type"]],
+    price=lambda a, rng: (
+        299
+        + a["ram_gb"] * 18
+        + a["storage_gb"] * 0.35
+        + (650 if a["dedicated_gpu"] else 0)
+        + (250 if a["type"] in ("ultrabook", "business") else 0)
+        + rng.uniform(-60, 120)
+    ),
+    title=lambda brand, line, a: (
+        f'{brand} {line} {a["screen_in"]:g}" '
+        + {
+            "ultrabook": "Ultrabook",
+            "gaming": "Gaming Laptop",
+            "business": "Business Laptop",
+            "2-in-1": "2-in-1 Laptop",
+            "budget": "Laptop",
+        }[a["type"]]
+    ),
     description=_laptop_description,
 )
 
@@ -127,15 +131,23 @@ HEADPHONES = Template(
     brands=("Sonora", "Aurelo", "Bassline", "Kestrel Audio", "Halcyon"),
     lines=("Pulse", "Echo", "Nova", "Drift", "Studio"),
     attributes=_headphones,
-    price=lambda a, rng: 29
-    + (170 if a["noise_cancelling"] else 0)
-    + (60 if a["form"] == "over-ear" else 0)
-    + (30 if a["wireless"] else 0)
-    + rng.uniform(-10, 60),
-    title=lambda brand, line, a: f"{brand} {line} "
-    + ("Noise-Cancelling " if a["noise_cancelling"] else "")
-    + ("Wireless " if a["wireless"] else "")
-    + ({"over-ear": "Over-Ear Headphones", "on-ear": "On-Ear Headphones"}.get(a["form"], "Earbuds")),
+    price=lambda a, rng: (
+        29
+        + (170 if a["noise_cancelling"] else 0)
+        + (60 if a["form"] == "over-ear" else 0)
+        + (30 if a["wireless"] else 0)
+        + rng.uniform(-10, 60)
+    ),
+    title=lambda brand, line, a: (
+        f"{brand} {line} "
+        + ("Noise-Cancelling " if a["noise_cancelling"] else "")
+        + ("Wireless " if a["wireless"] else "")
+        + (
+            {"over-ear": "Over-Ear Headphones", "on-ear": "On-Ear Headphones"}.get(
+                a["form"], "Earbuds"
+            )
+        )
+    ),
     description=_headphones_description,
 )
 
@@ -176,17 +188,23 @@ PHONES = Template(
     brands=("Orbis", "Veltra", "Pinecone", "Meridian", "Tallis"),
     lines=("One", "Edge", "Lite", "Max", "Terra"),
     attributes=_phone,
-    price=lambda a, rng: {
-        "flagship": 899,
-        "midrange": 449,
-        "budget": 169,
-        "compact": 599,
-        "rugged": 399,
-    }[a["tier"]]
-    + a["storage_gb"] * 0.4
-    + rng.uniform(-40, 80),
-    title=lambda brand, line, a: f"{brand} {line} {a['storage_gb']}GB "
-    + {"rugged": "Rugged Smartphone", "compact": "Compact Smartphone"}.get(a["tier"], "Smartphone"),
+    price=lambda a, rng: (
+        {
+            "flagship": 899,
+            "midrange": 449,
+            "budget": 169,
+            "compact": 599,
+            "rugged": 399,
+        }[a["tier"]]
+        + a["storage_gb"] * 0.4
+        + rng.uniform(-40, 80)
+    ),
+    title=lambda brand, line, a: (
+        f"{brand} {line} {a['storage_gb']}GB "
+        + {"rugged": "Rugged Smartphone", "compact": "Compact Smartphone"}.get(
+            a["tier"], "Smartphone"
+        )
+    ),
     description=_phone_description,
 )
 
@@ -230,13 +248,17 @@ SHOES = Template(
     brands=("Stridon", "Kairo", "Velox", "Tempo Lab", "Ridgeway"),
     lines=("Glide", "Summit", "Rapid", "Cloudstep", "Trek"),
     attributes=_shoe,
-    price=lambda a, rng: 79
-    + {"max": 60, "balanced": 30, "light": 50}[a["cushioning"]]
-    + (25 if a["waterproof"] else 0)
-    + rng.uniform(-10, 40),
-    title=lambda brand, line, a: f"{brand} {line} "
-    + ("Waterproof " if a["waterproof"] else "")
-    + ("Trail Running Shoes" if a["terrain"] == "trail" else "Road Running Shoes"),
+    price=lambda a, rng: (
+        79
+        + {"max": 60, "balanced": 30, "light": 50}[a["cushioning"]]
+        + (25 if a["waterproof"] else 0)
+        + rng.uniform(-10, 40)
+    ),
+    title=lambda brand, line, a: (
+        f"{brand} {line} "
+        + ("Waterproof " if a["waterproof"] else "")
+        + ("Trail Running Shoes" if a["terrain"] == "trail" else "Road Running Shoes")
+    ),
     description=_shoe_description,
 )
 
@@ -277,20 +299,22 @@ COFFEE = Template(
     brands=("Brewmont", "Crema & Co", "Dunmore", "Ferro", "Kaldi Works"),
     lines=("Barista", "Morning", "Classic", "Duo", "Artisan"),
     attributes=_coffee,
-    price=lambda a, rng: {"espresso": 249, "drip": 59, "pod": 79, "cold-brew": 39, "french-press": 25}[
-        a["type"]
-    ]
-    + (120 if a["built_in_grinder"] else 0)
-    + (80 if a["milk_frother"] else 0)
-    + rng.uniform(-10, 50),
-    title=lambda brand, line, a: f"{brand} {line} "
-    + {
-        "espresso": "Espresso Machine",
-        "drip": "Drip Coffee Maker",
-        "pod": "Single-Serve Pod Coffee Machine",
-        "cold-brew": "Cold Brew Coffee Maker",
-        "french-press": "French Press",
-    }[a["type"]],
+    price=lambda a, rng: (
+        {"espresso": 249, "drip": 59, "pod": 79, "cold-brew": 39, "french-press": 25}[a["type"]]
+        + (120 if a["built_in_grinder"] else 0)
+        + (80 if a["milk_frother"] else 0)
+        + rng.uniform(-10, 50)
+    ),
+    title=lambda brand, line, a: (
+        f"{brand} {line} "
+        + {
+            "espresso": "Espresso Machine",
+            "drip": "Drip Coffee Maker",
+            "pod": "Single-Serve Pod Coffee Machine",
+            "cold-brew": "Cold Brew Coffee Maker",
+            "french-press": "French Press",
+        }[a["type"]]
+    ),
     description=_coffee_description,
 )
 
@@ -319,7 +343,7 @@ def _backpack_description(a: Attrs) -> str:
         "school": "A roomy school backpack with pockets for books, pens and a water bottle.",
     }[a["type"]]
     parts = [lead, f"{a['capacity_l']} litres."]
-    if a["laptop_sleeve_in"]:
+    if a.get("laptop_sleeve_in"):
         parts.append(f"Padded sleeve fits a {a['laptop_sleeve_in']:g}-inch laptop.")
     if a["waterproof"]:
         parts.append("Waterproof fabric and zips.")
@@ -331,19 +355,23 @@ BACKPACKS = Template(
     brands=("Packwell", "Alder", "Trailborn", "Urbanist", "Fjellrun"),
     lines=("Metro", "Voyager", "Ascent", "Campus", "Nomad"),
     attributes=_backpack,
-    price=lambda a, rng: 39
-    + a["capacity_l"] * 1.5
-    + (30 if a["waterproof"] else 0)
-    + (40 if a["type"] == "travel" else 0)
-    + rng.uniform(-5, 30),
-    title=lambda brand, line, a: f"{brand} {line} {a['capacity_l']}L "
-    + ("Waterproof " if a["waterproof"] else "")
-    + {
-        "commuter": "Commuter Backpack",
-        "travel": "Travel Backpack",
-        "hiking": "Hiking Backpack",
-        "school": "School Backpack",
-    }[a["type"]],
+    price=lambda a, rng: (
+        39
+        + a["capacity_l"] * 1.5
+        + (30 if a["waterproof"] else 0)
+        + (40 if a["type"] == "travel" else 0)
+        + rng.uniform(-5, 30)
+    ),
+    title=lambda brand, line, a: (
+        f"{brand} {line} {a['capacity_l']}L "
+        + ("Waterproof " if a["waterproof"] else "")
+        + {
+            "commuter": "Commuter Backpack",
+            "travel": "Travel Backpack",
+            "hiking": "Hiking Backpack",
+            "school": "School Backpack",
+        }[a["type"]]
+    ),
     description=_backpack_description,
 )
 
@@ -387,17 +415,21 @@ CHAIRS = Template(
     brands=("Posturo", "Seatwell", "Lindell", "Ergon Home", "Vantor"),
     lines=("Align", "Throne", "Basic", "Comfort", "Elite"),
     attributes=_chair,
-    price=lambda a, rng: {"ergonomic": 279, "gaming": 199, "task": 79, "executive": 229}[a["type"]]
-    + (40 if a["lumbar_support"] else 0)
-    + (a["max_load_kg"] - 110) * 0.8
-    + rng.uniform(-20, 60),
-    title=lambda brand, line, a: f"{brand} {line} "
-    + {
-        "ergonomic": "Ergonomic Office Chair",
-        "gaming": "Gaming Chair",
-        "task": "Task Chair",
-        "executive": "Executive Office Chair",
-    }[a["type"]],
+    price=lambda a, rng: (
+        {"ergonomic": 279, "gaming": 199, "task": 79, "executive": 229}[a["type"]]
+        + (40 if a["lumbar_support"] else 0)
+        + (a["max_load_kg"] - 110) * 0.8
+        + rng.uniform(-20, 60)
+    ),
+    title=lambda brand, line, a: (
+        f"{brand} {line} "
+        + {
+            "ergonomic": "Ergonomic Office Chair",
+            "gaming": "Gaming Chair",
+            "task": "Task Chair",
+            "executive": "Executive Office Chair",
+        }[a["type"]]
+    ),
     description=_chair_description,
 )
 
@@ -434,11 +466,14 @@ TVS = Template(
     brands=("Visoria", "Lumen", "Kaito", "Brightwave", "Oriel"),
     lines=("Cinema", "Vista", "Home", "Arena", "Prime"),
     attributes=_tv,
-    price=lambda a, rng: a["size_in"] * {"OLED": 30, "QLED": 18, "LED": 8}[a["panel"]]
-    + (100 if a["resolution"] == "4K" else 0)
-    + rng.uniform(-30, 90),
-    title=lambda brand, line, a: f"{brand} {line} {a['size_in']}\" {a['resolution']} "
-    f"{a['panel']} Smart TV",
+    price=lambda a, rng: (
+        a["size_in"] * {"OLED": 30, "QLED": 18, "LED": 8}[a["panel"]]
+        + (100 if a["resolution"] == "4K" else 0)
+        + rng.uniform(-30, 90)
+    ),
+    title=lambda brand, line, a: (
+        f'{brand} {line} {a["size_in"]}" {a["resolution"]} {a["panel"]} Smart TV'
+    ),
     description=_tv_description,
 )
 

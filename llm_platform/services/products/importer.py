@@ -95,9 +95,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     unknown = [h for h in header if h not in COLUMNS and not h.startswith(ATTRIBUTE_PREFIX)]
     if not header or unknown:
         what = f"unknown column(s) {', '.join(unknown)}" if unknown else "no header row"
-        yield 1, RowError(
-            1, f"{what}; columns are {', '.join(COLUMNS)} and attributes.<name>"
-        )
+        yield 1, RowError(1, f"{what}; columns are {', '.join(COLUMNS)} and attributes.<name>")
         return
     reader.fieldnames = header
     previous_end = 1
@@ -169,7 +167,9 @@ def parse_products(text: str, fmt: str) -> list[ProductIn]:
             continue
         if product.id in first_line:
             errors.append(
-                RowError(line, f"duplicate id '{product.id}' (first on line {first_line[product.id]})")
+                RowError(
+                    line, f"duplicate id '{product.id}' (first on line {first_line[product.id]})"
+                )
             )
             continue
         first_line[product.id] = line
