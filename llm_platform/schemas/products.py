@@ -28,22 +28,26 @@ class ProductIn(Schema):
     title: Annotated[Text, Field(min_length=1, max_length=300)]
     description: Annotated[Text, Field(max_length=5000)] = ""
     category: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, to_lower=True, min_length=1, max_length=64,
-            pattern=r"^[a-z0-9][a-z0-9 &/_-]*$",
-        ),
-    ]  # fmt: skip
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9 &/_-]*$")
+    ]
     price: Annotated[float, Field(ge=0, le=1e9)]
-    currency: Annotated[
-        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$")
-    ] = "USD"
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
     url: Url | None = None
     image_url: Url | None = None
     rating: Annotated[float | None, Field(ge=0, le=5)] = None
     attributes: dict[Annotated[str, Field(min_length=1, max_length=64)], AttributeValue] = Field(
         default_factory=dict, max_length=MAX_ATTRIBUTES
     )
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("price")
     @classmethod
