@@ -82,7 +82,7 @@ def _apply_rules(criteria: ShoppingCriteria, text: str, categories: list[str]) -
     category_by_label = {rules.category_label(c).lower(): c for c in categories}
     if text.strip().lower() in category_by_label:  # a clicked category button
         criteria.category = category_by_label[text.strip().lower()]
-        return False  # the use case is still to ask, now for that category
+        return True  # read; the use case is still to ask, now for that category
     if criteria.category is None:
         criteria.category = rules.find_category(text, categories)
     # Money and "no limit" are read in any answer.

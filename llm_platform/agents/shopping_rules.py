@@ -146,14 +146,18 @@ _MONEY = re.compile(
     r"(?P<after>\s*[a-z\"']*)",
     re.IGNORECASE,
 )
-_CUE = re.compile(
-    r"\b(under|below|less than|up to|upto|max(?:imum)?|at most|no more than|budget|around|"
-    r"about|roughly|between|within|cheaper than|spend|afford|or less|tops)\b",
+_CUE_BEFORE = re.compile(
+    r"\b(under|below|less than|up to|upto|max(?:imum)?|at most|no more than|budget|between|"
+    r"within|cheaper than|spend|afford)\b",
     re.IGNORECASE,
 )
+_NEAR_BEFORE = re.compile(r"\b(about|around|roughly|approximately)\s*[$€£]?\s*$", re.IGNORECASE)
+_CUE_AFTER = re.compile(r"^\s*k?\s*(or less|tops|max|at most|budget)\b", re.IGNORECASE)
 _CURRENCY_WORDS = {"dollar", "dollars", "bucks", "usd", "eur", "euro", "euros", "pounds", "gbp"}
-_NOT_MONEY = {"inch", "inches", "in", "gb", "tb", "mah", "mp", "hz", "l", "kg", "g", "mm", '"',
-              "cups", "hours", "hrs", "w", "litres", "liters", "k", "p"}  # fmt: skip
+# Words after a number that make it a size or a spec, not money ("65 inch", "4K TV").
+_UNITS = """inch inches in gb tb mah mp hz l kg g mm " cups hours hrs w litres liters k p tv tvs
+screen resolution display monitor video hdr oled qled uhd"""
+_NOT_MONEY = frozenset(_UNITS.split())
 
 
 def is_no_budget(text: str) -> bool:
@@ -168,14 +172,17 @@ def parse_budget(text: str, *, expecting: bool = False) -> float | None:
     """The most the user will spend, from "$300", "under 500", "1.2k", "200-400 euros"
     (the upper end); numbers that are sizes ("65 inch", "4K", "512 GB") are not money. A
     bare number counts only when the question was the budget (`expecting`)."""
-    cue = bool(_CUE.search(text))
     amounts = []
     for m in _MONEY.finditer(text):
         after = m.group("after").strip().lower().strip("'")
         if after in _NOT_MONEY and not m.group("cur"):
             continue
         money = bool(m.group("cur")) or after in _CURRENCY_WORDS
-        if not (money or cue or expecting):
+        # A cue ("under", "budget", "tops") just before or after the number.
+        before = text[max(0, m.start() - 25) : m.start()]
+        cue = _CUE_BEFORE.search(before) or _NEAR_BEFORE.search(before)
+        cue = cue or _CUE_AFTER.search(text[m.start("after") : m.end() + 12])
+        if not (money or expecting or cue):
             continue
         value = float(m.group("num").replace(",", ""))
         if m.group("k"):

@@ -28,6 +28,10 @@ from llm_platform.rag.products import CatalogFacts
         ("65 inch TV under $900", False, 900.0),
         ("512 GB phone", True, None),
         ("something cheap", True, None),
+        ("tell me about 4K TVs", False, None),
+        ("what about the iPhone 15?", False, None),
+        ("under 2k", False, 2000.0),
+        ("a coffee maker for 4 people, under $100", False, 100.0),
     ],
 )
 def test_parse_budget(text: str, expecting: bool, amount: float | None) -> None:
@@ -91,7 +95,9 @@ async def test_no_limit_and_unknown_category() -> None:
     step = await interview_step(ShoppingCriteria(), "hi", None)
     assert step.field == "use_case" and step.question == "What are you shopping for?"
     assert "Running shoes" in step.options and "Televisions" in step.options
-    step = await interview_step(step.criteria, "Televisions", None)
+    provider = ScriptedProvider()  # a clicked label needs no model
+    step = await interview_step(step.criteria, "Televisions", LlmRef(provider, "plain"))
+    assert provider.calls == []
     assert step.criteria.category == "televisions" and step.field == "use_case"
     assert "Movies" in step.options
     step = await interview_step(step.criteria, "Movies", None)
