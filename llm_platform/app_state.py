@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from llm_platform.agents.intent import IntentRouter
 from llm_platform.core.config import Settings
 from llm_platform.core.security import ParticipantTokens
 from llm_platform.db.engine import Database
@@ -35,5 +36,7 @@ class AppState:
     rag: RagServices | RagDisabled
     # Warm start: in-process models loading in the background (updated by the warmer).
     loads: dict[str, ModelLoad]
+    # The coordinator's intent router (rules, embeddings, then an LLM when both are unsure).
+    intent_router: IntentRouter
     session_owners: SessionOwners = field(default_factory=SessionOwners)
     started_at: float = field(default_factory=time.monotonic)
