@@ -15,6 +15,7 @@ import asyncio
 import json
 import statistics
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,7 @@ from llm_platform.agents.intent_rules import load_examples, load_keywords
 from llm_platform.rag.embeddings import LocalEmbedder
 
 DATA = Path(__file__).resolve().parent / "data" / "intent_utterances.json"
+HELD_OUT = DATA.with_name("intent_utterances_holdout.json")
 TARGET = 0.90
 
 
@@ -35,7 +37,7 @@ class Utterance(BaseModel):
     has_files: bool = False
 
 
-def load_set(path: Path = DATA) -> list[Utterance]:
+def load_set(path: Path) -> list[Utterance]:
     rows = json.loads(path.read_text(encoding="utf-8"))["utterances"]
     return [Utterance.model_validate(row) for row in rows]
 
@@ -44,55 +46,71 @@ def _accuracy(pairs: list[tuple[Utterance, Intent]]) -> float:
     return sum(u.intent == got for u, got in pairs) / len(pairs)
 
 
-async def measure() -> list[str]:
-    items = load_set()
-    keywords, examples = load_keywords(None), load_examples(None)
-    embedder = LocalEmbedder()
-    rules_only = IntentRouter(keywords, examples, None, None)
-    router = IntentRouter(keywords, examples, embedder, None)
-    await router.warm_up()
-    assert router.index is not None
+@dataclass
+class Scored:
+    rules: list[tuple[Utterance, Intent]] = field(default_factory=list)
+    embedding: list[tuple[Utterance, Intent]] = field(default_factory=list)
+    combined: list[tuple[Utterance, Intent]] = field(default_factory=list)
+    deciders: Counter[str] = field(default_factory=Counter)
+    times: list[float] = field(default_factory=list)
 
-    by_rules: list[tuple[Utterance, Intent]] = []
-    by_embedding: list[tuple[Utterance, Intent]] = []
-    combined: list[tuple[Utterance, Intent]] = []
-    deciders: Counter[str] = Counter()
-    times: list[float] = []
+
+async def score(items: list[Utterance], rules_only: IntentRouter, router: IntentRouter) -> Scored:
+    out = Scored()
     for item in items:
         flags = {"has_images": item.has_images, "has_files": item.has_files}
-        by_rules.append((item, (await rules_only.route(item.text, **flags, use_llm=False)).intent))
+        decision = await rules_only.route(item.text, **flags, use_llm=False)
+        out.rules.append((item, decision.intent))
         stage = await router.embedding_stage(item.text, has_files=item.has_files)
         assert stage is not None and stage[0].intent is not None
-        by_embedding.append((item, stage[0].intent))
+        out.embedding.append((item, stage[0].intent))
         decision = await router.route(item.text, **flags, use_llm=False)
-        combined.append((item, decision.intent))
-        deciders[decision.decided_by] += 1
-        times.append(decision.total_ms)
+        out.combined.append((item, decision.intent))
+        unsure = decision.decided_by == "embedding" and not decision.stages[-1].sure
+        out.deciders[
+            "embedding, unsure (the LLM would be asked)" if unsure else decision.decided_by
+        ] += 1
+        out.times.append(decision.total_ms)
+    return out
 
-    total = _accuracy(combined)
+
+def report(name: str, scored: Scored, *, detail: bool) -> list[str]:
+    total = _accuracy(scored.combined)
     lines = [
-        f"intent routing: {len(items)} labelled utterances, {len(Intent)} intents",
-        f"  rules alone        {_accuracy(by_rules):6.1%}",
-        f"  embedding alone    {_accuracy(by_embedding):6.1%}",
+        f"{name}: {len(scored.combined)} labelled utterances",
+        f"  rules alone        {_accuracy(scored.rules):6.1%}",
+        f"  embedding alone    {_accuracy(scored.embedding):6.1%}",
         f"  rules + embedding  {total:6.1%}   (target >= {TARGET:.0%}: "
         f"{'met' if total >= TARGET else 'NOT met'})",
-        "  decided by: " + ", ".join(f"{k} {v}" for k, v in deciders.most_common()),
-        "  per intent (rules + embedding):",
+        "  decided by: " + ", ".join(f"{k} {v}" for k, v in scored.deciders.most_common()),
     ]
-    for intent in Intent:
-        own = [(u, got) for u, got in combined if u.intent == intent]
-        lines.append(f"    {intent.value:<16} {_accuracy(own):6.1%}  (n={len(own)})")
-    misses = [(u, got) for u, got in combined if u.intent != got]
+    if detail:
+        lines.append("  per intent (rules + embedding):")
+        for intent in Intent:
+            own = [(u, got) for u, got in scored.combined if u.intent == intent]
+            lines.append(f"    {intent.value:<16} {_accuracy(own):6.1%}  (n={len(own)})")
+    misses = [(u, got) for u, got in scored.combined if u.intent != got]
     confusion = Counter((u.intent.value, got.value) for u, got in misses)
     lines.append(f"  misses ({len(misses)}), expected -> got:")
     lines += [f"    {want} -> {got}: {n}" for (want, got), n in confusion.most_common()]
-    lines += [f"      {u.text!r}" for u, _ in misses]
-    times.sort()
-    lines.append(
-        f"  routing time (rules + embedding, warm): p50 {statistics.median(times):.2f} ms, "
-        f"p95 {times[int(0.95 * (len(times) - 1))]:.2f} ms"
-    )
+    lines += [f"      {u.text!r} -> {got.value}" for u, got in misses]
     return lines
+
+
+async def measure() -> list[str]:
+    keywords, examples = load_keywords(None), load_examples(None)
+    rules_only = IntentRouter(keywords, examples, None, None)
+    router = IntentRouter(keywords, examples, LocalEmbedder(), None)
+    await router.warm_up()
+    main = await score(load_set(DATA), rules_only, router)
+    held_out = await score(load_set(HELD_OUT), rules_only, router)
+    times = sorted(main.times + held_out.times)
+    return [
+        *report("intent routing, tuning set", main, detail=True),
+        *report("intent routing, held-out set (never tuned on)", held_out, detail=False),
+        f"  routing time (rules + embedding, warm, both sets): p50 "
+        f"{statistics.median(times):.2f} ms, p95 {times[int(0.95 * (len(times) - 1))]:.2f} ms",
+    ]
 
 
 def run() -> list[str]:

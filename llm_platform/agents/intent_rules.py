@@ -73,8 +73,8 @@ class Thresholds(BaseModel):
     image_override_min_score: float = 3.0
     # embedding: mean of the k closest examples per intent, averaged with the centroid
     embedding_k: int = Field(default=3, ge=1, le=50)
-    embedding_min_score: float = Field(default=0.38, ge=-1, le=1)
-    embedding_margin: float = Field(default=0.035, ge=0, le=2)
+    embedding_min_score: float = Field(default=0.2, ge=-1, le=1)
+    embedding_margin: float = Field(default=0.05, ge=0, le=2)
     # both unsure and no LLM: embedding score + this x rules score picks the intent
     combined_rules_weight: float = Field(default=0.04, ge=0)
 
