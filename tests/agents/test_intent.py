@@ -12,7 +12,7 @@ import pytest
 from llm_platform.agents.intent import Intent, IntentRouter
 from llm_platform.agents.intent_rules import IntentConfigError, load_examples, load_keywords
 from llm_platform.core.config import Settings
-from llm_platform.providers.scripted import ScriptedProvider
+from llm_platform.providers.scripted import Hang, ScriptedProvider
 from tests.support.intent import json_answer, packaged_router, scripted_llm
 
 if TYPE_CHECKING:
@@ -110,6 +110,16 @@ async def test_malformed_llm_json_is_retried_once_then_the_default(
     decision = await router.route(UNSURE, has_images=False, has_files=False)
     assert (decision.intent, decision.decided_by) == (Intent.MEMORY_RECALL, "llm")
     assert calls(router) == 4
+
+
+async def test_a_hanging_llm_times_out_to_the_default(embedder: LocalEmbedder) -> None:
+    router = packaged_router(embedder, scripted_llm())
+    router.llm_timeout = 0.2
+    assert router.llm is not None and isinstance(router.llm.provider, ScriptedProvider)
+    router.llm.provider.queue([Hang()])
+    decision = await router.route(UNSURE, has_images=False, has_files=False)
+    assert (decision.intent, decision.decided_by) == (Intent.CHAT, "default")
+    assert 150 < decision.stages[-1].ms < 2000
 
 
 async def test_attachments(embedder: LocalEmbedder) -> None:
