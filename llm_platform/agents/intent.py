@@ -22,10 +22,10 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from llm_platform.agents.intent_rules import (
     CompiledRule,
@@ -86,11 +86,12 @@ class RoutingDecision(BaseModel):
     total_ms: float
 
 
+# The LLM classifier's answer. Its JSON schema constrains the model's output: the enum inline
+# (no `$ref`) for grammar converters and small models, and no description (no docstring) for
+# a small model to echo.
 class IntentChoice(BaseModel):
-    """The LLM classifier's answer (its JSON schema constrains the model's output)."""
-
     model_config = ConfigDict(extra="ignore")
-    intent: Intent
+    intent: Annotated[Intent, WithJsonSchema({"type": "string", "enum": [i.value for i in Intent]})]
 
 
 CLASSIFIER_PROMPT = """You route a user's message to the assistant that handles it. Intents:
@@ -102,7 +103,7 @@ CLASSIFIER_PROMPT = """You route a user's message to the assistant that handles 
 - shopping: the user wants help choosing something to buy (needs, budget, recommendations)
 - product: the user looks up specific products: search, price, specs, availability
 - image: a question about an image the user attached
-Choose the one intent of the user's message."""
+Choose the one intent of the user's message and answer like {"intent": "chat"}."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,7 @@ class IntentRouter:
         embedder: Embedder | None,
         llm: LlmRef | None,
         *,
-        llm_timeout: float = 15.0,
+        llm_timeout: float = 10.0,
     ) -> None:
         self.config = keywords
         self.thresholds: Thresholds = keywords.thresholds

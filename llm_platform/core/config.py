@@ -345,7 +345,7 @@ class Settings(BaseSettings):
     # "provider:model" (None: the default provider's default model).
     INTENT_LLM_ENABLED: bool = True
     INTENT_LLM_MODEL: str | None = None
-    INTENT_LLM_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0)
+    INTENT_LLM_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
