@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from llm_platform.agents.intent import IntentRouter
 from llm_platform.core.config import Settings
 from llm_platform.core.security import ParticipantTokens
 from llm_platform.db.engine import Database
@@ -38,5 +39,7 @@ class AppState:
     loads: dict[str, ModelLoad]
     # The product catalog's search (local, or SerpAPI's Google Shopping with a key).
     products: ProductSearch
+    # The coordinator's intent router (rules, embeddings, then an LLM when both are unsure).
+    intent_router: IntentRouter
     session_owners: SessionOwners = field(default_factory=SessionOwners)
     started_at: float = field(default_factory=time.monotonic)

@@ -18,6 +18,8 @@ import httpx
 from redis.asyncio import Redis
 
 from llm_platform import __version__
+from llm_platform.agents.intent import IntentRouter
+from llm_platform.agents.llm import resolve_llm
 from llm_platform.app_state import AppState
 from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
@@ -178,6 +180,11 @@ async def compose(
             rag=rag,
             loads=warmer.loads,
             products=products,
+            intent_router=IntentRouter.build(
+                settings,
+                rag.runtime.embedder if isinstance(rag, RagServices) else None,
+                resolve_llm(registry, settings.INTENT_LLM_MODEL),
+            ),
         )
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).

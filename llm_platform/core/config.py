@@ -346,6 +346,16 @@ class Settings(BaseSettings):
     # the request does not choose one (`?format=platform|legacy` always wins).
     LEGACY_CLIENT_COMPAT: bool = False
 
+    # --- agents: the coordinator's intent router (agents/intent.py) ---
+    # Rules (keywords/regexes with weights) and labelled examples; None: the packaged files.
+    INTENT_KEYWORDS_PATH: Path | None = None
+    INTENT_EXAMPLES_PATH: Path | None = None
+    # The LLM classifier, asked only when rules and embeddings are both unsure:
+    # "provider:model" (None: the default provider's default model).
+    INTENT_LLM_ENABLED: bool = True
+    INTENT_LLM_MODEL: str | None = None
+    INTENT_LLM_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:

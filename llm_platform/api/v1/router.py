@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1 import (
+    agents,
     auth,
     events,
     experiments,
@@ -38,6 +39,8 @@ for module in (
     rag,
     # products (shopping)
     products,
+    # agents
+    agents,
 ):
     api_router.include_router(module.router)
 
