@@ -358,6 +358,15 @@ class Settings(BaseSettings):
     # turns instead of the whole conversation.
     HISTORY_TOKEN_BUDGET: int = Field(default=3000, ge=64, le=1_000_000)
 
+    # --- products (shopping agent, /api/v1/products) ---
+    # With a key, product searches go to SerpAPI's Google Shopping (the local catalog
+    # answers when it fails); without one, the local catalog (`llm-platform products`).
+    SERPAPI_API_KEY: SecretStr | None = None
+    SERPAPI_BASE_URL: str = "https://serpapi.com"
+    SERPAPI_COUNTRY: str = "us"
+    SERPAPI_LANGUAGE: str = "en"
+    SERPAPI_TIMEOUT_S: float = Field(default=10.0, gt=0)
+
     # --- web UI ---
     UI_ENABLED: bool = True  # serve the browser app at /
     UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
@@ -366,6 +375,16 @@ class Settings(BaseSettings):
     # Answer POST /api/v1/query/stream in the original Next.js client's stream format when
     # the request does not choose one (`?format=platform|legacy` always wins).
     LEGACY_CLIENT_COMPAT: bool = False
+
+    # --- agents: the coordinator's intent router (agents/intent.py) ---
+    # Rules (keywords/regexes with weights) and labelled examples; None: the packaged files.
+    INTENT_KEYWORDS_PATH: Path | None = None
+    INTENT_EXAMPLES_PATH: Path | None = None
+    # The LLM classifier, asked only when rules and embeddings are both unsure:
+    # "provider:model" (None: the default provider's default model).
+    INTENT_LLM_ENABLED: bool = True
+    INTENT_LLM_MODEL: str | None = None
+    INTENT_LLM_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1 import (
+    agents,
     auth,
     events,
     experiments,
@@ -11,6 +12,7 @@ from llm_platform.api.v1 import (
     health,
     memories,
     models,
+    products,
     queries,
     query,
     query_ws,
@@ -36,8 +38,12 @@ for module in (
     # files and RAG
     files,
     rag,
-    # agents (issue 13)
+    # memories
     memories,
+    # products (shopping)
+    products,
+    # agents
+    agents,
 ):
     api_router.include_router(module.router)
 
