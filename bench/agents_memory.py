@@ -41,6 +41,7 @@ from sqlalchemy import select
 from llm_platform.agents import memory_agent
 from llm_platform.agents.llm import LlmRef
 from llm_platform.core.config import Settings
+from llm_platform.core.logging import configure_logging
 from llm_platform.db.engine import create_database
 from llm_platform.db.migrate import upgrade
 from llm_platform.db.models import Memory, Session
@@ -97,7 +98,8 @@ async def _run() -> list[str]:
     current: dict[str, str | None] = {}
     sensitive_slots: set[str] = set()
     stated = corrections = forgets = 0
-    settings = Settings(_env_file=None)
+    settings = Settings(_env_file=None, LOG_LEVEL="WARNING")
+    configure_logging(settings)
     sensitive = {c.lower() for c in settings.MEMORY_SENSITIVE_CATEGORIES}
     for session in data["sessions"]:
         for message in session["messages"]:
