@@ -141,11 +141,21 @@ class FakeAnthropic(FakeVendor):
         if s.hold_open:
             return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay, hold_open=True)
         chunks.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+        for call_id, name, arguments in s.tool_calls:
+            index += 1
+            block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+            chunks.append(_block_start(index, block))
+            chunks.append(_delta(index, {"type": "input_json_delta", "partial_json": ""}))
+            for i in range(0, len(arguments), 7):
+                piece = {"type": "input_json_delta", "partial_json": arguments[i : i + 7]}
+                chunks.append(_delta(index, piece))
+            chunks.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+        stop_reason = "tool_use" if s.tool_calls else "end_turn"
         chunks.append(
             sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                     "usage": {"output_tokens": s.output_tokens},
                 },
                 "message_delta",

@@ -16,6 +16,7 @@ holding that envelope.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.fake_servers.server import FakeVendor, Reply, Request
@@ -194,7 +195,24 @@ class FakeGemini(FakeVendor):
         if s.hold_open:
             chunks = [chunk(p) for p in pieces]
             return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay, hold_open=True)
-        chunks = [chunk(p) for p in pieces[:-1]] + [
-            chunk(pieces[-1] if pieces else None, final=True)
+        # Function calls come whole, all of a turn's in one chunk's parts (Gemini gives no
+        # call ids: the client numbers them).
+        calls = [
+            {"functionCall": {"name": name, "args": json.loads(arguments)}}
+            for _, name, arguments in s.tool_calls
         ]
+        chunks = [chunk(p) for p in pieces[:-1]]
+        if calls:
+            if pieces:
+                chunks.append(chunk(pieces[-1]))
+            chunks.append(_data(_calls_chunk(chunk(None, final=True), calls)))
+        else:
+            chunks.append(chunk(pieces[-1] if pieces else None, final=True))
         return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay)
+
+
+def _calls_chunk(final: bytes, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The final chunk (finish reason, usage) carrying the function-call parts."""
+    body = json.loads(final.decode().removeprefix("data: ").strip())
+    body["candidates"][0]["content"]["parts"] = calls
+    return body
