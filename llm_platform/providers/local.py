@@ -13,6 +13,12 @@ to the event loop through `call_soon_threadsafe`; when the consumer stops (aclos
 cancel) a stop flag ends generation at the next token, and the lock is released only when
 the thread is really done. Prompt evaluation itself is not interruptible.
 
+Constrained output uses llama.cpp's JSON-schema grammar (`response_format` with a schema):
+`ChatRequest.response_schema` directly, and tools with `tool_choice` "required" or a tool's
+name as a grammar-forced `{"name", "arguments"}` object read back as a `ToolCallEvent`
+("auto" answers in text: nothing parses a small model's free text for calls). Grammar-bound
+output is emitted whole at the end, re-encoded as strict JSON.
+
 Token counts come from a logits processor (called once per sampled token with the whole
 sequence so far), because llama-cpp-python's streaming API reports no usage.
 """
@@ -275,7 +281,7 @@ class LocalModelProvider(Provider):
             options["response_format"] = {"type": "json_object", "schema": schema}
         splitter = ThinkTagSplitter()
         finish: str | None = None
-        call_text: list[str] = []
+        constrained: list[str] = []  # grammar-bound output, emitted whole at the end
         chunks = llm.create_chat_completion(**options)
         try:
             for chunk in chunks:
@@ -284,8 +290,8 @@ class LocalModelProvider(Provider):
                     break
                 choice = chunk["choices"][0]
                 content = choice.get("delta", {}).get("content")
-                if content and call_schema is not None:
-                    call_text.append(content)
+                if content and schema is not None:
+                    constrained.append(content)
                 elif content:
                     for event in splitter.feed(content):
                         emit(event)
@@ -296,10 +302,12 @@ class LocalModelProvider(Provider):
         for event in splitter.flush():
             emit(event)
         if call_schema is not None and finish != "cancelled":
-            call = parse_forced_call("".join(call_text))
+            call = parse_forced_call("".join(constrained))
             emit(call)
             if isinstance(call, ToolCallEvent):
                 finish = "tool_calls"
+        elif constrained:
+            emit(TextDelta(text=normalized_json("".join(constrained))))
         emit(
             UsageEvent(
                 input_tokens=counter.prompt_tokens,
@@ -348,11 +356,21 @@ def forced_call_schema(request: ChatRequest) -> dict[str, Any] | None:
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
+def normalized_json(text: str) -> str:
+    """llama-cpp-python's grammar lets raw control characters (newlines) into JSON strings,
+    which strict parsers reject: the value re-encoded (the text as it was if it does not
+    parse, e.g. cut by max_tokens)."""
+    try:
+        return json.dumps(json.loads(text, strict=False), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return text
+
+
 def parse_forced_call(text: str) -> ToolCallEvent | TextDelta:
     """The grammar-constrained call as a `ToolCallEvent` (its text if it is not one, e.g.
     cut by max_tokens)."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, strict=False)
     except json.JSONDecodeError:
         return TextDelta(text=text)
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
