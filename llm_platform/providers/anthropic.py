@@ -162,8 +162,11 @@ class AnthropicProvider(CatalogProvider):
             else:
                 messages.append(converted)
         tools, tool_choice = _tools(request)
-        # Extended thinking allows only tool_choice auto/none: a forced call turns it off.
+        # Extended thinking allows only tool_choice auto/none, and a tool-use turn continued
+        # with thinking needs the turn's thinking block back: a forced call, or results for
+        # calls whose thinking the caller did not keep (OpenAI-style clients), turn it off.
         forced = tool_choice is not None and tool_choice.get("type") in ("any", "tool")
+        forced = forced or _tool_turn_without_thinking(request.messages)
         answer = request.max_tokens or DEFAULT_ANSWER_TOKENS
         params: dict[str, Any] = {"model": request.model, "messages": messages}
         if system_parts:
@@ -277,6 +280,11 @@ def _tools(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any] |
     if request.parallel_tool_calls is False:
         out["disable_parallel_tool_use"] = True
     return tools, out
+
+
+def _tool_turn_without_thinking(messages: list[ChatMessage]) -> bool:
+    last = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    return last is not None and bool(last.tool_calls) and not last.reasoning_signature
 
 
 def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:

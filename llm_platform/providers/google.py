@@ -96,6 +96,7 @@ class GoogleProvider(CatalogProvider):
         system_parts = [request.system] if request.system else []
         contents: list[types.Content] = []
         names: dict[str, str] = {}  # tool call id -> tool name (results are matched by name)
+        signature = _replayed_call_signature(request.model)
         for message in request.messages:
             if message.role == "system":
                 system_parts.append(message.content)
@@ -120,13 +121,16 @@ class GoogleProvider(CatalogProvider):
                 )
             if message.content:
                 parts.append(types.Part(text=message.content))
-            for call in message.tool_calls if message.role == "assistant" else []:
+            for number, call in enumerate(
+                message.tool_calls if message.role == "assistant" else []
+            ):
                 names[call.id] = call.name
                 parts.append(
                     types.Part(
                         function_call=types.FunctionCall(
                             id=call.id, name=call.name, args=_arguments(call.arguments)
-                        )
+                        ),
+                        thought_signature=signature if number == 0 else None,
                     )
                 )
             if parts:
@@ -305,6 +309,17 @@ def _calling_mode(
     if choice == "required":
         return types.FunctionCallingConfigMode.ANY, None
     return types.FunctionCallingConfigMode.ANY, [choice]
+
+
+# Gemini 3 rejects a replayed function call without the thought signature it came with;
+# clients of the OpenAI-style facade cannot send it back, so the documented placeholder for
+# calls whose signature is unknown goes on the first call of each model turn.
+SKIP_SIGNATURE = b"skip_thought_signature_validator"
+
+
+def _replayed_call_signature(model: str) -> bytes | None:
+    major = gemini_major(model)
+    return SKIP_SIGNATURE if major is not None and major >= 3 else None
 
 
 def _arguments(text: str) -> dict[str, Any]:

@@ -400,3 +400,5 @@ async def test_tool_calls_over_the_v1_api(make_settings: Callable[..., Settings]
         bad = [{"role": "tool", "content": "1", "tool_call_id": "call_404"}]
         r = await client.post("/api/v1/query", json=body("find x", tools=[tool], tool_rounds=bad))
         assert r.status_code == 400 and "call_404" in r.json()["detail"]
+        r = await client.post("/api/v1/query", json=body("find x", history=bad))
+        assert r.status_code == 400 and "history.0" in r.json()["detail"]

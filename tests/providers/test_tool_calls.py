@@ -4,6 +4,7 @@ results) and what comes back (one `ToolCallEvent` per call, arguments assembled)
 
 from __future__ import annotations
 
+import base64
 import json
 
 from llm_platform.providers.anthropic import RESPONSE_TOOL, AnthropicProvider
@@ -254,6 +255,9 @@ async def test_anthropic_forced_tool_turns_thinking_off_and_second_round(
     )
     await drain(anthropic_provider.stream(conversation))
     messages = fake_anthropic.requests[-1].json()["messages"]
+    # results for calls whose thinking block was not kept: thinking off (4.6 always thinks)
+    await drain(anthropic_provider.stream(second_round("claude-sonnet-4-6")))
+    assert "thinking" not in fake_anthropic.requests[-1].json()
     assert messages[1] == {
         "role": "assistant",
         "content": [
@@ -346,6 +350,12 @@ async def test_gemini_second_round_and_response_schema(
     config = body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     assert config["responseJsonSchema"] == SCHEMA
+    assert "thoughtSignature" not in contents[1]["parts"][0]
+
+    # Gemini 3 wants a replayed call's thought signature: the documented placeholder
+    await drain(google_provider.stream(second_round("gemini-3-pro-preview")))
+    part = fake_gemini.requests[-1].json()["contents"][1]["parts"][0]
+    assert base64.b64decode(part["thoughtSignature"]) == b"skip_thought_signature_validator"
 
 
 # --------------------------------------------------------------------------- local, scripted

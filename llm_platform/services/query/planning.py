@@ -109,7 +109,13 @@ def _message(message: HistoryMessage) -> ChatMessage:
 def _tool_rounds(payload: QueryRequest) -> list[ChatMessage]:
     """The assistant's tool calls and the tools' results after the query: each result must
     answer a call made before it."""
-    called: set[str] = {c.id for m in payload.history for c in m.tool_calls}
+    called: set[str] = set()
+    for index, message in enumerate(payload.history):
+        called.update(c.id for c in message.tool_calls)
+        if message.role == "tool" and message.tool_call_id not in called:
+            raise BadRequest(
+                f"history.{index}: tool_call_id '{message.tool_call_id}' answers no call"
+            )
     out: list[ChatMessage] = []
     for index, message in enumerate(payload.tool_rounds):
         if message.role == "assistant":
