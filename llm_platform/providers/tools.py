@@ -12,6 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaValidationError
+from referencing.exceptions import Unresolvable
 
 from llm_platform.core.errors import BadRequest, NotFound, ValidationFailed
 from llm_platform.providers.base import ToolCall, ToolCallEvent, ToolSpec
@@ -98,7 +99,12 @@ def validate_arguments(spec: ToolSpec, call: ToolCallEvent | ToolCall) -> dict[s
             f"{spec.name}: the arguments must be a JSON object", tool=spec.name
         )
     validator = Draft202012Validator(spec.parameters)
-    error = _first_error(validator, arguments)
+    try:
+        error = _first_error(validator, arguments)
+    except Unresolvable as exc:  # a `$ref` to elsewhere: nothing is ever fetched
+        raise ToolSchemaInvalid(
+            f"tools.{spec.name}.parameters: unresolvable reference {exc}"[:MAX_MESSAGE_CHARS]
+        ) from None
     if error is not None:
         path = "/".join(str(p) for p in error.absolute_path)
         where = f" at {path}" if path else ""

@@ -66,3 +66,10 @@ def test_tool_declarations_are_checked() -> None:
     assert find_tool([SPEC], "get_weather") is SPEC
     with pytest.raises(UnknownTool):
         find_tool([SPEC], "nope")
+
+
+def test_remote_references_are_never_fetched() -> None:
+    spec = ToolSpec(name="f", parameters={"$ref": "https://example.org/schema.json"})
+    check_tools([spec], None)  # a valid schema...
+    with pytest.raises(ToolSchemaInvalid, match="unresolvable"):  # ...that cannot be used
+        validate_arguments(spec, ToolCall(id="c", name="f", arguments="{}"))
