@@ -14,6 +14,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from redis.asyncio import Redis
 
 from llm_platform import __version__
@@ -31,6 +32,7 @@ from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry, build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import RagDisabled, RagServices, rag_services
+from llm_platform.rag.products import ProductSearch, SerpApiShopping
 from llm_platform.services.query.runtime import QueryRuntime, build_runtime, close_runtime
 from llm_platform.services.warmup import Warmer, start_warm_up
 
@@ -121,6 +123,27 @@ async def warm_start(
 
 
 @asynccontextmanager
+async def product_search(
+    settings: Settings, db: Database, rag: RagServices | RagDisabled
+) -> AsyncIterator[ProductSearch]:
+    """The catalog search on the RAG embedder (keyword only when RAG is off), with SerpAPI's
+    Google Shopping on its own HTTP client when SERPAPI_API_KEY is set."""
+    embedder = rag.runtime.embedder if isinstance(rag, RagServices) else None
+    if settings.SERPAPI_API_KEY is None:
+        yield ProductSearch(db, embedder)
+        return
+    async with httpx.AsyncClient(timeout=settings.SERPAPI_TIMEOUT_S) as client:
+        serpapi = SerpApiShopping(
+            client,
+            settings.SERPAPI_API_KEY.get_secret_value(),
+            base_url=settings.SERPAPI_BASE_URL,
+            country=settings.SERPAPI_COUNTRY,
+            language=settings.SERPAPI_LANGUAGE,
+        )
+        yield ProductSearch(db, embedder, serpapi)
+
+
+@asynccontextmanager
 async def compose(
     settings: Settings, *, metrics: Metrics | None = None, tracing: Tracing | None = None
 ) -> AsyncIterator[AppState]:
@@ -137,6 +160,7 @@ async def compose(
             query_runtime(settings, db, registry, rag, redis, metrics, tracing)
         )
         warmer = await stack.enter_async_context(warm_start(settings, registry, rag))
+        products = await stack.enter_async_context(product_search(settings, db, rag))
         state = AppState(
             settings=settings,
             db=db,
@@ -153,6 +177,7 @@ async def compose(
             query=query,
             rag=rag,
             loads=warmer.loads,
+            products=products,
         )
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).

@@ -328,6 +328,15 @@ class Settings(BaseSettings):
     # them to dedicated `llm-platform worker` processes).
     INGEST_IN_APP: bool = True
 
+    # --- products (shopping agent, /api/v1/products) ---
+    # With a key, product searches go to SerpAPI's Google Shopping (the local catalog
+    # answers when it fails); without one, the local catalog (`llm-platform products`).
+    SERPAPI_API_KEY: SecretStr | None = None
+    SERPAPI_BASE_URL: str = "https://serpapi.com"
+    SERPAPI_COUNTRY: str = "us"
+    SERPAPI_LANGUAGE: str = "en"
+    SERPAPI_TIMEOUT_S: float = Field(default=10.0, gt=0)
+
     # --- web UI ---
     UI_ENABLED: bool = True  # serve the browser app at /
     UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)

@@ -14,6 +14,8 @@ class VariantSettings(BaseModel):
     model: str | None = Field(default=None, max_length=256)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    # Files of the experiment's owner every answer in this arm is grounded in.
+    rag_file_ids: list[str] = Field(default_factory=list, max_length=100)
 
 
 class Variant(BaseModel):

@@ -10,6 +10,7 @@ from llm_platform.api.v1 import (
     files,
     health,
     models,
+    products,
     queries,
     query,
     query_ws,
@@ -35,6 +36,8 @@ for module in (
     # files and RAG
     files,
     rag,
+    # products (shopping)
+    products,
 ):
     api_router.include_router(module.router)
 

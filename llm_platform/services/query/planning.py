@@ -80,6 +80,10 @@ class QueryPlan:
     # From services.query.grounding: sources emitted before the first token.
     grounding: GroundingInfo | None = None
     citations: tuple[CitationEvent, ...] = ()
+    # The experiment arm's own documents (files of the experiment's owner): every answer in
+    # the arm is grounded in them.
+    arm_file_ids: tuple[str, ...] = ()
+    arm_files_owner: str | None = None
     created_wall: float = field(default_factory=time.time)
 
     @property
@@ -164,7 +168,8 @@ def _decode_image(att: Attachment, index: int, max_bytes: int) -> tuple[ImagePar
 
 async def _variant_settings(
     db: AsyncSession, experiment_id: str | None, variant: str | None
-) -> VariantSettings | None:
+) -> tuple[VariantSettings, str] | None:
+    """The arm's settings and the experiment's owner (whose files the arm may name)."""
     if not experiment_id or not variant:
         return None
     experiment = await ExperimentRepository(db).get(experiment_id)
@@ -172,7 +177,7 @@ async def _variant_settings(
         return None
     for arm in variants_of(experiment):
         if arm.name == variant:
-            return arm.settings
+            return arm.settings, experiment.owner_id
     return None
 
 
@@ -194,6 +199,7 @@ async def build_plan(
     experiment_id = variant = None
     session_exists = False
     arm: VariantSettings | None = None
+    arm_owner: str | None = None
     if payload.session_id:
         principal.own_session_id(payload.session_id)
     if payload.session_id and db is not None:
@@ -204,7 +210,9 @@ async def build_plan(
                 raise BadRequest("The session belongs to another user")
             session_exists = True
             experiment_id, variant = record.experiment_id, record.variant
-            arm = await _variant_settings(db, experiment_id, variant)
+            found = await _variant_settings(db, experiment_id, variant)
+            if found is not None:
+                arm, arm_owner = found
 
     provider_name, model_name = payload.model_provider, payload.model_name
     if arm is not None and (arm.provider or arm.model):
@@ -280,6 +288,9 @@ async def build_plan(
         log_request[HIDDEN_SYSTEM] = True  # left out of what the participant reads back
     if len(candidates) > 1:
         log_request["fallback_models"] = [c.name for c in candidates[1:]]
+    # Logged so that a withdrawal finds (and cancels, deletes) the user's stream buffers.
+    stream_id = new_id()
+    log_request["stream_id"] = stream_id
     return QueryPlan(
         query_id=new_id(),
         user_id=user_id,
@@ -291,6 +302,9 @@ async def build_plan(
         candidates=tuple(candidates),
         capabilities=caps,
         log_request=log_request,
+        stream_id=stream_id,
+        arm_file_ids=tuple(arm.rag_file_ids) if arm is not None else (),
+        arm_files_owner=arm_owner,
     )
 
 
