@@ -4,8 +4,10 @@ Wire format from Anthropic's streaming reference: `event: message_start` (messag
 `usage.input_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`), then per
 content block `content_block_start` / `content_block_delta` / `content_block_stop` —
 a `thinking` block streams `thinking_delta`s then one `signature_delta` (only when the
-request enables thinking), a `text` block streams `text_delta`s — `ping` events in
-between, `message_delta` with `stop_reason` and cumulative `usage.output_tokens`, and
+request enables thinking), a `text` block streams `text_delta`s, a `tool_use` block (one
+per scenario tool call) its input in `input_json_delta` pieces — `ping` events in
+between, `message_delta` with `stop_reason` (`tool_use` after tool calls) and cumulative
+`usage.output_tokens`, and
 `message_stop`. A failure mid-stream is `event: error` with
 `{"type": "error", "error": {"type": "overloaded_error", "message": ...}}`; HTTP errors
 carry the same body shape, a `request-id` header and, for 429, `retry-after`.

@@ -9,7 +9,9 @@ Wire formats follow the vendors' API references:
     `sequence_number`): response.created, response.in_progress, output_item.added (a
     `reasoning` item), reasoning_summary_part.added, reasoning_summary_text.delta/.done,
     output_item.added (a `message` item), content_part.added, output_text.delta/.done,
-    content_part.done, output_item.done, response.completed with `usage`
+    content_part.done, output_item.done, then per tool call output_item.added (a
+    `function_call` item), function_call_arguments.delta (pieces) and .done,
+    output_item.done, and response.completed with `usage`
     (`input_tokens_details.cached_tokens`, `output_tokens_details.reasoning_tokens`);
     a failure mid-stream is `response.failed` with `response.error`.
   * Errors: HTTP status with `{"error": {"message", "type", "param", "code"}}`.
