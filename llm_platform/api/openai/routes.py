@@ -103,10 +103,9 @@ def _history(message: ChatMessageIn) -> HistoryMessage:
         ToolCallRecord(id=c.id, name=c.function.name, arguments=c.function.arguments)
         for c in message.tool_calls or []
     ]
-    role = "assistant" if message.role == "assistant" else message.role
     return HistoryMessage.model_validate(
         {
-            "role": role,
+            "role": message.role,  # user, assistant or tool (system messages join `system`)
             "content": _text(message),
             "tool_calls": calls,
             "tool_call_id": message.tool_call_id if message.role == "tool" else None,
