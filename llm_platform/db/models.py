@@ -167,6 +167,8 @@ class Query(Base):
     response_text: Mapped[str | None] = mapped_column(Text)
     reasoning_text: Mapped[str | None] = mapped_column(Text)
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # Tool calling: the calls the model answered with ({id, name, arguments}); null: none.
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     reasoning_tokens: Mapped[int | None] = mapped_column(Integer)

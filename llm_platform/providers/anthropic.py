@@ -21,6 +21,7 @@ OpenAI's prompt tokens do), `cached_tokens` = `cache_read_input_tokens`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from anthropic.types import (
     CitationsDelta,
     CitationsSearchResultLocation,
     CitationsWebSearchResultLocation,
+    InputJSONDelta,
     MessageDeltaUsage,
     RawContentBlockDelta,
     RawContentBlockDeltaEvent,
@@ -42,6 +44,7 @@ from anthropic.types import (
     SignatureDelta,
     TextBlock,
     ThinkingDelta,
+    ToolUseBlock,
     Usage,
 )
 from anthropic.types import TextDelta as SdkTextDelta
@@ -54,6 +57,7 @@ from llm_platform.providers.base import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
     UsageEvent,
 )
 from llm_platform.providers.capabilities import CatalogProvider
@@ -89,6 +93,9 @@ _ERROR_STATUS = {
     "overloaded_error": 529,
 }
 _WEB_SEARCH_TOOL = {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}
+# `response_schema` without tools: the answer is the input of this one forced tool (the
+# schema is its `input_schema`), streamed back as the answer's text.
+RESPONSE_TOOL = "json_response"
 
 
 def claude_version(model: str) -> tuple[int, int] | None:
@@ -148,21 +155,31 @@ class AnthropicProvider(CatalogProvider):
                 system_parts.append(message.content)
                 continue
             converted = _message(message)
-            if converted is not None:
+            if converted is None:
+                continue
+            if message.role == "tool" and messages and _is_tool_results(messages[-1]):
+                messages[-1]["content"].extend(converted["content"])  # one turn of results
+            else:
                 messages.append(converted)
+        tools, tool_choice = _tools(request)
+        # Extended thinking allows only tool_choice auto/none, and a tool-use turn continued
+        # with thinking needs the turn's thinking block back: a forced call, or results for
+        # calls whose thinking the caller did not keep (OpenAI-style clients), turn it off.
+        forced = tool_choice is not None and tool_choice.get("type") in ("any", "tool")
+        forced = forced or _tool_turn_without_thinking(request.messages)
         answer = request.max_tokens or DEFAULT_ANSWER_TOKENS
         params: dict[str, Any] = {"model": request.model, "messages": messages}
         if system_parts:
             params["system"] = "\n\n".join(system_parts)
         thinking = False
         max_tokens = answer
-        if caps.reasoning and uses_adaptive_thinking(request.model):
+        if caps.reasoning and not forced and uses_adaptive_thinking(request.model):
             thinking = True
             params["thinking"] = {"type": "adaptive", "display": "summarized"}
             if request.reasoning_effort is not None:
                 params["output_config"] = {"effort": ADAPTIVE_EFFORT[request.reasoning_effort]}
             max_tokens = answer + ADAPTIVE_THINKING_ALLOWANCE
-        elif caps.reasoning and request.reasoning_effort is not None:
+        elif caps.reasoning and not forced and request.reasoning_effort is not None:
             thinking = True
             budget = THINKING_BUDGET[request.reasoning_effort]
             max_tokens = answer + budget
@@ -180,7 +197,11 @@ class AnthropicProvider(CatalogProvider):
         ):
             params["extra_body"] = {"temperature": request.temperature}
         if request.web_search and caps.web_search:
-            params["tools"] = [dict(_WEB_SEARCH_TOOL)]
+            tools.append(dict(_WEB_SEARCH_TOOL))
+        if tools:
+            params["tools"] = tools
+        if tool_choice is not None:
+            params["tool_choice"] = tool_choice
         return params
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -228,7 +249,73 @@ class AnthropicProvider(CatalogProvider):
         await self.client.close()
 
 
+def _tools(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """`tools` and `tool_choice` as the Messages API takes them (a forced `json_response`
+    tool for a response schema when the request declares no tools of its own)."""
+    if not request.tools and request.response_schema is not None:
+        tool = {
+            "name": RESPONSE_TOOL,
+            "description": "Give the answer as this tool's input.",
+            "input_schema": _object_schema(request.response_schema),
+        }
+        return [tool], {"type": "tool", "name": RESPONSE_TOOL}
+    tools = [
+        {"name": spec.name, "description": spec.description, "input_schema": spec.parameters}
+        for spec in request.tools
+    ]
+    choice = request.tool_choice
+    if not tools or choice is None:
+        if tools and request.parallel_tool_calls is False:
+            return tools, {"type": "auto", "disable_parallel_tool_use": True}
+        return tools, None
+    out: dict[str, Any]
+    if choice == "none":
+        return tools, {"type": "none"}
+    if choice == "auto":
+        out = {"type": "auto"}
+    elif choice == "required":
+        out = {"type": "any"}
+    else:
+        out = {"type": "tool", "name": choice}
+    if request.parallel_tool_calls is False:
+        out["disable_parallel_tool_use"] = True
+    return tools, out
+
+
+def _tool_turn_without_thinking(messages: list[ChatMessage]) -> bool:
+    last = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    return last is not None and bool(last.tool_calls) and not last.reasoning_signature
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return schema if schema.get("type") == "object" else {"type": "object", **schema}
+
+
+def _is_tool_results(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return (
+        message.get("role") == "user"
+        and isinstance(content, list)
+        and all(block.get("type") == "tool_result" for block in content)
+    )
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _message(message: ChatMessage) -> dict[str, Any] | None:
+    if message.role == "tool":
+        result = {
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id or "",
+            "content": message.content,
+        }
+        return {"role": "user", "content": [result]}
     blocks: list[dict[str, Any]] = []
     if message.role == "assistant" and message.reasoning and message.reasoning_signature:
         blocks.append(
@@ -248,6 +335,16 @@ def _message(message: ChatMessage) -> dict[str, Any] | None:
         )
     if message.content:
         blocks.append({"type": "text", "text": message.content})
+    if message.role == "assistant":
+        blocks.extend(
+            {
+                "type": "tool_use",
+                "id": call.id,
+                "name": call.name,
+                "input": _arguments(call.arguments),
+            }
+            for call in message.tool_calls
+        )
     if not blocks:
         return None
     if len(blocks) == 1 and blocks[0]["type"] == "text":
@@ -278,6 +375,9 @@ class _StreamState:
         self.output_tokens: int | None = None
         self.thinking_tokens: int | None = None
         self.stop_reason: str | None = None
+        # Open tool_use blocks by index: (id, name, argument pieces).
+        self.tools: dict[int, tuple[str, str, list[str]]] = {}
+        self.answered_by_tool = False
 
     def _usage(self, usage: Usage | MessageDeltaUsage) -> None:
         # Fields read defensively: the SDK builds stream events without validation, so a
@@ -307,12 +407,17 @@ class _StreamState:
                 block = event.content_block
                 if isinstance(block, TextBlock) and block.text:
                     return [TextDelta(text=block.text)]
+                if isinstance(block, ToolUseBlock):
+                    self.tools[event.index] = (block.id, block.name, [])
             case RawContentBlockDeltaEvent():
                 return self._delta(event.index, event.delta)
             case RawContentBlockStopEvent():
                 parts = self.signatures.pop(event.index, None)
                 if parts:
                     return [ReasoningDelta(text="", signature="".join(parts))]
+                tool = self.tools.pop(event.index, None)
+                if tool is not None:
+                    return self._tool_done(*tool)
             case RawMessageDeltaEvent():
                 self._usage(event.usage)
                 if event.delta.stop_reason:
@@ -321,8 +426,22 @@ class _StreamState:
                 return [self.usage_event(), DoneEvent(finish_reason=self.finish_reason())]
         return []
 
+    def _tool_done(self, call_id: str, name: str, pieces: list[str]) -> list[StreamEvent]:
+        arguments = "".join(pieces) or "{}"
+        if name == RESPONSE_TOOL:
+            self.answered_by_tool = True
+            return []  # its input was streamed as the answer's text
+        return [ToolCallEvent(id=call_id, name=name, arguments=arguments)]
+
     def _delta(self, index: int, delta: RawContentBlockDelta) -> list[StreamEvent]:
         match delta:
+            case InputJSONDelta():
+                tool = self.tools.get(index)
+                if tool is None or not delta.partial_json:
+                    return []
+                tool[2].append(delta.partial_json)
+                if tool[1] == RESPONSE_TOOL:
+                    return [TextDelta(text=delta.partial_json)]
             case ThinkingDelta():
                 return [ReasoningDelta(text=delta.thinking)] if delta.thinking else []
             case SignatureDelta():
@@ -358,4 +477,6 @@ class _StreamState:
     def finish_reason(self) -> str | None:
         if self.stop_reason is None:
             return None
+        if self.answered_by_tool and self.stop_reason == "tool_use":
+            return "stop"
         return _FINISH.get(self.stop_reason, self.stop_reason)

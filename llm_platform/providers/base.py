@@ -18,7 +18,7 @@ from llm_platform.core.model_info import ModelInfo as ModelInfo  # re-exported f
 
 # --------------------------------------------------------------------------- requests
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 class ImagePart(BaseModel):
@@ -29,6 +29,14 @@ class ImagePart(BaseModel):
     name: str | None = None
 
 
+class ToolCall(BaseModel):
+    """A function call the model made: `arguments` is the JSON text it produced."""
+
+    id: str
+    name: str
+    arguments: str
+
+
 class ChatMessage(BaseModel):
     role: Role
     content: str
@@ -37,6 +45,12 @@ class ChatMessage(BaseModel):
     # signature, sent back unchanged so a multi-turn conversation stays valid.
     reasoning: str | None = None
     reasoning_signature: str | None = None
+    # An assistant turn that called tools (its `content` may be empty)...
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    # ...and, on a `tool` message, the call it answers (`content` is the result) and the
+    # tool's name (Gemini matches results by name).
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 class ToolSpec(BaseModel):
@@ -67,6 +81,8 @@ class ChatRequest(BaseModel):
     # `ToolCallEvent`s; vendors without tools ignore them.
     tools: list[ToolSpec] = Field(default_factory=list)
     tool_choice: ToolChoice | None = None
+    # False: at most one tool call per turn (None: the vendor's default).
+    parallel_tool_calls: bool | None = None
     # Constrained output: the answer must be one JSON value valid against this schema
     # (vendors' structured-output modes, llama.cpp's grammar); see providers/structured.py.
     response_schema: dict[str, Any] | None = None
@@ -94,10 +110,15 @@ class CitationEvent(Citation):
 
 
 class ToolCallEvent(BaseModel):
+    """One whole tool call (adapters assemble arguments streamed in pieces)."""
+
     type: Literal["tool_call"] = "tool_call"
     id: str
     name: str
     arguments: str  # JSON text as the model produced it
+
+    def call(self) -> ToolCall:
+        return ToolCall(id=self.id, name=self.name, arguments=self.arguments)
 
 
 class UsageEvent(BaseModel):

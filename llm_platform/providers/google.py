@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -29,12 +30,14 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from llm_platform.providers.base import (
+    ChatMessage,
     ChatRequest,
     CitationEvent,
     DoneEvent,
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
     UsageEvent,
 )
 from llm_platform.providers.capabilities import CatalogProvider
@@ -92,9 +95,19 @@ class GoogleProvider(CatalogProvider):
     def contents(self, request: ChatRequest) -> tuple[list[types.Content], str | None]:
         system_parts = [request.system] if request.system else []
         contents: list[types.Content] = []
+        names: dict[str, str] = {}  # tool call id -> tool name (results are matched by name)
+        signature = _replayed_call_signature(request.model)
         for message in request.messages:
             if message.role == "system":
                 system_parts.append(message.content)
+                continue
+            if message.role == "tool":
+                part = _function_response(message, names)
+                previous = contents[-1] if contents else None
+                if previous is not None and previous.role == "user" and _all_responses(previous):
+                    (previous.parts or []).append(part)  # one turn of results
+                else:
+                    contents.append(types.Content(role="user", parts=[part]))
                 continue
             parts: list[types.Part] = []
             if message.role == "user":
@@ -108,6 +121,18 @@ class GoogleProvider(CatalogProvider):
                 )
             if message.content:
                 parts.append(types.Part(text=message.content))
+            for number, call in enumerate(
+                message.tool_calls if message.role == "assistant" else []
+            ):
+                names[call.id] = call.name
+                parts.append(
+                    types.Part(
+                        function_call=types.FunctionCall(
+                            id=call.id, name=call.name, args=_arguments(call.arguments)
+                        ),
+                        thought_signature=signature if number == 0 else None,
+                    )
+                )
             if parts:
                 role = "model" if message.role == "assistant" else "user"
                 contents.append(types.Content(role=role, parts=parts))
@@ -130,8 +155,31 @@ class GoogleProvider(CatalogProvider):
                 else:
                     thinking.thinking_budget = THINKING_BUDGET[effort]
             config.thinking_config = thinking
+        tools: list[types.Tool | Any] = []
+        if request.tools:
+            declarations = [
+                types.FunctionDeclaration(
+                    name=spec.name,
+                    description=spec.description or None,
+                    parameters_json_schema=spec.parameters,
+                )
+                for spec in request.tools
+            ]
+            tools.append(types.Tool(function_declarations=declarations))
+            mode, allowed = _calling_mode(request.tool_choice)
+            if mode is not None:
+                config.tool_config = types.ToolConfig(
+                    function_calling_config=types.FunctionCallingConfig(
+                        mode=mode, allowed_function_names=allowed
+                    )
+                )
         if request.web_search and caps.web_search:
-            config.tools = [types.Tool(google_search=types.GoogleSearch())]
+            tools.append(types.Tool(google_search=types.GoogleSearch()))
+        if tools:
+            config.tools = tools
+        if request.response_schema is not None:
+            config.response_mime_type = "application/json"
+            config.response_json_schema = request.response_schema
         return config
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -168,7 +216,10 @@ class GoogleProvider(CatalogProvider):
             await chunks.aclose()  # type: ignore[attr-defined]
         if folder.usage is not None:
             yield folder.usage
-        yield DoneEvent(finish_reason=folder.finish)
+        finish = folder.finish
+        if folder.calls and finish in (None, "stop"):
+            finish = "tool_calls"
+        yield DoneEvent(finish_reason=finish)
 
     def _error_mapper(self, model: str) -> ErrorMapper:
         name, secrets = self.name, self._secrets
@@ -216,6 +267,7 @@ class _ChunkFolder:
         self.usage: UsageEvent | None = None
         self.finish: str | None = None
         self.seen_urls: set[str] = set()
+        self.calls = 0
 
     def events(self, chunk: types.GenerateContentResponse) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -230,10 +282,71 @@ class _ChunkFolder:
                 if part.text:
                     kind = ReasoningDelta if part.thought else TextDelta
                     out.append(kind(text=part.text))
+                call = part.function_call
+                if call is not None and call.name:
+                    # Gemini sends each call whole, in one part.
+                    self.calls += 1
+                    out.append(
+                        ToolCallEvent(
+                            id=call.id or f"call_{self.calls}",
+                            name=call.name,
+                            arguments=json.dumps(call.args or {}, separators=(",", ":")),
+                        )
+                    )
             out.extend(citations(candidate, self.seen_urls))
             if candidate.finish_reason is not None:
                 self.finish = finish_reason(candidate.finish_reason)
         return out
+
+
+def _calling_mode(
+    choice: str | None,
+) -> tuple[types.FunctionCallingConfigMode | None, list[str] | None]:
+    if choice is None:
+        return None, None
+    if choice in ("auto", "none"):
+        return types.FunctionCallingConfigMode(choice.upper()), None
+    if choice == "required":
+        return types.FunctionCallingConfigMode.ANY, None
+    return types.FunctionCallingConfigMode.ANY, [choice]
+
+
+# Gemini 3 rejects a replayed function call without the thought signature it came with;
+# clients of the OpenAI-style facade cannot send it back, so the documented placeholder for
+# calls whose signature is unknown goes on the first call of each model turn.
+SKIP_SIGNATURE = b"skip_thought_signature_validator"
+
+
+def _replayed_call_signature(model: str) -> bytes | None:
+    major = gemini_major(model)
+    return SKIP_SIGNATURE if major is not None and major >= 3 else None
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _function_response(message: ChatMessage, names: dict[str, str]) -> types.Part:
+    """A tool result: Gemini wants an object, so a non-object result is `{"result": ...}`."""
+    try:
+        value: Any = json.loads(message.content)
+    except json.JSONDecodeError:
+        value = message.content
+    response = value if isinstance(value, dict) else {"result": value}
+    name = message.name or names.get(message.tool_call_id or "", "") or "tool"
+    return types.Part(
+        function_response=types.FunctionResponse(
+            id=message.tool_call_id, name=name, response=response
+        )
+    )
+
+
+def _all_responses(content: types.Content) -> bool:
+    return all(part.function_response is not None for part in content.parts or [])
 
 
 async def _close_all(responses: list[httpx2.Response]) -> None:

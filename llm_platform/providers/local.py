@@ -13,6 +13,12 @@ to the event loop through `call_soon_threadsafe`; when the consumer stops (aclos
 cancel) a stop flag ends generation at the next token, and the lock is released only when
 the thread is really done. Prompt evaluation itself is not interruptible.
 
+Constrained output uses llama.cpp's JSON-schema grammar (`response_format` with a schema):
+`ChatRequest.response_schema` directly, and tools with `tool_choice` "required" or a tool's
+name as a grammar-forced `{"name", "arguments"}` object read back as a `ToolCallEvent`
+("auto" answers in text: nothing parses a small model's free text for calls). Grammar-bound
+output is emitted whole at the end, re-encoded as strict JSON.
+
 Token counts come from a logits processor (called once per sampled token with the whole
 sequence so far), because llama-cpp-python's streaming API reports no usage.
 """
@@ -21,18 +27,23 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import threading
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from llm_platform.providers.base import (
+    ChatMessage,
     ChatRequest,
     DoneEvent,
     ModelCapabilities,
     Provider,
     StreamEvent,
+    TextDelta,
+    ToolCallEvent,
     UsageEvent,
 )
 from llm_platform.providers.capabilities import capabilities_for
@@ -252,7 +263,7 @@ class LocalModelProvider(Provider):
         messages: list[dict[str, str]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        messages.extend(_local_message(m) for m in request.messages)
         counter = _TokenCounter()
         options: dict[str, Any] = {
             "messages": messages,
@@ -262,8 +273,15 @@ class LocalModelProvider(Provider):
         }
         if request.temperature is not None:
             options["temperature"] = request.temperature
+        # Constrained output through llama.cpp's JSON-schema grammar: the answer's schema,
+        # or a forced tool call ({"name", "arguments"} of one of the allowed tools).
+        call_schema = forced_call_schema(request)
+        schema = call_schema or request.response_schema
+        if schema is not None:
+            options["response_format"] = {"type": "json_object", "schema": schema}
         splitter = ThinkTagSplitter()
         finish: str | None = None
+        constrained: list[str] = []  # grammar-bound output, emitted whole at the end
         chunks = llm.create_chat_completion(**options)
         try:
             for chunk in chunks:
@@ -272,7 +290,9 @@ class LocalModelProvider(Provider):
                     break
                 choice = chunk["choices"][0]
                 content = choice.get("delta", {}).get("content")
-                if content:
+                if content and schema is not None:
+                    constrained.append(content)
+                elif content:
                     for event in splitter.feed(content):
                         emit(event)
                 if choice.get("finish_reason"):
@@ -281,6 +301,13 @@ class LocalModelProvider(Provider):
             chunks.close()
         for event in splitter.flush():
             emit(event)
+        if call_schema is not None and finish != "cancelled":
+            call = parse_forced_call("".join(constrained))
+            emit(call)
+            if isinstance(call, ToolCallEvent):
+                finish = "tool_calls"
+        elif constrained:
+            emit(TextDelta(text=normalized_json("".join(constrained))))
         emit(
             UsageEvent(
                 input_tokens=counter.prompt_tokens,
@@ -293,3 +320,61 @@ class LocalModelProvider(Provider):
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _local_message(message: ChatMessage) -> dict[str, str]:
+    """Chat templates of small local models know system/user/assistant only: a tool call is
+    the assistant's JSON, a tool result a user turn naming the call."""
+    if message.role == "tool":
+        name = message.name or message.tool_call_id or "tool"
+        return {"role": "user", "content": f"Result of {name}: {message.content}"}
+    content = message.content
+    if message.role == "assistant" and message.tool_calls:
+        calls = [{"name": c.name, "arguments": c.arguments} for c in message.tool_calls]
+        content = (content + "\n" if content else "") + json.dumps(calls)
+    return {"role": message.role, "content": content}
+
+
+def forced_call_schema(request: ChatRequest) -> dict[str, Any] | None:
+    """With tools and `tool_choice` "required" or a tool's name: the JSON Schema of one call
+    (`{"name": <tool>, "arguments": <its parameters>}`), for the grammar to force. "auto"
+    leaves the model free (a text answer; nothing parses free text for calls)."""
+    choice = request.tool_choice
+    if not request.tools or choice in (None, "auto", "none"):
+        return None
+    allowed = [t for t in request.tools if choice == "required" or t.name == choice]
+    variants = [
+        {
+            "type": "object",
+            "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+            "required": ["name", "arguments"],
+        }
+        for t in allowed
+    ]
+    if not variants:
+        return None
+    return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+def normalized_json(text: str) -> str:
+    """llama-cpp-python's grammar lets raw control characters (newlines) into JSON strings,
+    which strict parsers reject: the value re-encoded (the text as it was if it does not
+    parse, e.g. cut by max_tokens)."""
+    try:
+        return json.dumps(json.loads(text, strict=False), ensure_ascii=False)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_forced_call(text: str) -> ToolCallEvent | TextDelta:
+    """The grammar-constrained call as a `ToolCallEvent` (its text if it is not one, e.g.
+    cut by max_tokens)."""
+    try:
+        value = json.loads(text, strict=False)
+    except json.JSONDecodeError:
+        return TextDelta(text=text)
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return TextDelta(text=text)
+    arguments = json.dumps(value.get("arguments") or {}, separators=(",", ":"))
+    call_id = f"call_{uuid.uuid4().hex[:24]}"
+    return ToolCallEvent(id=call_id, name=value["name"], arguments=arguments)

@@ -27,7 +27,11 @@ from openai.types.responses import (
     ResponseCompletedEvent,
     ResponseErrorEvent,
     ResponseFailedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionToolCall,
     ResponseIncompleteEvent,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
     ResponseOutputTextAnnotationAddedEvent,
     ResponseReasoningSummaryPartAddedEvent,
     ResponseReasoningSummaryTextDeltaEvent,
@@ -47,6 +51,7 @@ from llm_platform.providers.base import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
     UsageEvent,
 )
 from llm_platform.providers.capabilities import CatalogProvider
@@ -58,6 +63,7 @@ from llm_platform.providers.openai_chat import (
     data_url,
     openai_error_mapper,
     stream_error,
+    tool_params,
 )
 from llm_platform.providers.streaming import guarded_stream
 
@@ -176,6 +182,7 @@ class OpenAIProvider(CatalogProvider):
             params["temperature"] = request.temperature
         if request.reasoning_effort is not None and caps.reasoning:
             params["reasoning_effort"] = _effort(request.model, request.reasoning_effort)
+        params.update(tool_params(request))
         return params
 
     # ------------------------------------------------------------------ responses API
@@ -201,8 +208,36 @@ class OpenAIProvider(CatalogProvider):
                 reasoning["summary"] = self.reasoning_summary
             if reasoning:
                 params["reasoning"] = reasoning
+        tools: list[dict[str, Any]] = [
+            {
+                "type": "function",
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": spec.parameters,
+                "strict": False,
+            }
+            for spec in request.tools
+        ]
         if request.web_search and caps.web_search:
-            params["tools"] = [{"type": "web_search"}]
+            tools.append({"type": "web_search"})
+        if tools:
+            params["tools"] = tools
+        choice = request.tool_choice
+        if request.tools and choice in ("auto", "none", "required"):
+            params["tool_choice"] = choice
+        elif request.tools and choice:
+            params["tool_choice"] = {"type": "function", "name": choice}
+        if request.tools and request.parallel_tool_calls is not None:
+            params["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.response_schema is not None:
+            params["text"] = {
+                "format": {
+                    "type": "json_schema",
+                    "name": "response",
+                    "schema": request.response_schema,
+                    "strict": False,
+                }
+            }
         return params
 
     async def _responses_events(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -218,8 +253,9 @@ class OpenAIProvider(CatalogProvider):
                 **self.responses_params(request), stream=True
             )
         async with stream:
+            state = ResponsesState()
             async for event in stream:
-                for out in responses_event(event):
+                for out in state.handle(event):
                     yield out
 
     # ------------------------------------------------------------------ models
@@ -246,8 +282,26 @@ def _refuses_summaries(exc: openai.BadRequestError) -> bool:
 def responses_input(request: ChatRequest) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for message in request.messages:
-        if message.role == "assistant":
-            items.append({"role": "assistant", "content": message.content})
+        if message.role == "tool":
+            items.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.tool_call_id or "",
+                    "output": message.content,
+                }
+            )
+        elif message.role == "assistant":
+            if message.content:
+                items.append({"role": "assistant", "content": message.content})
+            items.extend(
+                {
+                    "type": "function_call",
+                    "call_id": call.id,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                }
+                for call in message.tool_calls
+            )
         elif message.role == "system":
             items.append({"role": "developer", "content": message.content})
         elif message.images:
@@ -275,6 +329,35 @@ def responses_usage(usage: Any) -> UsageEvent:
         reasoning_tokens=getattr(outputs, "reasoning_tokens", None) if outputs else None,
         cached_tokens=getattr(inputs, "cached_tokens", None) if inputs else None,
     )
+
+
+class ResponsesState:
+    """Responses API stream events to ours. Function calls: `output_item.added` opens one
+    (call id, name), `function_call_arguments.delta`s carry its arguments in pieces, and
+    `output_item.done` closes it: one `ToolCallEvent` per call, arguments whole."""
+
+    def __init__(self) -> None:
+        self.arguments: dict[str, list[str]] = {}
+        self.saw_calls = False
+
+    def handle(self, event: ResponseStreamEvent) -> list[StreamEvent]:
+        match event:
+            case ResponseOutputItemAddedEvent(item=ResponseFunctionToolCall() as item):
+                self.arguments[item.id or item.call_id] = [item.arguments or ""]
+                return []
+            case ResponseFunctionCallArgumentsDeltaEvent():
+                self.arguments.setdefault(event.item_id, []).append(event.delta)
+                return []
+            case ResponseOutputItemDoneEvent(item=ResponseFunctionToolCall() as item):
+                pieces = self.arguments.pop(item.id or item.call_id, [])
+                self.saw_calls = True
+                arguments = item.arguments or "".join(pieces) or "{}"
+                return [ToolCallEvent(id=item.call_id, name=item.name, arguments=arguments)]
+        events = responses_event(event)
+        last = events[-1] if events else None
+        if self.saw_calls and isinstance(last, DoneEvent) and last.finish_reason == "stop":
+            events[-1] = DoneEvent(finish_reason="tool_calls")
+        return events
 
 
 def responses_event(event: ResponseStreamEvent) -> list[StreamEvent]:

@@ -70,6 +70,21 @@ def chat_messages(request: ChatRequest, *, system_role: str = "system") -> list[
 
 def _chat_message(message: ChatMessage, system_role: str) -> dict[str, Any]:
     role = system_role if message.role == "system" else message.role
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ],
+        }
     if not message.images or message.role != "user":
         return {"role": role, "content": message.content}
     parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
@@ -78,6 +93,45 @@ def _chat_message(message: ChatMessage, system_role: str) -> dict[str, Any]:
         for image in message.images
     )
     return {"role": role, "content": parts}
+
+
+def tool_params(request: ChatRequest, *, json_schema: bool = True) -> dict[str, Any]:
+    """`tools`, `tool_choice`, `parallel_tool_calls` and `response_format` as Chat
+    Completions takes them. `json_schema=False`: a server that only knows JSON mode
+    (`{"type": "json_object"}`, DeepSeek) gets that, the schema stays in the prompt."""
+    params: dict[str, Any] = {}
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": spec.name,
+                    "description": spec.description,
+                    "parameters": spec.parameters,
+                },
+            }
+            for spec in request.tools
+        ]
+        choice = request.tool_choice
+        if choice in ("auto", "none", "required"):
+            params["tool_choice"] = choice
+        elif choice:
+            params["tool_choice"] = {"type": "function", "function": {"name": choice}}
+        if request.parallel_tool_calls is not None:
+            params["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.response_schema is not None:
+        if json_schema:
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "response",
+                    "schema": request.response_schema,
+                    "strict": False,
+                },
+            }
+        else:
+            params["response_format"] = {"type": "json_object"}
+    return params
 
 
 def usage_event(usage: dict[str, Any]) -> UsageEvent:

@@ -20,6 +20,7 @@ from llm_platform.providers.openai_chat import (
     chat_completion_events,
     chat_messages,
     openai_error_mapper,
+    tool_params,
 )
 from llm_platform.providers.streaming import guarded_stream
 
@@ -70,6 +71,9 @@ class OpenAICompatibleProvider(CatalogProvider):
                 params["reasoning"] = {"effort": effort}
             elif self.flavor == "generic":
                 params["reasoning_effort"] = effort
+        # DeepSeek has JSON mode only; the others (OpenRouter, Ollama, vLLM, llama.cpp
+        # server) take a `json_schema` response format.
+        params.update(tool_params(request, json_schema=self.flavor != "deepseek"))
         return params
 
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:

@@ -31,6 +31,7 @@ from llm_platform.providers.base import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
     UsageEvent,
 )
 from llm_platform.providers.errors import ModelNotFound, ProviderUnavailable
@@ -98,6 +99,17 @@ def text_events(text: str, *, delay: float = 0.0) -> list[ScriptStep]:
 
 def reasoning_events(text: str, *, delay: float = 0.0) -> list[ScriptStep]:
     return _word_events(text, delay, ReasoningDelta)
+
+
+def tool_call_events(*calls: tuple[str, str, str]) -> list[ScriptStep]:
+    """A turn that calls tools: one `ToolCallEvent` per (id, name, JSON arguments), then
+    `done` with finish reason "tool_calls" (what adapters yield for a vendor's calls)."""
+    steps: list[ScriptStep] = [
+        ToolCallEvent(id=call_id, name=name, arguments=arguments)
+        for call_id, name, arguments in calls
+    ]
+    steps.append(DoneEvent(finish_reason="tool_calls"))
+    return steps
 
 
 def _last_user_text(request: ChatRequest) -> str:
@@ -173,6 +185,20 @@ def demo_script(model: str, request: ChatRequest, delay: float = 0.02) -> Script
     if model == "grounded":
         grounded = grounded_answer(request)
         return [*text_events(grounded, delay=delay), _usage_for(request, grounded, "")]
+    if model == "tools":
+        # Calls the first declared tool (arguments "{}") unless the last message is a tool
+        # result, which it then reports.
+        last = request.messages[-1] if request.messages else None
+        if (
+            request.tools
+            and request.tool_choice != "none"
+            and (last is None or last.role != "tool")
+        ):
+            return tool_call_events(("call_demo_1", request.tools[0].name, "{}"))
+        said = (
+            f"The tool said: {last.content}" if last is not None and last.role == "tool" else answer
+        )
+        return [*text_events(said, delay=delay), _usage_for(request, said, "")]
     if model == "fail-midstream":
         return [
             *text_events("This answer stops", delay=delay),
@@ -192,6 +218,7 @@ DEMO_MODELS: dict[str, ModelCapabilities] = {
     "instant": ModelCapabilities(max_output_tokens=4096),
     "cite": ModelCapabilities(web_search=True, max_output_tokens=4096),
     "grounded": ModelCapabilities(max_output_tokens=4096),
+    "tools": ModelCapabilities(max_output_tokens=4096),
     "fail-midstream": ModelCapabilities(max_output_tokens=4096),
     "fail": ModelCapabilities(max_output_tokens=4096),
     "hang": ModelCapabilities(max_output_tokens=4096),

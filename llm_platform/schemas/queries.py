@@ -22,6 +22,7 @@ class QueryLogOut(Schema):
     response_text: str | None
     reasoning_text: str | None
     citations: list[dict[str, Any]]
+    tool_calls: list[dict[str, Any]] | None = None
     input_tokens: int | None
     output_tokens: int | None
     reasoning_tokens: int | None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -12,10 +12,30 @@ from llm_platform.schemas.common import ClientId
 __all__ = ["Citation"]  # re-exported: part of the query API's schema
 
 
+class ToolDefinition(BaseModel):
+    """A function the model may call; `parameters` is its arguments' JSON Schema."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str = Field(default="", max_length=10_000)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+class ToolCallRecord(BaseModel):
+    """A tool call the model made: `arguments` is the JSON text it produced."""
+
+    id: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=64)
+    arguments: str = Field(default="{}", max_length=1_000_000)
+
+
 class HistoryMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    role: Literal["user", "assistant", "system"]
+    role: Literal["user", "assistant", "system", "tool"]
     content: str = Field(max_length=1_000_000)
+    # An assistant turn's tool calls; a `tool` message's call id and tool name.
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list, max_length=128)
+    tool_call_id: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, max_length=64)
 
 
 class Attachment(BaseModel):
@@ -51,6 +71,14 @@ class QueryRequest(BaseModel):
     use_rag: bool | None = None
     # Restrict retrieval to these files (another user's file id: 404).
     file_ids: list[str] | None = Field(default=None, max_length=100)
+    # Native tool calling: the model may answer with calls instead of text.
+    tools: list[ToolDefinition] = Field(default_factory=list, max_length=128)
+    # "auto", "none", "required" or one tool's name.
+    tool_choice: str | None = Field(default=None, max_length=64)
+    parallel_tool_calls: bool | None = None
+    # A turn continued after tool calls: the assistant's calls and the tools' results that
+    # follow `query` (in order), sent back for the model's next step.
+    tool_rounds: list[HistoryMessage] = Field(default_factory=list, max_length=256)
 
     @field_validator("query")
     @classmethod
@@ -111,6 +139,7 @@ class QueryResponse(BaseModel):
     ttft_ms: float | None
     cost_usd: float | None
     grounding: GroundingInfo | None = None
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
 
 
 class CancelResult(BaseModel):

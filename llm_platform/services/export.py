@@ -98,6 +98,7 @@ def query_record(q: Query, *, hide_arm_prompt: bool = False) -> dict[str, Any]:
         "response_text": q.response_text,
         "reasoning_text": q.reasoning_text,
         "citations": q.citations,
+        "tool_calls": q.tool_calls,
         "input_tokens": q.input_tokens,
         "output_tokens": q.output_tokens,
         "reasoning_tokens": q.reasoning_tokens,

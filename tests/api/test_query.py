@@ -16,7 +16,7 @@ from llm_platform.providers.errors import (
     ProviderRateLimited,
     ProviderUnavailable,
 )
-from llm_platform.providers.scripted import Fail, reasoning_events, text_events
+from llm_platform.providers.scripted import Fail, reasoning_events, text_events, tool_call_events
 from tests.conftest import AppClient, staff_headers
 from tests.support.query import body, parse_sse, query_client, scripted
 
@@ -358,3 +358,47 @@ async def test_no_key_in_logs_errors_or_rows(
         assert secret not in str(rows)
     out, err = capfd.readouterr()
     assert secret not in out + err
+
+
+@sqlite_only
+async def test_tool_calls_over_the_v1_api(make_settings: Callable[..., Settings]) -> None:
+    """`tools` in, `tool_calls` out (JSON answer, `tool_call` frames, the logged row); a
+    second round's calls and results as `tool_rounds`."""
+    tool = {"name": "lookup", "parameters": {"type": "object", "properties": {}}}
+    call = ("call_1", "lookup", '{"q": "x"}')
+    async with query_client(make_settings) as client:
+        scripted(client).queue(tool_call_events(call), tool_call_events(call))
+        r = await client.post("/api/v1/query", json=body("find x", tools=[tool]))
+        assert r.status_code == 200, r.text
+        assert r.json()["tool_calls"] == [
+            {"id": "call_1", "name": "lookup", "arguments": '{"q": "x"}'}
+        ]
+        r = await client.post("/api/v1/query/stream", json=body("find x", tools=[tool]))
+        frames = [f for f in parse_sse(r.text) if f.get("type") == "tool_call"]
+        assert [(f["id"], f["name"], f["arguments"]) for f in frames] == [call]
+        rows = await logged(client)
+        assert rows[0]["tool_calls"] == [
+            {"id": "call_1", "name": "lookup", "arguments": '{"q": "x"}'}
+        ]
+
+        scripted(client).queue(text_events("x is 1."))
+        rounds = [
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [dict(zip(("id", "name", "arguments"), call, strict=True))],
+            },
+            {"role": "tool", "content": "1", "tool_call_id": "call_1"},
+        ]
+        r = await client.post(
+            "/api/v1/query", json=body("find x", tools=[tool], tool_rounds=rounds)
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["response"] == "x is 1." and r.json()["tool_calls"] == []
+        sent = scripted(client).last.request.messages
+        assert [m.role for m in sent] == ["user", "assistant", "tool"]
+        bad = [{"role": "tool", "content": "1", "tool_call_id": "call_404"}]
+        r = await client.post("/api/v1/query", json=body("find x", tools=[tool], tool_rounds=bad))
+        assert r.status_code == 400 and "call_404" in r.json()["detail"]
+        r = await client.post("/api/v1/query", json=body("find x", history=bad))
+        assert r.status_code == 400 and "history.0" in r.json()["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,10 @@ from llm_platform.providers.base import (
     ImagePart,
     StreamEvent,
     TextDelta,
+    ToolCallEvent,
+    ToolSpec,
     UsageEvent,
+    collect,
 )
 from llm_platform.providers.errors import ModelNotFound, ProviderBadRequest, ProviderUnavailable
 from llm_platform.providers.local import (
@@ -65,6 +69,29 @@ async def test_streams_a_real_answer_with_usage(local: LocalModelProvider) -> No
     assert isinstance(events[-1], DoneEvent)
     assert events[-1].finish_reason in ("stop", "length")
     print(f"\nSmolLM2: {usage.output_tokens} tokens in {elapsed:.2f}s: {answer!r}")
+
+
+async def test_constrained_json_and_a_forced_tool_call(local: LocalModelProvider) -> None:
+    """llama.cpp's JSON-schema grammar: the answer is valid JSON for the schema; with a
+    required tool, the output is one call to it, read back as a `ToolCallEvent`."""
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 20}},
+        "required": ["city"],
+    }
+    request = question(max_tokens=40).model_copy(update={"response_schema": schema})
+    completion = await collect(local.stream(request))
+    value = json.loads(completion.text)
+    assert isinstance(value, dict) and isinstance(value["city"], str), completion.text
+
+    tool = ToolSpec(name="get_weather", parameters=schema)
+    forced = question(max_tokens=40).model_copy(update={"tools": [tool], "tool_choice": "required"})
+    events = await drain(local.stream(forced))
+    calls = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert len(calls) == 1 and calls[0].name == "get_weather", events
+    assert isinstance(json.loads(calls[0].arguments)["city"], str)
+    assert not [e for e in events if isinstance(e, TextDelta)]
+    assert events[-1] == DoneEvent(finish_reason="tool_calls")
 
 
 async def test_one_generation_at_a_time(local: LocalModelProvider) -> None:

@@ -27,11 +27,19 @@ from llm_platform.schemas.openai import (
     ChatCompletionRequest,
     ChatMessageIn,
     Choice,
+    FunctionCall,
     ModelCard,
     ModelList,
     OpenAIErrorBody,
+    ToolCall,
 )
-from llm_platform.schemas.query import Attachment, HistoryMessage, QueryRequest
+from llm_platform.schemas.query import (
+    Attachment,
+    HistoryMessage,
+    QueryRequest,
+    ToolCallRecord,
+    ToolDefinition,
+)
 from llm_platform.services.query import service as query_service
 from llm_platform.services.query.service import PlanOptions
 from llm_platform.services.streams.formats import SSE_HEADERS, sse_stream
@@ -90,20 +98,61 @@ def _images(message: ChatMessageIn) -> list[Attachment]:
     return out
 
 
+def _history(message: ChatMessageIn) -> HistoryMessage:
+    calls = [
+        ToolCallRecord(id=c.id, name=c.function.name, arguments=c.function.arguments)
+        for c in message.tool_calls or []
+    ]
+    return HistoryMessage.model_validate(
+        {
+            "role": message.role,  # user, assistant or tool (system messages join `system`)
+            "content": _text(message),
+            "tool_calls": calls,
+            "tool_call_id": message.tool_call_id if message.role == "tool" else None,
+            "name": message.name if message.role == "tool" else None,
+        }
+    )
+
+
+def _tools(body: ChatCompletionRequest) -> tuple[list[ToolDefinition], str | None]:
+    tools = [
+        ToolDefinition(
+            name=t.function.name,
+            description=t.function.description or "",
+            parameters=t.function.parameters or {"type": "object", "properties": {}},
+        )
+        for t in body.tools or []
+    ]
+    choice = body.tool_choice
+    return tools, choice if isinstance(choice, str) or choice is None else choice.function.name
+
+
+LAST_MESSAGE = (
+    "messages: the last message must have role 'user', or 'tool' (the results of the "
+    "assistant's tool calls that follow the last user message)"
+)
+
+
 def to_query_request(body: ChatCompletionRequest, user_id: str | None) -> QueryRequest:
-    if body.tools or body.functions:
-        raise BadRequest("tools: tool calling is not supported by this gateway yet")
+    if body.functions:
+        raise BadRequest("functions: deprecated; declare them as `tools`")
     if body.n is not None and body.n > 1:
         raise BadRequest("n: only one choice per request is supported")
-    last = body.messages[-1]
-    if last.role != "user":
-        raise BadRequest("messages: the last message must have role 'user'")
+    # The turn: the last user message, then (after tool calls) the calls and their results.
+    turn = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
+    rounds = body.messages[turn + 1 :] if turn is not None else body.messages
+    for index, message in enumerate(rounds, start=len(body.messages) - len(rounds)):
+        if message.role == "tool":
+            if not message.tool_call_id:
+                raise BadRequest(f"messages.{index}: a tool message needs its tool_call_id")
+        elif message.role != "assistant" or not message.tool_calls:
+            raise BadRequest(LAST_MESSAGE)
+    if turn is None or (rounds and rounds[-1].role != "tool"):
+        raise BadRequest(LAST_MESSAGE)
+    last = body.messages[turn]
     system = "\n\n".join(_text(m) for m in body.messages if m.role in ("system", "developer"))
-    history = [
-        HistoryMessage(role="user" if m.role == "user" else "assistant", content=_text(m))
-        for m in body.messages[:-1]
-        if m.role in ("user", "assistant")
-    ]
+    history = [_history(m) for m in body.messages[:turn] if m.role in ("user", "assistant", "tool")]
+    tools, tool_choice = _tools(body)
     provider, _, model = body.model.partition(":") if ":" in body.model else ("", "", body.model)
     return QueryRequest(
         user_id=user_id,
@@ -118,6 +167,10 @@ def to_query_request(body: ChatCompletionRequest, user_id: str | None) -> QueryR
         reasoning_effort=body.reasoning_effort,
         use_rag=body.use_rag if body.use_rag is not None else (None if body.file_ids else False),
         file_ids=body.file_ids,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=body.parallel_tool_calls,
+        tool_rounds=[_history(m) for m in rounds],
     )
 
 
@@ -140,23 +193,32 @@ async def chat_completions(body: ChatCompletionRequest, ctx: Context, http: Requ
     )
     if not body.stream:
         result = await query_service.answer(runtime, plan)
+        calls = [
+            ToolCall(id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments))
+            for c in result.tool_calls
+        ]
+        message = AssistantMessage(
+            content=result.text if result.text or not calls else None,
+            reasoning_content=result.reasoning or None,
+            tool_calls=calls or None,
+        )
         completion = ChatCompletion(
             id=f"chatcmpl-{plan.query_id}",
             created=int(plan.created_wall),
             model=f"{result.provider}:{result.model}",
             choices=[
                 Choice(
-                    message=AssistantMessage(
-                        content=result.text, reasoning_content=result.reasoning or None
-                    ),
+                    message=message,
                     finish_reason=finish_reason(result.status, result.finish_reason),
                 )
             ],
             usage=completion_usage(result.usage),
             citations=result.citations or None,
         )
+        data = completion.model_dump(exclude_none=True)
+        data["choices"][0]["message"]["content"] = message.content  # null with tool calls
         return Response(
-            orjson.dumps(completion.model_dump(exclude_none=True)),
+            orjson.dumps(data),
             media_type="application/json",
             headers={"X-Query-ID": plan.query_id},
         )

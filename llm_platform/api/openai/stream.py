@@ -20,7 +20,11 @@ from llm_platform.services.streams.frames import (
     StartFrame,
     ThoughtFrame,
     TokenFrame,
+    ToolCallFrame,
 )
+
+# Tool-call arguments go out in pieces of this many characters, as OpenAI streams them.
+ARGUMENT_PIECE = 64
 
 
 def finish_reason(status: str | None, reason: str | None) -> str:
@@ -57,8 +61,9 @@ class ChunkEncoder:
             + orjson.dumps(model)
         )
         self.include_usage = include_usage
+        self.tool_calls = 0
 
-    def chunk(self, delta: dict[str, str], finish: str | None = None) -> bytes:
+    def chunk(self, delta: dict[str, object], finish: str | None = None) -> bytes:
         return (
             self.prefix
             + b',"choices":[{"index":0,"delta":'
@@ -76,6 +81,8 @@ class ChunkEncoder:
                 return self.chunk({"reasoning_content": content})
             case StartFrame():
                 return self.chunk({"role": "assistant", "content": ""})
+            case ToolCallFrame() as call:
+                return self.tool_call(call)
             case DoneFrame(metadata=meta):
                 out = self.chunk({}, finish_reason(meta.status, meta.finish_reason))
                 if self.include_usage:
@@ -92,3 +99,22 @@ class ChunkEncoder:
                     + b"]}\n\n"
                 )
         return None  # usage frames: usage comes with `done`
+
+    def tool_call(self, frame: ToolCallFrame) -> bytes:
+        """`delta.tool_calls` chunks as OpenAI sends them: the call's index, id, type and
+        name with empty arguments first, then the arguments in pieces (index only)."""
+        index, self.tool_calls = self.tool_calls, self.tool_calls + 1
+        head = {
+            "index": index,
+            "id": frame.id,
+            "type": "function",
+            "function": {"name": frame.name, "arguments": ""},
+        }
+        out = [self.chunk({"tool_calls": [head]})]
+        arguments = frame.arguments
+        for start in range(0, len(arguments), ARGUMENT_PIECE):
+            piece = arguments[start : start + ARGUMENT_PIECE]
+            out.append(
+                self.chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            )
+        return b"".join(out)

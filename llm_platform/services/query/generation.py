@@ -23,6 +23,7 @@ from llm_platform.providers.base import (
     ErrorEvent,
     ReasoningDelta,
     TextDelta,
+    ToolCallEvent,
     UsageEvent,
     merge_usage,
 )
@@ -32,6 +33,7 @@ from llm_platform.schemas.query import (
     Citation,
     GroundingInfo,
     QueryStatus,
+    ToolCallRecord,
     Usage,
 )
 from llm_platform.services.pricing import call_cost
@@ -50,6 +52,7 @@ from llm_platform.services.streams.frames import (
     StreamMetadata,
     ThoughtFrame,
     TokenFrame,
+    ToolCallFrame,
     UsageFrame,
 )
 from llm_platform.services.thoughts import ThoughtTracker
@@ -79,6 +82,7 @@ class GenerationResult:
     error: str | None = None
     error_exc: ProviderError | None = None
     grounding: GroundingInfo | None = None
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
 
     @property
     def response(self) -> str:
@@ -185,6 +189,17 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
                     result.model = event.candidate.model
                     caps = event.candidate.provider.capabilities(event.candidate.model)
                     result.supports_cot = caps.reasoning
+                elif isinstance(event, ToolCallEvent):
+                    if first_token is None:
+                        first_token = time.perf_counter()
+                        if emit is not None:
+                            await logged_start()
+                    thoughts.end()
+                    result.tool_calls.append(
+                        ToolCallRecord(id=event.id, name=event.name, arguments=event.arguments)
+                    )
+                    if emit is not None:
+                        await emit(ToolCallFrame(event.id, event.name, event.arguments))
                 elif isinstance(event, UsageEvent):
                     usage = merge_usage(usage, event)
                 elif isinstance(event, CitationEvent):
@@ -208,10 +223,12 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
             task.uncancel()
     except Exception as exc:  # a bug in an adapter: log it, keep the partial answer
         log.exception("generation_failed", query_id=plan.query_id)
-        result.status = "incomplete" if text or reasoning else "error"
+        result.status = "incomplete" if text or reasoning or result.tool_calls else "error"
         result.error = f"Internal error while generating ({type(exc).__name__})"
 
     thoughts.end()
+    if result.tool_calls and result.status == "ok" and result.finish_reason in (None, "stop"):
+        result.finish_reason = "tool_calls"
     result.text = "".join(text)
     result.reasoning = "".join(reasoning)
     result.usage = _usage(usage)

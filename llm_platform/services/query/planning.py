@@ -30,11 +30,14 @@ from llm_platform.providers.base import (
     ImagePart,
     ModelCapabilities,
     Provider,
+    ToolCall,
+    ToolSpec,
 )
 from llm_platform.providers.errors import ProviderError, UnknownProvider
 from llm_platform.providers.registry import ProviderRegistry
+from llm_platform.providers.tools import check_tools
 from llm_platform.schemas.experiments import VariantSettings
-from llm_platform.schemas.query import Attachment, GroundingInfo, QueryRequest
+from llm_platform.schemas.query import Attachment, GroundingInfo, HistoryMessage, QueryRequest
 from llm_platform.services.experiments import variants_of
 from llm_platform.services.query.log_records import HIDDEN_SYSTEM
 
@@ -93,6 +96,44 @@ class QueryPlan:
             replace(c, request=c.request.model_copy(update=dict(update))) for c in self.candidates
         )
         return replace(self, candidates=candidates)
+
+
+def _message(message: HistoryMessage) -> ChatMessage:
+    return ChatMessage(
+        role=message.role,
+        content=message.content,
+        tool_calls=[
+            ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
+        ],
+        tool_call_id=message.tool_call_id,
+        name=message.name,
+    )
+
+
+def _tool_rounds(payload: QueryRequest) -> list[ChatMessage]:
+    """The assistant's tool calls and the tools' results after the query: each result must
+    answer a call made before it."""
+    called: set[str] = set()
+    for index, message in enumerate(payload.history):
+        called.update(c.id for c in message.tool_calls)
+        if message.role == "tool" and message.tool_call_id not in called:
+            raise BadRequest(
+                f"history.{index}: tool_call_id '{message.tool_call_id}' answers no call"
+            )
+    out: list[ChatMessage] = []
+    for index, message in enumerate(payload.tool_rounds):
+        if message.role == "assistant":
+            called.update(c.id for c in message.tool_calls)
+        elif message.role != "tool":
+            raise BadRequest(
+                f"tool_rounds.{index}: only assistant and tool messages continue a turn"
+            )
+        elif message.tool_call_id not in called:
+            raise BadRequest(
+                f"tool_rounds.{index}: tool_call_id '{message.tool_call_id}' answers no call"
+            )
+        out.append(_message(message))
+    return out
 
 
 def _decode_image(att: Attachment, index: int, max_bytes: int) -> tuple[ImagePart, dict[str, Any]]:
@@ -203,8 +244,11 @@ async def build_plan(
         or registry.system_prompt_for(provider.name, model)
     )
     temperature = arm.temperature if arm and arm.temperature is not None else payload.temperature
-    messages = [ChatMessage(role=m.role, content=m.content) for m in payload.history]
+    tools = [ToolSpec.model_validate(t.model_dump()) for t in payload.tools]
+    check_tools(tools, payload.tool_choice)
+    messages = [_message(m) for m in payload.history]
     messages.append(ChatMessage(role="user", content=payload.query, images=images))
+    messages.extend(_tool_rounds(payload))
     base = ChatRequest(
         model=model,
         messages=messages,
@@ -213,6 +257,9 @@ async def build_plan(
         max_tokens=max_tokens,
         reasoning_effort=payload.reasoning_effort,
         web_search=payload.web_search,
+        tools=tools,
+        tool_choice=payload.tool_choice,
+        parallel_tool_calls=payload.parallel_tool_calls,
     )
     candidates = [Candidate(provider, model, base)]
     candidates += _fallbacks(registry, settings, payload, base, images, candidates[0].name)
@@ -222,13 +269,21 @@ async def build_plan(
         "model_provider": payload.model_provider,
         "model_name": payload.model_name,
         "system": system,
-        "history": [m.model_dump() for m in payload.history],
+        "history": [m.model_dump(exclude_defaults=True) for m in payload.history],
         "attachments": attachment_meta,
         "temperature": temperature,
         "max_tokens": max_tokens,
         "reasoning_effort": payload.reasoning_effort,
         "web_search": payload.web_search,
     }
+    if payload.tools:
+        log_request["tools"] = [t.model_dump() for t in payload.tools]
+        log_request["tool_choice"] = payload.tool_choice
+        log_request["parallel_tool_calls"] = payload.parallel_tool_calls
+    if payload.tool_rounds:
+        log_request["tool_rounds"] = [
+            m.model_dump(exclude_defaults=True) for m in payload.tool_rounds
+        ]
     if arm is not None and arm.system_prompt:
         log_request[HIDDEN_SYSTEM] = True  # left out of what the participant reads back
     if len(candidates) > 1:

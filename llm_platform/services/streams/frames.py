@@ -65,6 +65,17 @@ class CitationFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallFrame:
+    """One whole tool call the model made (its arguments as JSON text)."""
+
+    type: ClassVar[str] = "tool_call"
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class UsageFrame:
     type: ClassVar[str] = "usage"
 
@@ -136,6 +147,7 @@ StreamFrame = (
     | ThoughtFrame
     | TokenFrame
     | CitationFrame
+    | ToolCallFrame
     | UsageFrame
     | DoneFrame
     | ErrorFrame
@@ -188,6 +200,13 @@ def payload(frame: StreamFrame) -> dict[str, Any]:
                 "provider": frame.provider,
                 "model": frame.model,
                 "supports_cot": frame.supports_cot,
+            }
+        case ToolCallFrame():
+            return {
+                "type": "tool_call",
+                "id": frame.id,
+                "name": frame.name,
+                "arguments": frame.arguments,
             }
         case UsageFrame(usage=usage):
             return {"type": "usage", "usage": usage.model_dump()}
@@ -253,6 +272,12 @@ def parse(data: dict[str, Any]) -> StreamFrame | None:
                 provider=str(data.get("provider") or ""),
                 model=str(data.get("model") or ""),
                 supports_cot=bool(data.get("supports_cot")),
+            )
+        case "tool_call":
+            return ToolCallFrame(
+                id=str(data.get("id") or ""),
+                name=str(data.get("name") or ""),
+                arguments=str(data.get("arguments") or "{}"),
             )
         case "usage":
             return UsageFrame(Usage.model_validate(data.get("usage") or {}))

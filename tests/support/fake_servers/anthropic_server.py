@@ -4,8 +4,10 @@ Wire format from Anthropic's streaming reference: `event: message_start` (messag
 `usage.input_tokens`, `cache_read_input_tokens`, `cache_creation_input_tokens`), then per
 content block `content_block_start` / `content_block_delta` / `content_block_stop` —
 a `thinking` block streams `thinking_delta`s then one `signature_delta` (only when the
-request enables thinking), a `text` block streams `text_delta`s — `ping` events in
-between, `message_delta` with `stop_reason` and cumulative `usage.output_tokens`, and
+request enables thinking), a `text` block streams `text_delta`s, a `tool_use` block (one
+per scenario tool call) its input in `input_json_delta` pieces — `ping` events in
+between, `message_delta` with `stop_reason` (`tool_use` after tool calls) and cumulative
+`usage.output_tokens`, and
 `message_stop`. A failure mid-stream is `event: error` with
 `{"type": "error", "error": {"type": "overloaded_error", "message": ...}}`; HTTP errors
 carry the same body shape, a `request-id` header and, for 429, `retry-after`.
@@ -141,11 +143,21 @@ class FakeAnthropic(FakeVendor):
         if s.hold_open:
             return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay, hold_open=True)
         chunks.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+        for call_id, name, arguments in s.tool_calls:
+            index += 1
+            block = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+            chunks.append(_block_start(index, block))
+            chunks.append(_delta(index, {"type": "input_json_delta", "partial_json": ""}))
+            for i in range(0, len(arguments), 7):
+                piece = {"type": "input_json_delta", "partial_json": arguments[i : i + 7]}
+                chunks.append(_delta(index, piece))
+            chunks.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+        stop_reason = "tool_use" if s.tool_calls else "end_turn"
         chunks.append(
             sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                     "usage": {"output_tokens": s.output_tokens},
                 },
                 "message_delta",

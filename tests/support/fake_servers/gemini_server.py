@@ -7,7 +7,8 @@ GenerateContentResponse: `candidates[0].content.parts[]` where thought-summary p
 `"thought": true` (sent only when `generationConfig.thinkingConfig.includeThoughts` is set),
 `usageMetadata` (`promptTokenCount`, `candidatesTokenCount`, `thoughtsTokenCount`,
 `cachedContentTokenCount`, `totalTokenCount`), `modelVersion`, `responseId`; the last
-chunk has `finishReason: "STOP"`. Errors use Google's envelope
+chunk has `finishReason: "STOP"` (with a turn's `functionCall` parts, whole, when the
+scenario has tool calls). Errors use Google's envelope
 `{"error": {"code", "message", "status", "details"}}` — a bad key is a 400
 INVALID_ARGUMENT with reason API_KEY_INVALID, an unknown model a 404 NOT_FOUND, a 429
 RESOURCE_EXHAUSTED carries `RetryInfo.retryDelay`. A failure mid-stream is a `data:` line
@@ -16,6 +17,7 @@ holding that envelope.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.fake_servers.server import FakeVendor, Reply, Request
@@ -155,9 +157,11 @@ class FakeGemini(FakeVendor):
         config = body.get("generationConfig") or {}
         thoughts = bool((config.get("thinkingConfig") or {}).get("includeThoughts"))
 
-        def chunk(part: dict[str, Any] | None, *, final: bool = False) -> bytes:
+        def chunk(
+            part: dict[str, Any] | None, *, final: bool = False, calls: list[Any] | None = None
+        ) -> bytes:
             candidate: dict[str, Any] = {
-                "content": {"parts": [part] if part else [], "role": "model"},
+                "content": {"parts": calls or ([part] if part else []), "role": "model"},
                 "index": 0,
             }
             usage: dict[str, Any] = {
@@ -194,7 +198,15 @@ class FakeGemini(FakeVendor):
         if s.hold_open:
             chunks = [chunk(p) for p in pieces]
             return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay, hold_open=True)
-        chunks = [chunk(p) for p in pieces[:-1]] + [
-            chunk(pieces[-1] if pieces else None, final=True)
+        # Function calls come whole, all of a turn's in one chunk's parts (Gemini gives no
+        # call ids: the client numbers them).
+        calls = [
+            {"functionCall": {"name": name, "args": json.loads(arguments)}}
+            for _, name, arguments in s.tool_calls
         ]
+        if calls:
+            chunks = [chunk(p) for p in pieces] + [chunk(None, final=True, calls=calls)]
+        else:
+            chunks = [chunk(p) for p in pieces[:-1]]
+            chunks.append(chunk(pieces[-1] if pieces else None, final=True))
         return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay)

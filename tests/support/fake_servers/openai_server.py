@@ -9,7 +9,9 @@ Wire formats follow the vendors' API references:
     `sequence_number`): response.created, response.in_progress, output_item.added (a
     `reasoning` item), reasoning_summary_part.added, reasoning_summary_text.delta/.done,
     output_item.added (a `message` item), content_part.added, output_text.delta/.done,
-    content_part.done, output_item.done, response.completed with `usage`
+    content_part.done, output_item.done, then per tool call output_item.added (a
+    `function_call` item), function_call_arguments.delta (pieces) and .done,
+    output_item.done, and response.completed with `usage`
     (`input_tokens_details.cached_tokens`, `output_tokens_details.reasoning_tokens`);
     a failure mid-stream is `response.failed` with `response.error`.
   * Errors: HTTP status with `{"error": {"message", "type", "param", "code"}}`.
@@ -416,6 +418,24 @@ class FakeOpenAI(FakeVendor):
                   content_index=0, part=done_part),
             event("response.output_item.done", output_index=out_index, item=final_message),
         ]  # fmt: skip
+        output = [final_message]
+        for number, (call_id, name, arguments) in enumerate(s.tool_calls, start=1):
+            index = out_index + number
+            item = {"id": f"fc_fake{number}", "type": "function_call", "status": "in_progress",
+                    "arguments": "", "call_id": call_id, "name": name}  # fmt: skip
+            chunks.append(event("response.output_item.added", output_index=index, item=item))
+            for i in range(0, len(arguments), 7):
+                chunks.append(
+                    event("response.function_call_arguments.delta", item_id=item["id"],
+                          output_index=index, delta=arguments[i : i + 7])
+                )  # fmt: skip
+            done = {**item, "status": "completed", "arguments": arguments}
+            chunks += [
+                event("response.function_call_arguments.done", item_id=item["id"],
+                      output_index=index, name=name, arguments=arguments),
+                event("response.output_item.done", output_index=index, item=done),
+            ]  # fmt: skip
+            output.append(done)
         usage = {
             "input_tokens": s.input_tokens,
             "input_tokens_details": {"cached_tokens": s.cached_tokens},
@@ -423,6 +443,6 @@ class FakeOpenAI(FakeVendor):
             "output_tokens_details": {"reasoning_tokens": s.reasoning_tokens},
             "total_tokens": s.input_tokens + s.output_tokens,
         }
-        completed = {**base, "status": "completed", "output": [final_message], "usage": usage}
+        completed = {**base, "status": "completed", "output": output, "usage": usage}
         chunks.append(event("response.completed", response=completed))
         return Reply(chunks=chunks, first_delay=s.first_delay, delay=s.delay)

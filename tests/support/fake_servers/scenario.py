@@ -31,8 +31,10 @@ class Scenario:
     hold_open: bool = False
     # Cut the TCP connection after this many content chunks (a dropped upstream).
     drop_after: int | None = None
-    # Chat Completions: tool calls (id, name, JSON arguments) streamed after the text, the
-    # arguments in pieces, ending with finish_reason "tool_calls".
+    # Tool calls (id, name, JSON arguments) streamed after the text in each vendor's format
+    # (Chat Completions and Responses: arguments in pieces; Anthropic: `tool_use` blocks
+    # with `input_json_delta`s; Gemini: whole `functionCall` parts), ending the turn with
+    # the vendor's tool-use stop reason.
     tool_calls: list[tuple[str, str, str]] = field(default_factory=list)
     signature: str = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"  # Anthropic
 
