@@ -73,7 +73,7 @@ lint: install-dev
 	cd web && npm run --silent typecheck
 
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=30
 
 format: install-dev
 	$(VENV)/bin/ruff format llm_platform tests bench

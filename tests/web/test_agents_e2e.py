@@ -376,7 +376,8 @@ def test_server_memories_page_lists_edits_and_deletes(page: Any, live_server: Li
     )
     page.get_by_test_id("memory-search-clear").click()
 
-    tea = items.filter(has_text="green tea")
+    tea_id = items.filter(has_text="green tea").get_attribute("data-memory-id")
+    tea = page.locator(f"[data-memory-id='{tea_id}']")  # its text is in a field while edited
     tea.get_by_test_id("memory-edit").click()
     tea.get_by_test_id("memory-edit-text").fill("I drink black coffee every morning")
     tea.get_by_test_id("memory-save").click()
