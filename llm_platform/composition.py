@@ -31,6 +31,7 @@ from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry, build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import RagDisabled, RagServices, rag_services
+from llm_platform.services.agents.runtime import AgentRuntime, agent_runtime
 from llm_platform.services.query.runtime import QueryRuntime, build_runtime, close_runtime
 from llm_platform.services.warmup import Warmer, start_warm_up
 
@@ -86,6 +87,7 @@ async def query_runtime(
     redis: Redis | None,
     metrics: Metrics | None,
     tracing: Tracing | None,
+    agents: AgentRuntime,
 ) -> AsyncIterator[QueryRuntime]:
     """Streams, the query log writer and the instance heartbeat."""
     runtime = await build_runtime(
@@ -95,6 +97,7 @@ async def query_runtime(
         rag=rag.runtime if isinstance(rag, RagServices) else None,
         redis=redis,
         metrics_registry=metrics.registry if metrics is not None else None,
+        agents=agents,
     )
     if tracing is not None:
         runtime.tracer = tracing.tracer
@@ -133,8 +136,10 @@ async def compose(
         redis = await stack.enter_async_context(redis_client(settings))
         registry = await stack.enter_async_context(providers(settings))
         rag = await stack.enter_async_context(rag_services(settings, db))
+        # The agent graph and its checkpointer (one saver per process).
+        agents = await stack.enter_async_context(agent_runtime(settings, db))
         query = await stack.enter_async_context(
-            query_runtime(settings, db, registry, rag, redis, metrics, tracing)
+            query_runtime(settings, db, registry, rag, redis, metrics, tracing, agents)
         )
         warmer = await stack.enter_async_context(warm_start(settings, registry, rag))
         state = AppState(

@@ -51,6 +51,10 @@ class QueryRequest(BaseModel):
     use_rag: bool | None = None
     # Restrict retrieval to these files (another user's file id: 404).
     file_ids: list[str] | None = Field(default=None, max_length=100)
+    # "auto": the agents (memory, shopping, products, vision...) as the turn needs them;
+    # "off": a plain model call. None: the server's AGENT_MODE_DEFAULT (an experiment arm's
+    # setting wins over both).
+    agent_mode: Literal["auto", "off"] | None = None
 
     @field_validator("query")
     @classmethod

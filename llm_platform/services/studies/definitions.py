@@ -59,6 +59,8 @@ async def _sync_experiment(db: AsyncSession, study: Study, definition: StudyDefi
                 model=arm.model,
                 temperature=arm.temperature,
                 max_tokens=arm.max_tokens,
+                agent_mode="auto" if arm.agent_mode == "on" else "off",
+                memory=arm.memory,
             ),
         ).model_dump()
         for arm in definition.arms
