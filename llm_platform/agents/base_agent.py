@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langgraph.runtime import Runtime
 
@@ -157,24 +157,27 @@ class NodeResult:
 
 
 NodeFn = Callable[[TurnState, TurnDeps], Awaitable[NodeResult]]
-GraphNode = Callable[[TurnState, Runtime[TurnDeps]], Awaitable[dict[str, Any]]]
+
+
+class GraphNode(Protocol):
+    """A node as LangGraph calls it (the run's context injected as `runtime`)."""
+
+    def __call__(
+        self, state: TurnState, *, runtime: Runtime[TurnDeps]
+    ) -> Awaitable[dict[str, Any]]: ...
 
 
 class AgentFailed(Exception):
     """A node's own failure with what it has to say (becomes the step's error)."""
 
 
-def _silent(item: Any) -> None:
-    """The stream writer outside a streamed run: items go nowhere."""
-
-
 def agent_node(name: str, run: NodeFn) -> GraphNode:
     """`run` as a graph node: timed, streamed as agent events, logged, never raising
     (cancellation of the whole turn excepted)."""
 
-    async def node(state: TurnState, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
+    async def node(state: TurnState, *, runtime: Runtime[TurnDeps]) -> dict[str, Any]:
         deps = runtime.context
-        emit: Sink = runtime.stream_writer or _silent
+        emit: Sink = runtime.stream_writer  # a no-op outside a streamed run
         step_id = uuid.uuid4().hex
         started_at = datetime.now(UTC)
         started = time.perf_counter()

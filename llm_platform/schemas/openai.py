@@ -47,6 +47,9 @@ class ChatCompletionRequest(BaseModel):
     # caller's files is opt-in here, unlike /api/v1/query where it is on when files exist.
     use_rag: bool | None = None
     file_ids: list[str] | None = Field(default=None, max_length=100)
+    # The agent graph (memory, shopping, products...): off unless asked for ("auto"); its
+    # frames are not part of the OpenAI format, only its answer is.
+    agent_mode: Literal["auto", "off"] | None = None
     # Not supported yet: rejected with a 400 instead of being silently dropped.
     tools: list[Any] | None = None
     functions: list[Any] | None = None

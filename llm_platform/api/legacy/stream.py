@@ -107,6 +107,14 @@ _STATUS_HEAD = b'data: {"type":"status","message":'
 _TAIL = b"}\n\n"
 
 
+def memory_context(frame: MemoryFrame) -> dict[str, Any]:
+    """`final.memory_context`: the memories used and changed."""
+    return {
+        "used": [{"id": m.id, "text": m.text} for m in frame.used],
+        "changes": [{"action": c.action, "id": c.id, "text": c.text} for c in frame.changes],
+    }
+
+
 def agent_status(frame: AgentFrame) -> str:
     """An agent step as the one-line "thinking" text."""
     if frame.status == "started":
@@ -126,7 +134,8 @@ class LegacyStreamEncoder:
     (None: nothing for this one). The stream writer adds `data: [DONE]` after the terminal
     frame (`done` or `error`), as for the platform format. A `notice` (what the
     compatibility layer did for the old client: a fallback provider or model) is shown as
-    a `status` line, and so is each agent step; product cards are a `node`, the shopping
+    a `status` line, and so is each agent's step (not the coordinator's and the writer's:
+    the thinking text and the answer show those); product cards are a `node`, the shopping
     options and the memory context go into `final`."""
 
     def __init__(self) -> None:
@@ -169,18 +178,19 @@ class LegacyStreamEncoder:
                 return self.status(message)
             case CitationFrame(citation=citation):
                 return encode_frame(CitationsFrame(citations=[legacy_citation(citation)]))
-            case AgentFrame():
+            case AgentFrame(agent=agent):
+                # The coordinator and the writer are the turn itself (the thinking text and
+                # the answer show it): the old client's one line shows the agents at work.
+                if agent in ("coordinator", "writer"):
+                    return None
                 return self.status(agent_status(body))
             case ProductsFrame(products=products):
                 return encode_frame(ProductCardsFrame(product_cards=list(products)))
             case OptionsFrame(options=options):
                 self._options = list(options)
                 return None
-            case MemoryFrame(used=used, changes=changes):
-                self._memory = {
-                    "used": [{"id": m.id, "text": m.text} for m in used],
-                    "changes": [{"action": c.action, "id": c.id, "text": c.text} for c in changes],
-                }
+            case MemoryFrame():
+                self._memory = memory_context(body)
                 return None
             case DoneFrame(metadata=meta):
                 metadata = metadata_payload(meta)

@@ -118,6 +118,8 @@ def to_query_request(body: ChatCompletionRequest, user_id: str | None) -> QueryR
         reasoning_effort=body.reasoning_effort,
         use_rag=body.use_rag if body.use_rag is not None else (None if body.file_ids else False),
         file_ids=body.file_ids,
+        # A gateway: a plain model call unless the caller asks for the agents.
+        agent_mode=body.agent_mode or "off",
     )
 
 

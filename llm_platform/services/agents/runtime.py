@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from llm_platform.agents.base_agent import AgentTimeouts
@@ -48,7 +49,7 @@ class AgentRuntime:
     ports: AgentPorts = field(default_factory=AgentPorts)
     saver: BaseCheckpointSaver[Any] | None = None
 
-    def graph_for(self, session_id: str | None) -> tuple[TurnGraph, dict[str, Any] | None]:
+    def graph_for(self, session_id: str | None) -> tuple[TurnGraph, RunnableConfig | None]:
         """The graph to run a turn on and its config (thread id = session id)."""
         if session_id is None or self.saver is None:
             return self.stateless, None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from llm_platform.agents.base_agent import (
     AgentEvent,
@@ -130,7 +130,7 @@ async def run_turn(
     )
     async for mode, item in stream:
         if mode == "values":
-            final = item
+            final = cast(dict[str, Any], item)
             continue
         frame = to_frame(item)
         if isinstance(frame, ProductsFrame):
