@@ -267,6 +267,16 @@ async def test_shopping_interview_resumes_after_a_restart(
         frames = await stream(client, "Gaming", session_id="shop-2")
         assert {a for a, _ in agent_frames(frames)} == {"coordinator", "writer"}
 
+        # Deleting a conversation deletes its graph state (and its agent steps).
+        frames = await stream(client, "I want to buy a laptop", session_id="shop-3")
+        assert [f for f in frames if f["type"] == "options"]
+        r = await client.delete("/api/v1/sessions/shop-3", headers=U1)
+        assert r.status_code == 204, r.text
+        frames = await stream(client, "Gaming", session_id="shop-3")
+        assert not [f for f in frames if f["type"] == "options"]
+        r = await client.get(f"/api/v1/queries/{frames[0]['query_id']}", headers=U1)
+        assert [s["agent"] for s in r.json()["agent_steps"]] == ["coordinator", "writer"]
+
 
 @sqlite_only
 async def test_an_image_for_a_model_without_vision_is_read_by_ocr(

@@ -30,6 +30,7 @@ from llm_platform.db.models import (
     User,
     utcnow,
 )
+from llm_platform.db.repositories.agent_checkpoints import CheckpointRepository
 from llm_platform.db.repositories.files import ChunkRepository
 from llm_platform.db.repositories.studies import (
     AuditRepository,
@@ -73,6 +74,7 @@ async def erase_user(db: AsyncSession, state: AppState, user_id: str) -> list[st
         chunk = session_ids[start : start + 500]
         await db.execute(delete(Event).where(Event.session_id.in_(chunk)))
         await db.execute(delete(AgentStep).where(AgentStep.session_id.in_(chunk)))
+        await CheckpointRepository(db).delete_threads(chunk)
         await db.execute(delete(Query).where(Query.session_id.in_(chunk)))
         for sid in chunk:
             state.session_owners.forget(sid)
