@@ -109,8 +109,8 @@ async def test_memory_and_products_run_in_parallel_before_the_writer() -> None:
     writer_start = events.index(("writer", "started"))
     assert all(events.index((a, "ok")) < writer_start for a in ("memory", "retrieval", "product"))
     assert took < 1.0
-    assert [e for e in items if isinstance(e, ProductsEvent)][0].products[0]["id"] == "p1"
-    used = [e for e in items if isinstance(e, MemoryEvent)][0].used
+    assert next(e for e in items if isinstance(e, ProductsEvent)).products[0]["id"] == "p1"
+    used = next(e for e in items if isinstance(e, MemoryEvent)).used
     assert used == (("m1", "prefers light laptop models"),)
     assert "Known about the user:\n* prefers light laptop models" in writer.system
     assert "[P1] Aero 14 laptop — 799 EUR, rated 4.5" in writer.system
@@ -217,7 +217,7 @@ async def test_images_a_model_cannot_see_are_read_by_ocr() -> None:
     writer = FakeWriter()
     image = ImageInput(name="invoice.png", mime="image/png", data=b"\x89PNG")
     deps = TurnDeps(write=writer, router=KeywordRouter(), ocr=fake_ocr, images=[image])
-    items, final = await run(build_graph(), deps, "what is the total?", has_images=True)
+    items, _final = await run(build_graph(), deps, "what is the total?", has_images=True)
     vision = [i for i in items if isinstance(i, AgentEvent) and i.agent == "vision"][-1]
     assert vision.summary == "no vision model: OCR read text from 1 of 1 image(s)"
     assert "INVOICE 4711 total 99 EUR" in writer.system and "OCR" in writer.system

@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from llm_platform.core.config import Settings
-from llm_platform.providers.scripted import Fail, text_events
 from llm_platform.providers.errors import ProviderUnavailable
+from llm_platform.providers.scripted import Fail, text_events
 from llm_platform.services.agents.runtime import AgentPorts, AgentRuntime
 from tests.conftest import AppClient, staff_headers
 from tests.support.agents import (
@@ -89,7 +89,7 @@ async def test_sse_agent_frames_come_first_and_steps_are_logged(
         assert r.status_code == 200, r.text
         detail = r.json()
         steps = detail["agent_steps"]
-        assert [s["agent"] for s in steps][0] == "coordinator" and steps[-1]["agent"] == "writer"
+        assert next(s["agent"] for s in steps) == "coordinator" and steps[-1]["agent"] == "writer"
         assert {s["agent"] for s in steps} == {"coordinator", "memory", "product", "writer"}
         assert all(s["status"] == "ok" and s["latency_ms"] is not None for s in steps)
         assert steps[-1]["model"] == "scripted:echo" and steps[-1]["output_tokens"]
@@ -324,3 +324,47 @@ async def test_the_openai_facade_is_a_plain_call_unless_asked(
             "/v1/chat/completions", json={**payload, "agent_mode": "auto", "stream": True}
         )
         assert '"agent"' not in r.text and "chat.completion.chunk" in r.text
+
+
+@sqlite_only
+async def test_an_experiment_arm_sets_agent_mode_and_memory(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with query_client(make_settings) as client:
+        memory = ListMemory(items={"m1": "likes hiking trips"})
+        use_ports(client, memory=memory)
+        lab = await staff_headers(client, "researcher", "lab")
+        arms = {
+            "id": "agents-arms",
+            "name": "Agents on or off",
+            "variants": [
+                {"name": "plain", "settings": {"provider": "scripted", "agent_mode": "off"}},
+                {"name": "no-memory", "settings": {"provider": "scripted", "memory": False}},
+            ],
+        }
+        r = await client.post("/api/v1/experiments", json=arms, headers=lab)
+        assert r.status_code == 201, r.text
+        seen: dict[str, list[tuple[str, str]]] = {}
+        for n in range(40):
+            if len(seen) == 2:
+                break
+            sid = f"arm-{n}"
+            r = await client.post(
+                "/api/v1/sessions",
+                json={"session_id": sid, "user_id": f"p{n}", "experiment_id": "agents-arms"},
+                headers={"X-User-ID": f"p{n}"},
+            )
+            assert r.status_code in (200, 201), r.text
+            variant = r.json()["variant"]
+            if variant in seen:
+                continue
+            frames = await stream(
+                client,
+                "plan hiking trips",
+                user_id=f"p{n}",
+                session_id=sid,
+                agent_mode="auto",  # the arm's setting wins
+            )
+            seen[variant] = agent_frames(frames)
+        assert seen["plain"] == []
+        assert {a for a, _ in seen["no-memory"]} == {"coordinator", "writer"}
