@@ -4,8 +4,6 @@ the shopping interview once it is ready; the writer always answers last."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from llm_platform.agents.base_agent import NodeResult, TurnDeps
 from llm_platform.agents.state import TurnState
 
@@ -26,21 +24,13 @@ _MEMORY_ACTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class FallbackRouting:
+def fallback_intent(*, has_images: bool, has_files: bool) -> str:
     """No router configured: images and files decide, everything else is chat."""
-
-    intent: str
-    confidence: float = 1.0
-    decided_by: str = "default"
-
-
-def fallback_routing(*, has_images: bool, has_files: bool) -> FallbackRouting:
     if has_images:
-        return FallbackRouting(IMAGE)
+        return IMAGE
     if has_files:
-        return FallbackRouting(DOCUMENT)
-    return FallbackRouting(CHAT)
+        return DOCUMENT
+    return CHAT
 
 
 def choose_agents(intent: str, state: TurnState, deps: TurnDeps) -> tuple[list[str], str | None]:
@@ -78,8 +68,8 @@ async def coordinate(state: TurnState, deps: TurnDeps) -> NodeResult:
             str(decision.decided_by),
         )
     else:
-        fallback = fallback_routing(has_images=state["has_images"], has_files=state["has_files"])
-        intent, confidence, decided_by = fallback.intent, fallback.confidence, "default"
+        intent = fallback_intent(has_images=state["has_images"], has_files=state["has_files"])
+        confidence, decided_by = 1.0, "default"
     agents, memory_action = choose_agents(intent, state, deps)
     called = ", ".join(agents) if agents else "writer only"
     return NodeResult(

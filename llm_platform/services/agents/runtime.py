@@ -70,9 +70,11 @@ def timeouts_from_settings(settings: Settings) -> AgentTimeouts:
 
 
 def default_ports(settings: Settings) -> AgentPorts:
-    """The ports this server has. The intent router, memories, products and the shopping
-    interview plug in here (helpers A, B, C: see services/agents/README section in the
-    report) — until then the coordinator falls back to chat / image / document."""
+    """The ports this server has: OCR (when Tesseract is installed). The intent router
+    (`agents.intent.IntentRouter`), the memory store (`agents.memory_agent`), the product
+    search and the shopping interview (`agents.product_agent`, `agents.shopping_agent`)
+    plug in here as adapters to the protocols of `agents.ports`; without a router the
+    coordinator routes images to vision, files to retrieval and the rest to the writer."""
     limits = limits_from_settings(settings)
     return AgentPorts(ocr=extractor_ocr(limits) if ocr_available() else None)
 

@@ -1,9 +1,10 @@
 """One turn through the agent graph, streamed: the nodes' events (through LangGraph's custom
-stream writer) become `agent`, `options`, `products` and `memory` frames; the writer's
-thought, token and citation frames pass through in order."""
+stream writer) become `agent`, `options`, `products` and `memory` frames, emitted in order;
+the writer's thought, token and citation frames follow them (see `Flush`)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,14 @@ from llm_platform.services.streams.frames import (
 )
 
 Emit = Callable[[StreamFrame], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Put on the graph's stream by the writer before it emits its frames directly: set
+    once every item before it has been emitted (the frames keep their order)."""
+
+    done: asyncio.Event
 
 
 @dataclass
@@ -78,7 +87,7 @@ def to_frame(item: Any) -> StreamFrame | None:
                 used=tuple(MemoryUsed(i, t) for i, t in item.used),
                 changes=tuple(MemoryChangeItem(a, i, t) for a, i, t in item.changes),
             )
-    return item if hasattr(item, "type") else None
+    return None
 
 
 def turn_deps(agents: AgentRuntime, plan: QueryPlan, write: Write) -> TurnDeps:
@@ -131,6 +140,9 @@ async def run_turn(
     async for mode, item in stream:
         if mode == "values":
             final = cast(dict[str, Any], item)
+            continue
+        if isinstance(item, Flush):
+            item.done.set()
             continue
         frame = to_frame(item)
         if isinstance(frame, ProductsFrame):

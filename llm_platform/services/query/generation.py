@@ -36,7 +36,7 @@ from llm_platform.schemas.query import (
     Usage,
 )
 from llm_platform.services.agents.runtime import AgentRuntime
-from llm_platform.services.agents.turn import TurnOutcome, run_turn
+from llm_platform.services.agents.turn import Flush, TurnOutcome, run_turn
 from llm_platform.services.pricing import call_cost
 from llm_platform.services.query.log_records import log_entry, start_entry
 from llm_platform.services.query.metrics import QueryMetrics
@@ -238,13 +238,15 @@ class _Generation:
             task.uncancel()
 
     async def write(self, request: WriterInput, sink: Sink) -> WriterOutput:
-        """The agent graph's writer: the plan's call with the agents' context added, its
-        frames into the graph's stream (so they keep their order with the agents')."""
-
-        async def to_sink(frame: StreamFrame) -> None:
-            sink(frame)
-
-        await self.call(writer_candidates(self.plan, request), to_sink)
+        """The agent graph's writer: the plan's call with the agents' context added. Its
+        frames go out directly once every agent frame before them has (a `Flush` through
+        the graph's stream): LangGraph's custom stream costs a cross-thread wake-up per
+        item, too much per token."""
+        if self.emit is not None:
+            flushed = asyncio.Event()
+            sink(Flush(flushed))
+            await flushed.wait()
+        await self.call(writer_candidates(self.plan, request), self.emit)
         result = self.result
         return WriterOutput(
             text="".join(self.text),
