@@ -4,6 +4,8 @@ the shopping interview once it is ready; the writer always answers last."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from llm_platform.agents.base_agent import NodeResult, TurnDeps
 from llm_platform.agents.state import TurnState
 
@@ -67,9 +69,11 @@ async def coordinate(state: TurnState, deps: TurnDeps) -> NodeResult:
             decision.confidence,
             str(decision.decided_by),
         )
+        routing: dict[str, Any] | None = decision.model_dump()
     else:
         intent = fallback_intent(has_images=state["has_images"], has_files=state["has_files"])
         confidence, decided_by = 1.0, "default"
+        routing = None
     agents, memory_action = choose_agents(intent, state, deps)
     called = ", ".join(agents) if agents else "writer only"
     return NodeResult(
@@ -77,6 +81,7 @@ async def coordinate(state: TurnState, deps: TurnDeps) -> NodeResult:
             "intent": intent,
             "confidence": confidence,
             "decided_by": decided_by,
+            "routing": routing,
             "agents": agents,
             "memory_action": memory_action,
         },

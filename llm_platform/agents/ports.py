@@ -25,6 +25,10 @@ class Routing(Protocol):
     @property
     def decided_by(self) -> str: ...
 
+    def model_dump(self) -> dict[str, Any]:
+        """Everything the router decided (stages, scores, times), for the query's log."""
+        ...
+
 
 class Router(Protocol):
     """Helper C's `IntentRouter`."""

@@ -59,6 +59,7 @@ class TurnInput(TypedDict):
     intent: str | None
     confidence: float | None
     decided_by: str | None
+    routing: dict[str, Any] | None  # the router's whole decision (stages, scores, times)
     agents: list[str]
     memory_action: str | None
     memories: list[RecalledMemory]
@@ -97,6 +98,7 @@ def turn_input(
         intent=None,
         confidence=None,
         decided_by=None,
+        routing=None,
         agents=[],
         memory_action=None,
         memories=[],

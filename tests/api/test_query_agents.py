@@ -94,6 +94,7 @@ async def test_sse_agent_frames_come_first_and_steps_are_logged(
         assert all(s["status"] == "ok" and s["latency_ms"] is not None for s in steps)
         assert steps[-1]["model"] == "scripted:echo" and steps[-1]["output_tokens"]
         assert detail["request"]["agents"]["intent"] == "product"
+        assert detail["request"]["agents"]["decision"]["stages"] == []
         assert detail["request"]["agent_mode"] == "auto"
         # Another user's query is not found; a researcher sees it.
         r = await client.get(f"/api/v1/queries/{query_id}", headers={"X-User-ID": "mallory"})

@@ -29,6 +29,9 @@ class Decision:
     confidence: float = 0.9
     decided_by: str = "rules"
 
+    def model_dump(self) -> dict[str, Any]:
+        return {"intent": self.intent, "confidence": self.confidence, "stages": []}
+
 
 @dataclass
 class KeywordRouter:

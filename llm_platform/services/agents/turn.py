@@ -53,6 +53,7 @@ class TurnOutcome:
     confidence: float | None = None
     decided_by: str | None = None
     agents: list[str] = field(default_factory=list)
+    decision: dict[str, Any] | None = None  # the router's (stages, scores, times)
     products: list[dict[str, Any]] = field(default_factory=list)
     options: OptionsFrame | None = None
     memory: MemoryFrame | None = None
@@ -64,6 +65,7 @@ class TurnOutcome:
             "confidence": self.confidence,
             "decided_by": self.decided_by,
             "agents": self.agents,
+            "decision": self.decision,
         }
 
 
@@ -157,4 +159,5 @@ async def run_turn(
     outcome.confidence = final.get("confidence")
     outcome.decided_by = final.get("decided_by")
     outcome.agents = list(final.get("agents") or [])
+    outcome.decision = final.get("routing")
     return outcome
