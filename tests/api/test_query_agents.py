@@ -172,7 +172,12 @@ async def test_the_original_clients_stream_carries_the_agents(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with query_client(make_settings, LEGACY_CLIENT_COMPAT=True) as client:
-        use_ports(client, memory=ListMemory(items={"m1": "likes laptop bags"}), products=Catalog())
+        use_ports(
+            client,
+            memory=ListMemory(items={"m1": "likes laptop bags"}),
+            products=Catalog(),
+            interviewer=ThreeStepInterviewer(),
+        )
         # The original client's format: agent steps as status lines, product cards as a
         # node, the memory context in `final`.
         legacy = {
@@ -198,6 +203,20 @@ async def test_the_original_clients_stream_carries_the_agents(
         assert final["memory_context"]["used"] == [{"id": "m1", "text": "likes laptop bags"}]
         kinds = [f["type"] for f in lines]
         assert kinds.index("node") < kinds.index("chunk")
+
+        # Answered at once: the same, as fields.
+        r = await client.post("/api/v1/query/", json=legacy)
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert [c["id"] for c in answer["product_cards"]] == ["p1", "p2"]
+        assert answer["memory_context"]["used"] == [{"id": "m1", "text": "likes laptop bags"}]
+        assert answer["options"] == []
+        # The shopping interview's options are the final frame's.
+        r = await client.post(
+            "/api/v1/query/stream", json={**legacy, "query": "I want to buy a laptop"}
+        )
+        final = orjson.loads(r.text.split("data: ")[-2])
+        assert final["type"] == "final" and final["options"] == ["Work", "Gaming", "Travel"]
 
 
 @sqlite_only
