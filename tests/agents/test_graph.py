@@ -21,6 +21,8 @@ from llm_platform.agents.base_agent import (
 from llm_platform.agents.graph import TurnGraph, build_graph
 from llm_platform.agents.ports import Sink, WriterInput, WriterOutput
 from llm_platform.agents.state import turn_input
+from llm_platform.agents.vision_agent import extractor_ocr
+from llm_platform.rag.extract.base import Limits
 from tests.support.agents import (
     Catalog,
     KeywordRouter,
@@ -29,6 +31,8 @@ from tests.support.agents import (
     fake_ocr,
     hang,
 )
+from tests.support.documents import make_png
+from tests.support.system import needs_system
 
 
 @dataclass
@@ -246,3 +250,18 @@ async def test_remember_and_forget_tell_the_writer_what_changed() -> None:
     # Memory off for this turn (the arm's or the user's setting): no memory agent.
     items, _ = await run(build_graph(), deps, "remember my cat", memory_enabled=False)
     assert "memory" not in {a for a, _ in steps(items)}
+
+
+@needs_system("tesseract")
+async def test_the_extractors_ocr_reads_an_image() -> None:
+    limits = Limits(
+        max_pages=1,
+        max_chars=10_000,
+        max_image_pixels=20_000_000,
+        max_audio_seconds=0,
+        ocr=True,
+        audio=False,
+    )
+    ocr = extractor_ocr(limits)
+    text = await ocr(make_png(["Invoice total 4711 EUR"]))
+    assert "4711" in text and "Invoice" in text
