@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from llm_platform.agents.intent import IntentRouter
 from llm_platform.core.config import Settings
 from llm_platform.core.security import ParticipantTokens
 from llm_platform.db.engine import Database
@@ -15,6 +16,7 @@ from llm_platform.middleware.metrics import Metrics
 from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.rag.lifecycle import RagDisabled, RagServices
+from llm_platform.rag.products import ProductSearch
 from llm_platform.schemas.health import ModelLoad
 from llm_platform.services.query.runtime import QueryRuntime
 from llm_platform.services.sessions import SessionOwners
@@ -35,5 +37,9 @@ class AppState:
     rag: RagServices | RagDisabled
     # Warm start: in-process models loading in the background (updated by the warmer).
     loads: dict[str, ModelLoad]
+    # The product catalog's search (local, or SerpAPI's Google Shopping with a key).
+    products: ProductSearch
+    # The coordinator's intent router (rules, embeddings, then an LLM when both are unsure).
+    intent_router: IntentRouter
     session_owners: SessionOwners = field(default_factory=SessionOwners)
     started_at: float = field(default_factory=time.monotonic)

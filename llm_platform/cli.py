@@ -430,3 +430,50 @@ def study_purge() -> None:
         typer.echo("nothing to purge")
     for study_id, count in purged.items():
         typer.echo(f"{study_id}: {count} participant(s) purged")
+
+
+# ---------------------------------------------------------------- products
+products_app = typer.Typer(help="The shopping catalog (local products).", no_args_is_help=True)
+app.add_typer(products_app, name="products")
+
+
+@products_app.command("import")
+def products_import(
+    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file of products")],
+    replace: Annotated[
+        bool, typer.Option(help="Make the catalog exactly this file (remove other products)")
+    ] = False,
+    embed: Annotated[bool, typer.Option(help="Compute the embeddings now")] = True,
+) -> None:
+    """Import products (columns: id, title, description, category, price, currency, url,
+    image_url, rating, attributes as JSON or attributes.<name>). Every row is checked first:
+    any bad row and nothing is imported."""
+    from llm_platform.core.errors import AppError
+    from llm_platform.product_commands import import_file, summary
+
+    try:
+        result = asyncio.run(import_file(_settings(), file, replace=replace, embed=embed))
+    except AppError as exc:
+        typer.echo(f"{file}: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"{file}: {summary(result)}")
+
+
+@products_app.command("demo")
+def products_demo(
+    count: Annotated[int, typer.Option(help="Products to generate", min=1, max=10_000)] = 200,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed, the same catalog")] = 7,
+    replace: Annotated[bool, typer.Option(help="Remove the other products first")] = False,
+    embed: Annotated[bool, typer.Option(help="Compute the embeddings now")] = True,
+) -> None:
+    """Generate a demo catalog (made-up brands over 8 categories) into the database."""
+    from llm_platform.product_commands import import_demo, summary
+
+    result = asyncio.run(
+        import_demo(_settings(), count=count, seed=seed, replace=replace, embed=embed)
+    )
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"demo catalog (seed {seed}): {summary(result)}")

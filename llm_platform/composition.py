@@ -13,10 +13,14 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 
+import httpx
 from redis.asyncio import Redis
 
 from llm_platform import __version__
+from llm_platform.agents.intent import IntentRouter
+from llm_platform.agents.llm import resolve_llm
 from llm_platform.app_state import AppState
 from llm_platform.core.config import Settings
 from llm_platform.core.logging import get_logger
@@ -31,7 +35,14 @@ from llm_platform.middleware.rate_limit import RateLimiter
 from llm_platform.providers.registry import ProviderRegistry, build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import RagDisabled, RagServices, rag_services
-from llm_platform.services.agents.runtime import AgentRuntime, agent_runtime
+from llm_platform.rag.products import ProductSearch, SerpApiShopping
+from llm_platform.services.agents.adapters import CatalogFinder, ShoppingInterviewer
+from llm_platform.services.agents.runtime import (
+    AgentPorts,
+    AgentRuntime,
+    agent_runtime,
+    default_ports,
+)
 from llm_platform.services.query.runtime import QueryRuntime, build_runtime, close_runtime
 from llm_platform.services.warmup import Warmer, start_warm_up
 
@@ -124,6 +135,44 @@ async def warm_start(
 
 
 @asynccontextmanager
+async def product_search(
+    settings: Settings, db: Database, rag: RagServices | RagDisabled
+) -> AsyncIterator[ProductSearch]:
+    """The catalog search on the RAG embedder (keyword only when RAG is off), with SerpAPI's
+    Google Shopping on its own HTTP client when SERPAPI_API_KEY is set."""
+    embedder = rag.runtime.embedder if isinstance(rag, RagServices) else None
+    if settings.SERPAPI_API_KEY is None:
+        yield ProductSearch(db, embedder)
+        return
+    async with httpx.AsyncClient(timeout=settings.SERPAPI_TIMEOUT_S) as client:
+        serpapi = SerpApiShopping(
+            client,
+            settings.SERPAPI_API_KEY.get_secret_value(),
+            base_url=settings.SERPAPI_BASE_URL,
+            country=settings.SERPAPI_COUNTRY,
+            language=settings.SERPAPI_LANGUAGE,
+        )
+        yield ProductSearch(db, embedder, serpapi)
+
+
+def agent_ports(
+    settings: Settings,
+    registry: ProviderRegistry,
+    products: ProductSearch,
+    intent_router: IntentRouter,
+) -> AgentPorts:
+    """The agents' access to the platform: the intent router, the catalog, the shopping
+    interview (its model: AGENT_LLM_MODEL), OCR. (Memories join here.)"""
+    llm = resolve_llm(registry, settings.AGENT_LLM_MODEL or settings.INTENT_LLM_MODEL)
+    return replace(
+        default_ports(settings),
+        router=intent_router,
+        products=CatalogFinder(products),
+        interviewer=ShoppingInterviewer(products, llm),
+    )
+
+
+@asynccontextmanager
 async def compose(
     settings: Settings, *, metrics: Metrics | None = None, tracing: Tracing | None = None
 ) -> AsyncIterator[AppState]:
@@ -136,8 +185,16 @@ async def compose(
         redis = await stack.enter_async_context(redis_client(settings))
         registry = await stack.enter_async_context(providers(settings))
         rag = await stack.enter_async_context(rag_services(settings, db))
+        products = await stack.enter_async_context(product_search(settings, db, rag))
+        intent_router = IntentRouter.build(
+            settings,
+            rag.runtime.embedder if isinstance(rag, RagServices) else None,
+            resolve_llm(registry, settings.INTENT_LLM_MODEL),
+        )
         # The agent graph and its checkpointer (one saver per process).
-        agents = await stack.enter_async_context(agent_runtime(settings, db))
+        agents = await stack.enter_async_context(
+            agent_runtime(settings, db, agent_ports(settings, registry, products, intent_router))
+        )
         query = await stack.enter_async_context(
             query_runtime(settings, db, registry, rag, redis, metrics, tracing, agents)
         )
@@ -158,6 +215,8 @@ async def compose(
             query=query,
             rag=rag,
             loads=warmer.loads,
+            products=products,
+            intent_router=intent_router,
         )
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).

@@ -269,6 +269,9 @@ class Settings(BaseSettings):
     # Multi-turn agent state (the shopping interview) in LangGraph's checkpointer on the
     # platform's database; off: each turn starts afresh.
     AGENT_CHECKPOINTS: bool = True
+    # The model the agents' own calls use (reading free-text shopping answers...):
+    # "provider:model"; None: the intent classifier's (INTENT_LLM_MODEL).
+    AGENT_LLM_MODEL: str | None = None
     # Each serving process heartbeats (database row, and a Redis key with REDIS_URL); the
     # `running` queries of one silent for INSTANCE_TIMEOUT_SECONDS (or, on the same host,
     # whose process is gone) are marked `interrupted` by the others or the next start.
@@ -340,6 +343,15 @@ class Settings(BaseSettings):
     # them to dedicated `llm-platform worker` processes).
     INGEST_IN_APP: bool = True
 
+    # --- products (shopping agent, /api/v1/products) ---
+    # With a key, product searches go to SerpAPI's Google Shopping (the local catalog
+    # answers when it fails); without one, the local catalog (`llm-platform products`).
+    SERPAPI_API_KEY: SecretStr | None = None
+    SERPAPI_BASE_URL: str = "https://serpapi.com"
+    SERPAPI_COUNTRY: str = "us"
+    SERPAPI_LANGUAGE: str = "en"
+    SERPAPI_TIMEOUT_S: float = Field(default=10.0, gt=0)
+
     # --- web UI ---
     UI_ENABLED: bool = True  # serve the browser app at /
     UI_TRACKING_ENABLED: bool = True  # record UI events (users can still turn it off)
@@ -348,6 +360,16 @@ class Settings(BaseSettings):
     # Answer POST /api/v1/query/stream in the original Next.js client's stream format when
     # the request does not choose one (`?format=platform|legacy` always wins).
     LEGACY_CLIENT_COMPAT: bool = False
+
+    # --- agents: the coordinator's intent router (agents/intent.py) ---
+    # Rules (keywords/regexes with weights) and labelled examples; None: the packaged files.
+    INTENT_KEYWORDS_PATH: Path | None = None
+    INTENT_EXAMPLES_PATH: Path | None = None
+    # The LLM classifier, asked only when rules and embeddings are both unsure:
+    # "provider:model" (None: the default provider's default model).
+    INTENT_LLM_ENABLED: bool = True
+    INTENT_LLM_MODEL: str | None = None
+    INTENT_LLM_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
 
     @field_validator("CORS_ORIGINS", mode="before")
     @classmethod

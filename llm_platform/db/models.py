@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -425,3 +426,33 @@ class AgentStep(Base):
     model: Mapped[str | None] = mapped_column(String(256))
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------- products (issue 13)
+class Product(Base):
+    """The shopping catalog (not per user): imported or generated (`llm-platform products`).
+    `embedding`: float32 bytes of `embedding_model`'s vector (None: not embedded)."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        Index("ix_products_category_price", "category", "price"),
+        Index("ix_products_updated", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64))
+    price: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    url: Mapped[str | None] = mapped_column(String(2048))
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    rating: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(String(16), default="local")
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped by every import that writes the row: the search index reloads when the
+    # catalog's (count, latest updated_at) changes.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

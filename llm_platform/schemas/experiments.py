@@ -19,6 +19,8 @@ class VariantSettings(BaseModel):
     # and whether its turns recall and save memories (None: the user's own setting).
     agent_mode: Literal["auto", "off"] | None = None
     memory: bool | None = None
+    # Files of the experiment's owner every answer in this arm is grounded in.
+    rag_file_ids: list[str] = Field(default_factory=list, max_length=100)
 
 
 class Variant(BaseModel):

@@ -49,7 +49,7 @@ MEDIA_TYPES = {
     ".svg": "image/svg+xml",
 }
 # Paths of the single-page app that answer with the page (the app routes in the browser).
-APP_ROUTES = ["/", "/dashboard", "/experiments", "/studies", "/c/{session_id}"]
+APP_ROUTES = ["/", "/dashboard", "/experiments", "/studies", "/memories", "/c/{session_id}"]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -359,3 +360,44 @@ async def test_study_page_frame_ancestors(client: AppClient) -> None:
     assert "x-frame-options" not in r.headers
     r = await client.get("/s/unknown")
     assert "frame-ancestors 'self';" in r.headers["content-security-policy"] + ";"
+
+
+async def test_arm_documents_ground_the_participants_answers(client: AppClient) -> None:
+    """An arm's `rag_file_ids` (files of the study's owner) ground every answer in the arm;
+    a file that is not the owner's is refused when the study is saved."""
+    staff = await lab(client)
+    text = b"The refund window of the Zephyr outdoor store is 45 days from delivery. " * 4
+    r = await client.post(
+        "/api/v1/files/upload", files={"file": ("policy.txt", text, "text/plain")}, headers=staff
+    )
+    assert r.status_code == 201, r.text
+    file_id = r.json()["id"]
+    for _ in range(600):
+        status = (await client.get(f"/api/v1/files/{file_id}", headers=staff)).json()["status"]
+        if status in ("ready", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert status == "ready"
+    arm = {"name": "docs", "provider": "scripted", "model": "instant"}
+    bad = definition("bad-docs", arms=[{**arm, "rag_file_ids": ["not-a-file"]}])
+    r = await client.post("/api/v1/studies", json=bad, headers=staff)
+    assert r.status_code == 422 and "not-a-file" in r.json()["detail"]
+    other = await client.post(
+        "/api/v1/files/upload",
+        files={"file": ("mine.txt", b"somebody else's notes " * 20, "text/plain")},
+        headers={"x-user-id": "someone"},
+    )
+    bad = definition("bad-docs", arms=[{**arm, "rag_file_ids": [other.json()["id"]]}])
+    r = await client.post("/api/v1/studies", json=bad, headers=staff)
+    assert r.status_code == 422
+
+    await create_study(client, definition("docs", arms=[{**arm, "rag_file_ids": [file_id]}]))
+    token = (await enter(client, "docs", "P-DOCS")).json()["token"]
+    auth = bearer(token)
+    await client.post("/api/v1/studies/docs/consent", json={"agree": True}, headers=auth)
+    r = await client.post(
+        "/api/v1/studies/docs/answers", json={"phase": "pre", "answers": GOOD_PRE}, headers=auth
+    )
+    answer = await chat(client, token, r.json()["session_id"], "How long is the refund window?")
+    assert "45 days from delivery" in (scripted(client).last.request.system or "")
+    assert [c["file_id"] for c in answer["citations"]] == [file_id]

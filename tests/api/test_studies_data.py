@@ -15,18 +15,20 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select, update
 
 from llm_platform.core.config import Settings
 from llm_platform.db.models import Base, Study, StudyParticipant, utcnow
 from llm_platform.db.repositories.studies import ParticipantRepository
+from llm_platform.providers.base import TextDelta
 from llm_platform.providers.scripted import Hang
 from llm_platform.services.studies import flow
 from llm_platform.services.studies.assignment import choose_arm
 from llm_platform.services.studies.withdrawal import purge_expired
 from llm_platform.study_commands import run_pilot
 from tests.conftest import AppClient
-from tests.support.query import FAST, query_client, scripted
+from tests.support.query import FAST, live_server, query_client, scripted, sse_frames
 from tests.support.studies import bearer, create_study, definition, enter, lab, walk
 
 
@@ -328,3 +330,50 @@ async def test_pilot_command(make_settings: Callable[..., Settings]) -> None:
             headers=await lab(client),
         )
         assert len(r.text.splitlines()) == 9
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_withdrawal_reaches_a_stream_on_another_instance(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    """Two instances sharing Redis: a participant's answer streams from A, they withdraw
+    through B; the generation on A is cancelled and logged before the deletion, and the
+    stream's buffer is gone from Redis and from A's own copy."""
+    settings = make_settings(**FAST, REDIS_URL=redis_url)
+    async with (
+        live_server(settings) as (url_a, app_a),
+        live_server(settings) as (url_b, app_b),
+        AppClient(base_url=url_a, timeout=20) as a,
+        AppClient(base_url=url_b, timeout=20) as b,
+    ):
+        a.app, b.app = app_a, app_b
+        await create_study(a)
+        token, _ = await walk(a, "trust", "ON-A")
+        auth = bearer(token)
+        me = (await a.get("/api/v1/studies/trust/me", headers=auth)).json()
+        user_id = app_a.state.platform.tokens.verify(token)
+        scripted(a).queue([TextDelta(text="partial "), Hang()])
+        body = {"query": "still typing", "session_id": me["session_id"]}
+        async with a.stream("POST", "/api/v1/query/stream", json=body, headers=auth) as response:
+            stream_id = response.headers["x-stream-id"]
+            frames = sse_frames(response)
+            while (await anext(frames))["type"] != "token":
+                pass
+            r = await b.post("/api/v1/studies/trust/withdraw", headers=auth)
+            assert r.status_code == 200, r.text
+            rest = [f async for f in frames]
+        assert rest[-2]["metadata"]["status"] == "cancelled"
+        assert scripted(a).last.outcome == "cancelled"
+        redis = Redis.from_url(redis_url)
+        try:
+            for _ in range(100):  # the buffers go after the response (a background task)
+                gone = not await redis.exists(f"llmp:stream:{stream_id}")
+                if gone and not await app_a.state.platform.query.streams.store.exists(stream_id):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the stream's buffer outlived the withdrawal")
+        finally:
+            await redis.aclose()
+        await app_a.state.platform.query.log_writer.flush()
+        assert user_id not in await _everything(a)

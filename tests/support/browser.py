@@ -6,9 +6,14 @@ last answer, pick a model, drop a file, take a screenshot, find the page's sessi
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,26 +87,38 @@ class LiveServer:
     db_path: Path
     requests: list[SeenRequest]
 
-    def key(self, user_id: str = "researcher", role: str = "admin") -> str:
-        """A new API key made with the CLI, as an operator would."""
-        import subprocess
-        import sys
-
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`llm-platform ARGS...` on this server's database, as an operator would run it."""
         cli = Path(sys.executable).parent / "llm-platform"
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{self.db_path}",
             "DATA_DIR": str(self.db_path.parent),
         }
-        result = subprocess.run(
-            [str(cli), "users", "create", user_id, "--role", role],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        return subprocess.run(
+            [str(cli), *args], env=env, capture_output=True, text=True, timeout=120
         )
+
+    def key(self, user_id: str = "researcher", role: str = "admin") -> str:
+        """A new API key made with the CLI, as an operator would."""
+        result = self.cli("users", "create", user_id, "--role", role)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip().splitlines()[-1]
+
+    def status(self, method: str, path: str, key: str, body: Any = None) -> int:
+        """The HTTP status of one API call with `key` (whether the server has a route)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                return int(res.status)
+        except urllib.error.HTTPError as err:
+            return int(err.code)
 
     def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
         # The server's own SQLite library (it runs in this process): a second copy of SQLite

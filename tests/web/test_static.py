@@ -48,7 +48,9 @@ def _csp(value: str) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize("path", ["/", "/dashboard", "/experiments", "/studies", "/c/some-session"])
+@pytest.mark.parametrize(
+    "path", ["/", "/dashboard", "/experiments", "/studies", "/memories", "/c/some-session"]
+)
 async def test_page_on_every_app_route(web: httpx.AsyncClient, path: str) -> None:
     r = await web.get(path)
     assert r.status_code == 200

@@ -508,6 +508,7 @@ def test_researcher_page_imports_opens_watches_and_previews(
     # Edit after a real participant: a new version.
     card.get_by_test_id("study-edit").click()
     form = page.get_by_test_id("study-definition")
+    expect(form).not_to_have_value("")  # filled in after the click
     edited = json.loads(form.input_value())
     edited["name"] = "Watched study, reworded"
     form.fill(json.dumps(edited))

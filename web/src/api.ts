@@ -66,6 +66,7 @@ export const api = {
   get: <T>(path: string, init?: RequestInit) => request<T>("GET", path, undefined, init),
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
   patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, body),
+  put: <T>(path: string, body: unknown) => request<T>("PUT", path, body),
   del: (path: string) => request<void>("DELETE", path),
 };
 

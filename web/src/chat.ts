@@ -3,7 +3,7 @@
 // re-render) at most once per animation frame.
 import { api, ApiError, qs } from "./api";
 import { uuid } from "./config";
-import { cancelStream, runQueryStream, type StreamEvent, type Usage } from "./stream";
+import { cancelStream, runQueryStream, type AgentFrame, type AgentStatus, type MemoryFrame, type OptionsFrame, type ProductCard, type StreamEvent, type Usage } from "./stream";
 import { reactive } from "./store";
 import type { Tracker } from "./tracking";
 import type { Citation, Page, QueryLog } from "./types";
@@ -40,6 +40,13 @@ export interface Msg {
   replyTo?: string; // the user message this answers
   reconnecting?: boolean; // the stream dropped; resuming
   resumes?: number; // how many times the stream was resumed
+  // the agents' work on this answer (stream frames; steps also from the query log)
+  steps?: AgentFrame[];
+  stepsOpen?: boolean; // the user's choice; undefined = automatic
+  products?: ProductCard[];
+  options?: OptionsFrame;
+  optionChosen?: string; // the label sent from the option buttons
+  memory?: MemoryFrame;
 }
 
 export interface SendOptions {
@@ -48,6 +55,23 @@ export interface SendOptions {
   fileIds: string[];
   useRag: boolean;
   attachments: ImageAttachment[];
+}
+
+const STEP_STATUSES: readonly string[] = ["started", "ok", "error", "skipped"];
+
+/** The agent steps a logged query carries (`agent_steps`, when the server lists them). */
+function stepsFrom(q: QueryLog): AgentFrame[] | undefined {
+  const rows = (q as { agent_steps?: unknown }).agent_steps;
+  if (!Array.isArray(rows) || !rows.length) return undefined;
+  const steps: AgentFrame[] = [];
+  for (const r of rows as Record<string, unknown>[]) {
+    if (!r || typeof r.agent !== "string") continue;
+    const status = typeof r.status === "string" && STEP_STATUSES.includes(r.status) ? (r.status as AgentStatus) : "ok";
+    const summary = [r.output_summary, r.error, r.summary].find((x) => typeof x === "string" && x) as string | undefined;
+    const ms = r.latency_ms ?? r.duration_ms;
+    steps.push({ agent: r.agent, step_id: String(r.id ?? r.step_id ?? steps.length), status, duration_ms: typeof ms === "number" ? ms : null, summary: summary ?? "" });
+  }
+  return steps.length ? steps : undefined;
 }
 
 function assistantFrom(q: QueryLog, replyTo: string): Msg {
@@ -69,6 +93,7 @@ function assistantFrom(q: QueryLog, replyTo: string): Msg {
     error: q.error ?? undefined,
     errorRetryable: true,
     replyTo,
+    steps: stepsFrom(q),
   };
 }
 
@@ -307,6 +332,32 @@ export class Conversation {
         m.status = meta.status === "cancelled" ? "stopped" : "done";
         break;
       }
+      case "agent": {
+        const steps = m.steps ?? [];
+        const i = steps.findIndex((s) => s.step_id === ev.step.step_id);
+        if (i >= 0) steps[i] = { ...ev.step, summary: ev.step.summary || steps[i].summary };
+        else steps.push(ev.step);
+        m.steps = [...steps];
+        break;
+      }
+      case "options":
+        m.options = ev.options;
+        m.optionChosen = undefined;
+        break;
+      case "products": {
+        const seen = new Set((m.products ?? []).map((p) => p.id));
+        m.products = [...(m.products ?? []), ...ev.products.filter((p) => !seen.has(p.id))];
+        break;
+      }
+      case "memory": {
+        const prev = m.memory ?? { used: [], changes: [] };
+        const used = new Set(prev.used.map((u) => u.id || u.text));
+        m.memory = {
+          used: [...prev.used, ...ev.memory.used.filter((u) => !used.has(u.id || u.text))],
+          changes: [...prev.changes, ...ev.memory.changes],
+        };
+        break;
+      }
       case "error":
         // A partial answer stays visible above the error.
         m.status = "error";
@@ -316,6 +367,13 @@ export class Conversation {
         break;
     }
     this.changed();
+  }
+
+  /** The user picked `label` from the answer's option buttons (sent as the next message). */
+  chooseOption(m: Msg, label: string): void {
+    m.optionChosen = label;
+    this.tracker.track("option_select", { message_id: m.id, query_id: m.queryId, field: m.options?.field ?? null, label: label.slice(0, 60) });
+    this.changed(true);
   }
 
   /** Stop the generation: here at once, and on the server (cancels the upstream call). */

@@ -5,12 +5,14 @@ export type Route =
   | { name: "chat"; sessionId: string | null }
   | { name: "dashboard" }
   | { name: "experiments" }
-  | { name: "studies" };
+  | { name: "studies" }
+  | { name: "memories" };
 
 export function parseRoute(path: string): Route {
   if (path.startsWith("/dashboard")) return { name: "dashboard" };
   if (path.startsWith("/experiments")) return { name: "experiments" };
   if (path.startsWith("/studies")) return { name: "studies" };
+  if (path.startsWith("/memories")) return { name: "memories" };
   const m = /^\/c\/([^/]+)/.exec(path);
   return { name: "chat", sessionId: m ? decodeURIComponent(m[1]) : null };
 }

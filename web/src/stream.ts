@@ -60,7 +60,56 @@ export type StreamEvent =
   | { kind: "done"; meta: DoneMeta }
   | { kind: "error"; message: string; code: string; retryable: boolean; queryId?: string }
   | { kind: "reconnecting"; attempt: number }
-  | { kind: "resumed"; after: string | null };
+  | { kind: "resumed"; after: string | null }
+  | { kind: "agent"; step: AgentFrame }
+  | { kind: "options"; options: OptionsFrame }
+  | { kind: "products"; products: ProductCard[] }
+  | { kind: "memory"; memory: MemoryFrame };
+
+// The agent frames (issue 13 contract; not in openapi.json: they are stream payloads).
+export type AgentStatus = "started" | "ok" | "error" | "skipped";
+
+/** One step of the agent graph: sent when it starts and again when it ends (same step_id). */
+export interface AgentFrame {
+  agent: string;
+  step_id: string;
+  status: AgentStatus;
+  duration_ms: number | null;
+  summary: string;
+}
+
+/** A question with answers to pick: each label is sent as the next message. */
+export interface OptionsFrame {
+  question: string;
+  field: string | null;
+  options: string[];
+}
+
+/** A product found for the user (schemas/products.py ProductCard). */
+export interface ProductCard {
+  id: string;
+  title: string;
+  price: number | null;
+  currency: string | null;
+  category: string | null;
+  url: string | null;
+  image_url: string | null;
+  rating: number | null;
+  description: string | null;
+  source: string | null;
+}
+
+export interface MemoryChangeFrame {
+  action: "add" | "update" | "delete" | "none" | string;
+  id: string | null;
+  text: string;
+}
+
+/** The memories the answer used, and what this turn saved, changed or forgot. */
+export interface MemoryFrame {
+  used: { id: string; text: string }[];
+  changes: MemoryChangeFrame[];
+}
 
 export interface Usage {
   input_tokens?: number | null;
@@ -89,6 +138,52 @@ export interface DoneMeta {
 type Json = Record<string, unknown>;
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const obj = (v: unknown): Json => (v && typeof v === "object" ? (v as Json) : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const numOrNull = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const strOrNull = (v: unknown): string | null => (typeof v === "string" && v ? v : null);
+const STATUSES: readonly string[] = ["started", "ok", "error", "skipped"];
+
+function agentFrame(d: Json): AgentFrame | null {
+  const agent = str(d.agent);
+  if (!agent) return null;
+  return {
+    agent,
+    step_id: str(d.step_id) || agent,
+    status: (STATUSES.includes(str(d.status)) ? str(d.status) : "started") as AgentStatus,
+    duration_ms: numOrNull(d.duration_ms),
+    summary: str(d.summary),
+  };
+}
+
+function productCard(v: unknown): ProductCard | null {
+  const p = obj(v);
+  if (!str(p.title)) return null;
+  return {
+    id: str(p.id) || str(p.title),
+    title: str(p.title),
+    price: numOrNull(p.price),
+    currency: strOrNull(p.currency),
+    category: strOrNull(p.category),
+    url: strOrNull(p.url),
+    image_url: strOrNull(p.image_url),
+    rating: numOrNull(p.rating),
+    description: strOrNull(p.description),
+    source: strOrNull(p.source),
+  };
+}
+
+function memoryFrame(d: Json): MemoryFrame {
+  return {
+    used: list(d.used)
+      .map(obj)
+      .filter((u) => str(u.text))
+      .map((u) => ({ id: str(u.id), text: str(u.text) })),
+    changes: list(d.changes)
+      .map(obj)
+      .filter((c) => str(c.text) && str(c.action) !== "none")
+      .map((c) => ({ action: str(c.action), id: strOrNull(c.id), text: str(c.text) })),
+  };
+}
 
 /** Maps one data payload to an event; tolerant of `content`/`text`/`delta` spellings. */
 export function toEvent(payload: Json, sseEvent: string | null): StreamEvent | null {
@@ -136,6 +231,22 @@ export function toEvent(payload: Json, sseEvent: string | null): StreamEvent | n
         queryId: meta.query_id ? String(meta.query_id) : undefined,
       };
     }
+    case "agent": {
+      const step = agentFrame(obj(payload.data ?? payload));
+      return step ? { kind: "agent", step } : null;
+    }
+    case "options": {
+      const d = obj(payload.data ?? payload);
+      const options = list(d.options).filter((o): o is string => typeof o === "string" && o.trim() !== "");
+      return options.length ? { kind: "options", options: { question: str(d.question), field: strOrNull(d.field), options } } : null;
+    }
+    case "products": {
+      const d = obj(payload.data ?? payload);
+      const products = list(d.products).map(productCard).filter((p): p is ProductCard => p !== null);
+      return { kind: "products", products };
+    }
+    case "memory":
+      return { kind: "memory", memory: memoryFrame(obj(payload.data ?? payload)) };
     default:
       return null;
   }

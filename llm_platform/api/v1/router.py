@@ -4,12 +4,14 @@ from fastapi import APIRouter
 
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.v1 import (
+    agents,
     auth,
     events,
     experiments,
     files,
     health,
     models,
+    products,
     queries,
     query,
     query_ws,
@@ -35,6 +37,10 @@ for module in (
     # files and RAG
     files,
     rag,
+    # products (shopping)
+    products,
+    # agents
+    agents,
 ):
     api_router.include_router(module.router)
 

@@ -165,8 +165,8 @@ async def delete_participant(
     background: BackgroundTasks,
 ) -> Response:
     """Every row and file of the participant with this recruitment id; an audit record stays."""
-    keys = await withdrawal.delete_by_recruitment_id(db, state, user, study_id, recruitment_id)
-    background.add_task(withdrawal.delete_blobs, state, keys)  # after the commit
+    erased = await withdrawal.delete_by_recruitment_id(db, state, user, study_id, recruitment_id)
+    background.add_task(withdrawal.after_commit, state, erased)
     return Response(status_code=204)
 
 
@@ -230,6 +230,6 @@ async def withdraw(
     study_id: StudyId, db: DbSession, user: CurrentUser, state: State, background: BackgroundTasks
 ) -> ParticipantState:
     """Removes every row and file of the participant (a running answer is cancelled)."""
-    out, keys = await withdrawal.withdraw_self(db, state, user, study_id)
-    background.add_task(withdrawal.delete_blobs, state, keys)  # after the commit
+    out, erased = await withdrawal.withdraw_self(db, state, user, study_id)
+    background.add_task(withdrawal.after_commit, state, erased)
     return out

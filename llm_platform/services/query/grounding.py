@@ -30,20 +30,24 @@ async def ground(rag: RagRuntime | None, plan: QueryPlan, payload: QueryRequest)
     """The plan grounded in the user's files (the same plan when nothing applies).
     Explicit requests (use_rag=true or file_ids) fail loudly when retrieval is unavailable;
     the automatic default degrades to an ungrounded answer."""
-    explicit = payload.use_rag is True or bool(payload.file_ids)
-    if payload.use_rag is False:
+    arm_files = plan.arm_file_ids and plan.arm_files_owner is not None
+    explicit = payload.use_rag is True or bool(payload.file_ids) or bool(arm_files)
+    if payload.use_rag is False and not arm_files:
         return plan
     if rag is None:
         if explicit:
             raise ServiceUnavailable("File retrieval is not enabled on this server")
         return plan
+    # An experiment arm's documents (its owner's files) take the place of the user's own.
+    owner = plan.arm_files_owner if arm_files else plan.user_id
+    file_ids = list(plan.arm_file_ids) if arm_files else payload.file_ids
     try:
         grounding = await rag_service.ground(
             rag,
-            user_id=plan.user_id,
+            user_id=owner or plan.user_id,
             query=payload.query,
-            file_ids=payload.file_ids,
-            use_rag=payload.use_rag,
+            file_ids=file_ids,
+            use_rag=True if arm_files else payload.use_rag,
         )
     except ServiceUnavailable as exc:
         if explicit:
@@ -66,7 +70,7 @@ async def ground(rag: RagRuntime | None, plan: QueryPlan, payload: QueryRequest)
             "grounding": {
                 **info.model_dump(),
                 "use_rag": payload.use_rag,
-                "file_ids": payload.file_ids,
+                "file_ids": file_ids,
                 "prompt": grounding.prompt,
             },
         },

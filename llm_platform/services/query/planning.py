@@ -77,6 +77,10 @@ class QueryPlan:
     # From services.query.grounding: sources emitted before the first token.
     grounding: GroundingInfo | None = None
     citations: tuple[CitationEvent, ...] = ()
+    # The experiment arm's own documents (files of the experiment's owner): every answer in
+    # the arm is grounded in them.
+    arm_file_ids: tuple[str, ...] = ()
+    arm_files_owner: str | None = None
     created_wall: float = field(default_factory=time.time)
     # The agent graph ("auto") or a plain model call ("off"); memory for this turn (None:
     # the user's own setting), the attached images (the vision agent reads them by OCR when
@@ -129,7 +133,8 @@ def _decode_image(att: Attachment, index: int, max_bytes: int) -> tuple[ImagePar
 
 async def _variant_settings(
     db: AsyncSession, experiment_id: str | None, variant: str | None
-) -> VariantSettings | None:
+) -> tuple[VariantSettings, str] | None:
+    """The arm's settings and the experiment's owner (whose files the arm may name)."""
     if not experiment_id or not variant:
         return None
     experiment = await ExperimentRepository(db).get(experiment_id)
@@ -137,7 +142,7 @@ async def _variant_settings(
         return None
     for arm in variants_of(experiment):
         if arm.name == variant:
-            return arm.settings
+            return arm.settings, experiment.owner_id
     return None
 
 
@@ -159,6 +164,7 @@ async def build_plan(
     experiment_id = variant = None
     session_exists = False
     arm: VariantSettings | None = None
+    arm_owner: str | None = None
     if payload.session_id:
         principal.own_session_id(payload.session_id)
     if payload.session_id and db is not None:
@@ -169,7 +175,9 @@ async def build_plan(
                 raise BadRequest("The session belongs to another user")
             session_exists = True
             experiment_id, variant = record.experiment_id, record.variant
-            arm = await _variant_settings(db, experiment_id, variant)
+            found = await _variant_settings(db, experiment_id, variant)
+            if found is not None:
+                arm, arm_owner = found
 
     provider_name, model_name = payload.model_provider, payload.model_name
     if arm is not None and (arm.provider or arm.model):
@@ -238,6 +246,9 @@ async def build_plan(
         log_request["fallback_models"] = [c.name for c in candidates[1:]]
     if agent_mode == "auto":
         log_request["agent_mode"] = agent_mode
+    # Logged so that a withdrawal finds (and cancels, deletes) the user's stream buffers.
+    stream_id = new_id()
+    log_request["stream_id"] = stream_id
     return QueryPlan(
         query_id=new_id(),
         user_id=user_id,
@@ -252,6 +263,9 @@ async def build_plan(
         agent_mode=agent_mode,
         memory=arm.memory if arm is not None else None,
         images=attached,
+        stream_id=stream_id,
+        arm_file_ids=tuple(arm.rag_file_ids) if arm is not None else (),
+        arm_files_owner=arm_owner,
     )
 
 

@@ -34,6 +34,10 @@ CANCEL_CHANNEL = "llmp:stream-cancel"
 _LIVE_TTL_SECONDS = 3600
 
 
+# On the cancel channel, a message with this prefix asks every instance to drop its copy.
+_DROP_PREFIX = "drop:"
+
+
 def _key(stream_id: str) -> str:
     return f"llmp:stream:{stream_id}"
 
@@ -191,7 +195,11 @@ class RedisStreamStore(StreamStore):
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
                         if message and message.get("type") == "message":
-                            on_cancel(_text(message["data"]))
+                            text = _text(message["data"])
+                            if text.startswith(_DROP_PREFIX):  # a deleted stream's copy
+                                self.local.drop(text.removeprefix(_DROP_PREFIX))
+                            else:
+                                on_cancel(text)
                 except (ConnectionError, OSError, RedisError) as exc:
                     if not warned:
                         log.warning("stream_cancel_listener_error", error=str(exc))
@@ -211,6 +219,12 @@ class RedisStreamStore(StreamStore):
 
     def sweep(self) -> None:
         self.local.sweep()
+
+    async def delete(self, stream_id: str) -> None:
+        """Here, in Redis and in the local copy of the instance that produced it."""
+        self.local.drop(stream_id)
+        await self.redis.delete(_key(stream_id), _lease_key(stream_id), _cancel_key(stream_id))
+        await self.redis.publish(CANCEL_CHANNEL, _DROP_PREFIX + stream_id)
 
 
 def _xread_entries(result: Any) -> list[Any]:

@@ -58,6 +58,10 @@ class StreamStore(ABC):
         """Ask the instance running `stream_id` to cancel it. Returns whether it exists."""
         return False
 
+    @abstractmethod
+    async def delete(self, stream_id: str) -> None:
+        """Drop a stream's buffer before its retention ends (a withdrawn participant's)."""
+
     async def start(self, on_cancel: Callable[[str], None]) -> None:  # noqa: B027
         """Begin listening for cancel signals from other instances."""
 
@@ -185,6 +189,14 @@ class MemoryStreamStore(StreamStore):
         ]
         for key in expired:
             buffer = self._buffers.pop(key)
+            buffer.wake()
+
+    async def delete(self, stream_id: str) -> None:
+        self.drop(stream_id)
+
+    def drop(self, stream_id: str) -> None:
+        buffer = self._buffers.pop(stream_id, None)
+        if buffer is not None:
             buffer.wake()
 
     def __len__(self) -> int:

@@ -18,6 +18,7 @@ from llm_platform.core.security import Principal
 from llm_platform.db.engine import Database
 from llm_platform.db.models import Experiment, Study, utcnow
 from llm_platform.db.repositories.experiments import ExperimentRepository
+from llm_platform.db.repositories.files import FileRepository
 from llm_platform.db.repositories.studies import ParticipantRepository, StudyRepository
 from llm_platform.schemas.experiments import Variant, VariantSettings
 from llm_platform.schemas.studies import StudyDefinition, StudyOut, StudyState
@@ -48,8 +49,22 @@ def out(study: Study) -> StudyOut:
     )
 
 
+async def _check_arm_files(db: AsyncSession, owner_id: str, definition: StudyDefinition) -> None:
+    """Arms ground answers in their owner's files: each must exist and be the owner's."""
+    wanted = {f for arm in definition.arms for f in arm.rag_file_ids}
+    if not wanted:
+        return
+    found = {f.id for f in await FileRepository(db).owned_among(owner_id, sorted(wanted))}
+    missing = sorted(wanted - found)
+    if missing:
+        raise ValidationFailed(
+            f"arms: rag_file_ids {', '.join(missing[:5])} are not files of the study's owner"
+        )
+
+
 async def _sync_experiment(db: AsyncSession, study: Study, definition: StudyDefinition) -> None:
     """The version's experiment: one variant per arm with the arm's chat settings."""
+    await _check_arm_files(db, study.owner_id, definition)
     variants = [
         Variant(
             name=arm.name,
@@ -61,6 +76,7 @@ async def _sync_experiment(db: AsyncSession, study: Study, definition: StudyDefi
                 max_tokens=arm.max_tokens,
                 agent_mode="auto" if arm.agent_mode == "on" else "off",
                 memory=arm.memory,
+                rag_file_ids=arm.rag_file_ids,
             ),
         ).model_dump()
         for arm in definition.arms

@@ -6,7 +6,8 @@ audit record without personal data stays."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,23 +47,63 @@ log = get_logger("llm_platform.studies")
 CANCEL_WAIT_S = 10.0
 
 
-async def cancel_generations(state: AppState, user_id: str) -> int:
-    """Stop the user's running answers on this instance and wait until they are logged, so
-    that nothing of theirs is written after the deletion. Call it before the request's
-    transaction takes the database (the log writer needs it)."""
+async def cancel_generations(state: AppState, user_id: str) -> list[str]:
+    """Stop the user's running answers wherever they run and wait until they are logged, so
+    that nothing of theirs is written after the deletion; returns the ids of the user's
+    streams still buffered (delete them after the commit: `delete_streams`). Call it before
+    the request's transaction takes the database (the log writer needs it)."""
     runtime = state.query
-    if runtime is None:
-        return 0
     tasks = []
     for stream_id, task in list(runtime.streams.running.items()):
         first = await runtime.streams.store.first(stream_id)
         if first is not None and first.data.get("user_id") == user_id and not task.done():
             tasks.append(task)
             await runtime.streams.cancel(stream_id)
+    # Streams of other instances: the query log names them (a `running` row is one still
+    # being answered); the instance running it gets the cancel signal through the store.
+    since = utcnow() - timedelta(seconds=state.settings.STREAM_RETENTION_SECONDS + 60)
+    recent = select(Query.request, Query.status).where(
+        Query.user_id == user_id, Query.created_at >= since
+    )
+    async with state.db.read_sessions() as read:
+        rows = (await read.execute(recent)).all()
+    streams = [str(r.request["stream_id"]) for r in rows if r.request.get("stream_id")]
+    remote = [
+        str(r.request["stream_id"])
+        for r in rows
+        if r.status == "running" and r.request.get("stream_id")
+    ]
+    for stream_id in remote:
+        if stream_id not in runtime.streams.running:
+            await runtime.streams.cancel(stream_id)
     if tasks:
         await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
     await runtime.log_writer.flush()
-    return len(tasks)
+    if remote:
+        await _wait_logged(state, user_id, since)
+    return streams
+
+
+async def _wait_logged(state: AppState, user_id: str, since: datetime) -> None:
+    """Until no call of the user is `running` (another instance logs its cancelled end)."""
+    running = select(Query.id).where(
+        Query.user_id == user_id, Query.status == "running", Query.created_at >= since
+    )
+    deadline = asyncio.get_running_loop().time() + CANCEL_WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        async with state.db.read_sessions() as read:
+            if (await read.scalar(running.limit(1))) is None:
+                return
+        await asyncio.sleep(0.1)
+
+
+async def delete_streams(state: AppState, stream_ids: list[str]) -> None:
+    """After the commit: the withdrawn user's stream buffers go too (not only at expiry)."""
+    for stream_id in stream_ids:
+        try:
+            await state.query.streams.store.delete(stream_id)
+        except Exception as exc:  # logged; the buffer expires with its retention anyway
+            log.warning("study_stream_delete_failed", error=str(exc))
 
 
 async def erase_user(db: AsyncSession, state: AppState, user_id: str) -> list[str]:
@@ -156,31 +197,48 @@ async def _erase_participant(
     return keys
 
 
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What goes after the commit: the participant's blobs and stream buffers."""
+
+    blob_keys: list[str]
+    stream_ids: list[str]
+
+
+async def after_commit(state: AppState, erased: Erased) -> None:
+    await delete_blobs(state, erased.blob_keys)
+    await delete_streams(state, erased.stream_ids)
+
+
 async def withdraw_self(
     db: AsyncSession, state: AppState, principal: Principal, study_id: str
-) -> tuple[ParticipantState, list[str]]:
+) -> tuple[ParticipantState, Erased]:
+    streams: list[str] = []
     if principal.credential is Credential.TOKEN and principal.user_id is not None:
-        await cancel_generations(state, principal.user_id)
+        streams = await cancel_generations(state, principal.user_id)
     study, p = await participant_for(db, principal, study_id, lock=True)
     out = _withdrawn_state(study, p)
     keys = await _erase_participant(db, state, study, p, "participant", "participant")
-    return out, keys
+    return out, Erased(keys, streams)
 
 
 async def delete_by_recruitment_id(
     db: AsyncSession, state: AppState, principal: Principal, study_id: str, recruitment_id: str
-) -> list[str]:
+) -> Erased:
     hashed = recruitment_hash(state, study_id, recruitment_id)
     async with state.db.read_sessions() as read:  # not the request's (write) transaction
         found = await ParticipantRepository(read).by_recruitment(study_id, hashed)
         user_id = found.user_id if found is not None else None
+    streams: list[str] = []
     if user_id is not None:
-        await cancel_generations(state, user_id)
+        streams = await cancel_generations(state, user_id)
     study = await get_owned(db, principal, study_id, lock=True)
     p = await ParticipantRepository(db).by_recruitment(study.id, hashed)
     if p is None:
         raise NotFound("No participant of this study has that recruitment id")
-    return await _erase_participant(db, state, study, p, principal.user_id or "?", "researcher")
+    actor = principal.user_id or "?"
+    keys = await _erase_participant(db, state, study, p, actor, "researcher")
+    return Erased(keys, streams)
 
 
 async def purge_expired(database: Database, state: AppState) -> dict[str, int]:

@@ -10,6 +10,7 @@ import { ChatPage } from "./Chat";
 import { Dashboard } from "./Dashboard";
 import { Experiments } from "./Experiments";
 import { Icon } from "./Icon";
+import { MemoriesPage } from "./Memories";
 import { Sidebar } from "./Sidebar";
 import { Studies } from "./Studies";
 import { SignIn } from "./SignIn";
@@ -84,6 +85,7 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
           {link("/dashboard", "Dashboard", route.name === "dashboard")}
           {link("/experiments", "Experiments", route.name === "experiments")}
           {link("/studies", "Studies", route.name === "studies")}
+          {link("/memories", "Memories", route.name === "memories")}
         </nav>
         <span class="spacer" />
         {experimentId && <span class="pill study" title={`Experiment ${experimentId}`}>Study session</span>}
@@ -126,7 +128,9 @@ export function App({ config, tracker, experimentId }: { config: PageConfig; tra
           ) : (
             <div class="empty">{sessions.error ? `Cannot start a conversation: ${sessions.error}` : "Loading…"}</div>
           ))}
-        {route.name !== "chat" && !auth.staff && (
+        {/* The memories page is every user's own; the rest is for researchers. */}
+        {route.name === "memories" && <MemoriesPage tracker={tracker} />}
+        {route.name !== "chat" && route.name !== "memories" && !auth.staff && (
           <SignIn appName={config.app_name} purpose="This page is for researchers: sign in with a researcher or admin API key." />
         )}
         {route.name === "dashboard" && auth.staff && <Dashboard />}

@@ -1,5 +1,5 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { Conversation, type ImageAttachment, type Msg, type SendOptions } from "../chat";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { Conversation, type ImageAttachment, type SendOptions } from "../chat";
 import { storage } from "../config";
 import { filesStore } from "../files";
 import { modelsStore } from "../models";
@@ -8,7 +8,7 @@ import type { Tracker } from "../tracking";
 import { Composer, ModelPicker } from "./Composer";
 import { FilesPanel } from "./FilesPanel";
 import { Icon } from "./Icon";
-import { MessageView } from "./Message";
+import { MessageList } from "./MessageList";
 
 const filesKey = (sessionId: string) => `llmp.files.${sessionId}`;
 
@@ -27,21 +27,12 @@ export function ChatPage({
   const [filesOpen, setFilesOpen] = useState(() => storage.get("llmp.files_open") === "1");
   const [selectedFiles, setSelectedFiles] = useState<string[]>(() => storage.getJSON<string[]>(filesKey(sessionId), []));
   const [dragging, setDragging] = useState(false);
-  const [, force] = useState(0);
-  const scroller = useRef<HTMLDivElement>(null);
-  const pinned = useRef(true);
 
   useEffect(() => {
     void conv.load();
     void filesStore.refresh();
     return () => conv.dispose();
   }, [conv]);
-
-  // Follow the stream while the user is at the bottom; leave them be when they scroll up.
-  useEffect(() => {
-    const el = scroller.current;
-    if (el && pinned.current) el.scrollTop = el.scrollHeight;
-  });
 
   const toggleFile = (id: string, on: boolean) => {
     setSelectedFiles((prev) => {
@@ -74,17 +65,13 @@ export function ChatPage({
 
   const send = (text: string, images: ImageAttachment[]): boolean => {
     if (conv.streaming) return false;
-    pinned.current = true;
     sessions.titleFromQuery(sessionId, text);
     void conv.send(text, { ...options(), attachments: images });
     return true;
   };
 
-  const regenerate = (m: Msg) => void conv.regenerate(m.id, options(), "regenerate");
-  const retry = (m: Msg) => void conv.regenerate(m.id, options(), "retry");
   const current = modelsStore.current;
   const busy = Boolean(conv.streaming);
-  const lastAssistant = [...conv.messages].reverse().find((m) => m.role === "assistant");
 
   return (
     <div
@@ -119,35 +106,19 @@ export function ChatPage({
             <Icon name="file" size={16} /> Files{selectedFiles.length ? ` (${selectedFiles.length})` : ""}
           </button>
         </div>
-        <div
-          class="messages"
-          ref={scroller}
-          data-track="messages"
-          data-testid="messages"
-          onScroll={(e) => {
-            const el = e.currentTarget;
-            pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
-          }}
-        >
-          {conv.loading && !conv.messages.length && <div class="empty">Loading conversation…</div>}
-          {conv.loadError && (
-            <div class="inline-error" role="alert">
-              Could not load this conversation: {conv.loadError}{" "}
-              <button class="btn small" onClick={() => void conv.load()}>
-                Retry
-              </button>
-            </div>
-          )}
-          {!conv.loading && !conv.messages.length && !conv.loadError && (
+        <MessageList
+          conv={conv}
+          tracker={tracker}
+          options={options}
+          onSend={(text) => send(text, [])}
+          loadErrorPrefix="Could not load this conversation"
+          empty={
             <div class="empty hero">
               <h1>What would you like to know?</h1>
               <p class="muted">Answers stream in as they are written; reasoning models show their thinking. Add files to ground answers in your documents.</p>
             </div>
-          )}
-          {conv.messages.map((m) => (
-            <MessageView key={m.id} m={m} tracker={tracker} isLast={m === lastAssistant} onRegenerate={regenerate} onRetry={retry} onChange={() => force((x) => x + 1)} />
-          ))}
-        </div>
+          }
+        />
         <Composer
           busy={busy}
           vision={Boolean(current?.capabilities.vision) && !studyMode}

@@ -14,6 +14,11 @@ const PATHS: Record<string, string> = {
   brain: "M12 5a3 3 0 0 0-6 1 3 3 0 0 0-2 5 3 3 0 0 0 2 5 3 3 0 0 0 6 1V5zm0 0a3 3 0 0 1 6 1 3 3 0 0 1 2 5 3 3 0 0 1-2 5 3 3 0 0 1-6 1",
   link: "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1",
   download: "M12 4v11M7 10l5 5 5-5M5 20h14",
+  skip: "M6 12h12",
+  steps: "M9 6h11M9 12h11M9 18h11M4 6h1M4 12h1M4 18h1",
+  bookmark: "M6 3h12v18l-6-4-6 4z",
+  search: "M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM16 16l5 5",
+  plus: "M12 5v14M5 12h14",
 };
 
 export function Icon({ name, size = 18 }: { name: keyof typeof PATHS | string; size?: number }) {

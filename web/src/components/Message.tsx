@@ -5,6 +5,7 @@ import { fmtInt, fmtMs } from "../format";
 import { MarkdownView } from "../markdown";
 import type { Tracker } from "../tracking";
 import type { Citation } from "../types";
+import { AgentSteps, MemoryUsed, OptionButtons, ProductCards } from "./AgentViews";
 import { Icon } from "./Icon";
 
 /** Markdown body: updated in place block by block while tokens stream in. */
@@ -178,6 +179,8 @@ export function MessageView({
   onRegenerate,
   onRetry,
   onChange,
+  optionsEnabled,
+  onOption,
 }: {
   m: Msg;
   tracker: Tracker;
@@ -185,6 +188,8 @@ export function MessageView({
   onRegenerate: (m: Msg) => void;
   onRetry: (m: Msg) => void;
   onChange: () => void;
+  optionsEnabled: boolean;
+  onOption: (m: Msg, label: string) => void;
 }) {
   const [copied, setCopied] = useState(false);
   const [source, setSource] = useState<number | null>(null);
@@ -244,7 +249,7 @@ export function MessageView({
   }
 
   const streaming = m.status === "streaming";
-  const waiting = streaming && !m.content && !m.reasoning;
+  const waiting = streaming && !m.content && !m.reasoning && !m.steps?.length;
   return (
     <article
       class={`msg assistant ${m.status}`}
@@ -256,6 +261,7 @@ export function MessageView({
       aria-busy={streaming}
       onClick={onAnswerClick}
     >
+      <AgentSteps m={m} tracker={tracker} onChange={onChange} />
       {m.reasoning && <Thinking m={m} tracker={tracker} onChange={onChange} />}
       {waiting && (
         <div class="typing" aria-label="Waiting for the model">
@@ -271,6 +277,9 @@ export function MessageView({
           Connection lost: reconnecting…
         </div>
       )}
+      <ProductCards m={m} tracker={tracker} />
+      <OptionButtons m={m} enabled={optionsEnabled} onOption={onOption} />
+      <MemoryUsed m={m} />
       <Sources m={m} tracker={tracker} selected={source} onSelect={selectSource} />
       {m.status === "error" && (
         <div class="inline-error" role="alert" data-testid="message-error">

@@ -2,11 +2,11 @@
 // session (the server applies the arm's settings), the instructions at hand, and the progress
 // toward the completion rule with "Finish" once it is met.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { Conversation, type ImageAttachment, type Msg } from "../chat";
+import { Conversation, type ImageAttachment, type SendOptions } from "../chat";
 import type { ParticipantState, StudyClient, StudyProgress } from "../study";
 import type { Tracker } from "../tracking";
 import { Composer } from "./Composer";
-import { MessageView } from "./Message";
+import { MessageList } from "./MessageList";
 import { Markdown } from "./StudyMarkdown";
 
 function minutesLabel(m: number): string {
@@ -56,11 +56,9 @@ export function StudyTask({
 }) {
   const sessionId = state.session_id ?? "";
   const conv = useMemo(() => new Conversation(sessionId, tracker), [sessionId]);
-  const [, force] = useState(0);
   const [fetchedAt, setFetchedAt] = useState(() => Date.now());
   const [now, setNow] = useState(() => Date.now());
   const [showInstructions, setShowInstructions] = useState(true);
-  const scroller = useRef<HTMLDivElement>(null);
   const wasStreaming = useRef(false);
   const progress = state.progress;
   const localMinutes = progress.minutes + Math.max(0, now - fetchedAt) / 60_000;
@@ -110,45 +108,31 @@ export function StudyTask({
     if (timeDue) void refresh(0, 1);
   }, [timeDue, Math.floor(localMinutes * 6)]);
 
-  useEffect(() => {
-    const el = scroller.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  });
-
+  // The server applies the arm's model and settings.
+  const options = (): SendOptions => ({ provider: null, model: null, fileIds: [], useRag: false, attachments: [] });
   const send = (text: string, _images: ImageAttachment[]): boolean => {
     if (conv.streaming) return false;
-    void conv.send(text, { provider: null, model: null, fileIds: [], useRag: false, attachments: [] });
+    void conv.send(text, options());
     return true;
   };
-  const opts = { provider: null, model: null, fileIds: [], useRag: false, attachments: [] };
-  const regenerate = (m: Msg) => void conv.regenerate(m.id, opts, "regenerate");
-  const retry = (m: Msg) => void conv.regenerate(m.id, opts, "retry");
-  const lastAssistant = [...conv.messages].reverse().find((m) => m.role === "assistant");
   const busy = Boolean(conv.streaming);
 
   return (
     <div class={`study-task ${showInstructions ? "" : "instructions-hidden"}`} data-testid="study-task" data-session={sessionId}>
       <section class="chat-main" aria-label="Conversation">
-        <div class="messages" ref={scroller} data-testid="messages" data-track="messages">
-          {conv.loading && !conv.messages.length && <div class="empty">Loading conversation…</div>}
-          {conv.loadError && (
-            <div class="inline-error" role="alert">
-              Could not load the conversation: {conv.loadError}{" "}
-              <button class="btn small" onClick={() => void conv.load()}>
-                Retry
-              </button>
-            </div>
-          )}
-          {!conv.loading && !conv.messages.length && !conv.loadError && (
+        <MessageList
+          conv={conv}
+          tracker={tracker}
+          options={options}
+          onSend={(text) => send(text, [])}
+          loadErrorPrefix="Could not load the conversation"
+          empty={
             <div class="empty hero">
               <h2>{state.arm_label || "Task"}</h2>
               <p class="muted">Write your first message below. The instructions stay on the side.</p>
             </div>
-          )}
-          {conv.messages.map((m) => (
-            <MessageView key={m.id} m={m} tracker={tracker} isLast={m === lastAssistant} onRegenerate={regenerate} onRetry={retry} onChange={() => force((x) => x + 1)} />
-          ))}
-        </div>
+          }
+        />
         <Composer busy={busy} vision={false} onSend={send} onStop={() => conv.stop()} />
       </section>
       <aside class="study-side" aria-label="Instructions and progress">

@@ -1,11 +1,11 @@
 """agents (issue 13): agent_steps, one row per agent per turn
 
 Revision ID: 0009_agent_steps
-Revises: 0006_studies
+Revises: 0008_products
 Create Date: 2026-12-05 01:30:00
 
-(The memories and products migrations, 0007 and 0008, come from other branches: the merge
-chains this one after them.)
+(After the products migration; the memories migration, 0007, comes from another branch: the
+merge chains them.)
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_agent_steps"
-down_revision: str | None = "0006_studies"
+down_revision: str | None = "0008_products"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
