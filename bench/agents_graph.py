@@ -146,6 +146,7 @@ async def through_api(turns: int) -> list[str]:
             RATE_LIMIT_PER_MINUTE=0,
             RATE_LIMIT_PER_MINUTE_IP=0,
             WARM_START=False,
+            INTENT_LLM_ENABLED=False,  # routing by rules and examples only: no model call
             LOG_LEVEL="WARNING",
             _env_file=None,  # type: ignore[call-arg]
         )

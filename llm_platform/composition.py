@@ -163,7 +163,11 @@ def agent_ports(
 ) -> AgentPorts:
     """The agents' access to the platform: the intent router, the catalog, the shopping
     interview (its model: AGENT_LLM_MODEL), OCR. (Memories join here.)"""
-    llm = resolve_llm(registry, settings.AGENT_LLM_MODEL or settings.INTENT_LLM_MODEL)
+    llm = (
+        resolve_llm(registry, settings.AGENT_LLM_MODEL or settings.INTENT_LLM_MODEL)
+        if settings.AGENT_LLM_MODEL or settings.INTENT_LLM_ENABLED
+        else None
+    )
     return replace(
         default_ports(settings),
         router=intent_router,

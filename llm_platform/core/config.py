@@ -270,7 +270,8 @@ class Settings(BaseSettings):
     # platform's database; off: each turn starts afresh.
     AGENT_CHECKPOINTS: bool = True
     # The model the agents' own calls use (reading free-text shopping answers...):
-    # "provider:model"; None: the intent classifier's (INTENT_LLM_MODEL).
+    # "provider:model"; None: the intent classifier's (INTENT_LLM_MODEL), or no model call
+    # (rules only) when INTENT_LLM_ENABLED is off.
     AGENT_LLM_MODEL: str | None = None
     # Each serving process heartbeats (database row, and a Redis key with REDIS_URL); the
     # `running` queries of one silent for INSTANCE_TIMEOUT_SECONDS (or, on the same host,

@@ -15,9 +15,6 @@ from tests.conftest import AppClient, start_client
 
 FAST = {
     "ENABLE_SCRIPTED_PROVIDER": True,
-    # The intent router's LLM stage would answer from the scripts queued for the answer
-    # (tests/api/test_agents_route.py covers it with its own settings).
-    "INTENT_LLM_ENABLED": False,
     "RETRY_BASE_DELAY_SECONDS": 0.01,
     "RETRY_MAX_DELAY_SECONDS": 0.05,
 }

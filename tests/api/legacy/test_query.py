@@ -329,11 +329,7 @@ async def test_thinking_arrives_live_over_a_real_socket(
 ) -> None:
     """Over a real server: the thinking text is on the client's screen while the model is
     still working, and each chunk arrives as the model produces it."""
-    settings = make_settings(
-        ENABLE_SCRIPTED_PROVIDER=True,
-        LEGACY_CLIENT_COMPAT=True,
-        INTENT_LLM_ENABLED=False,  # the router's LLM stage would take the queued script
-    )
+    settings = make_settings(ENABLE_SCRIPTED_PROVIDER=True, LEGACY_CLIENT_COMPAT=True)
     async with live_server(settings) as (url, app):
         provider = app.state.platform.query.registry.get("scripted")
         provider.queue(
