@@ -69,7 +69,7 @@ async def coordinate(state: TurnState, deps: TurnDeps) -> NodeResult:
             decision.confidence,
             str(decision.decided_by),
         )
-        routing: dict[str, Any] | None = decision.model_dump()
+        routing: dict[str, Any] | None = decision.model_dump(mode="json")
     else:
         intent = fallback_intent(has_images=state["has_images"], has_files=state["has_files"])
         confidence, decided_by = 1.0, "default"

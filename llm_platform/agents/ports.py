@@ -25,8 +25,9 @@ class Routing(Protocol):
     @property
     def decided_by(self) -> str: ...
 
-    def model_dump(self) -> dict[str, Any]:
-        """Everything the router decided (stages, scores, times), for the query's log."""
+    def model_dump(self, *, mode: str) -> dict[str, Any]:
+        """Everything the router decided (stages, scores, times), for the query's log
+        (`mode="json"`: plain values, as the checkpointer stores them)."""
         ...
 
 

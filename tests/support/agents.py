@@ -29,7 +29,7 @@ class Decision:
     confidence: float = 0.9
     decided_by: str = "rules"
 
-    def model_dump(self) -> dict[str, Any]:
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
         return {"intent": self.intent, "confidence": self.confidence, "stages": []}
 
 
