@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 
 import httpx
 from redis.asyncio import Redis
@@ -35,6 +36,13 @@ from llm_platform.providers.registry import ProviderRegistry, build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import RagDisabled, RagServices, rag_services
 from llm_platform.rag.products import ProductSearch, SerpApiShopping
+from llm_platform.services.agents.adapters import CatalogFinder, ShoppingInterviewer
+from llm_platform.services.agents.runtime import (
+    AgentPorts,
+    AgentRuntime,
+    agent_runtime,
+    default_ports,
+)
 from llm_platform.services.query.runtime import QueryRuntime, build_runtime, close_runtime
 from llm_platform.services.warmup import Warmer, start_warm_up
 
@@ -90,6 +98,7 @@ async def query_runtime(
     redis: Redis | None,
     metrics: Metrics | None,
     tracing: Tracing | None,
+    agents: AgentRuntime,
 ) -> AsyncIterator[QueryRuntime]:
     """Streams, the query log writer and the instance heartbeat."""
     runtime = await build_runtime(
@@ -99,6 +108,7 @@ async def query_runtime(
         rag=rag.runtime if isinstance(rag, RagServices) else None,
         redis=redis,
         metrics_registry=metrics.registry if metrics is not None else None,
+        agents=agents,
     )
     if tracing is not None:
         runtime.tracer = tracing.tracer
@@ -145,6 +155,27 @@ async def product_search(
         yield ProductSearch(db, embedder, serpapi)
 
 
+def agent_ports(
+    settings: Settings,
+    registry: ProviderRegistry,
+    products: ProductSearch,
+    intent_router: IntentRouter,
+) -> AgentPorts:
+    """The agents' access to the platform: the intent router, the catalog, the shopping
+    interview (its model: AGENT_LLM_MODEL), OCR. (Memories join here.)"""
+    llm = (
+        resolve_llm(registry, settings.AGENT_LLM_MODEL or settings.INTENT_LLM_MODEL)
+        if settings.AGENT_LLM_MODEL or settings.INTENT_LLM_ENABLED
+        else None
+    )
+    return replace(
+        default_ports(settings),
+        router=intent_router,
+        products=CatalogFinder(products),
+        interviewer=ShoppingInterviewer(products, llm),
+    )
+
+
 @asynccontextmanager
 async def compose(
     settings: Settings, *, metrics: Metrics | None = None, tracing: Tracing | None = None
@@ -158,11 +189,20 @@ async def compose(
         redis = await stack.enter_async_context(redis_client(settings))
         registry = await stack.enter_async_context(providers(settings))
         rag = await stack.enter_async_context(rag_services(settings, db))
+        products = await stack.enter_async_context(product_search(settings, db, rag))
+        intent_router = IntentRouter.build(
+            settings,
+            rag.runtime.embedder if isinstance(rag, RagServices) else None,
+            resolve_llm(registry, settings.INTENT_LLM_MODEL),
+        )
+        # The agent graph and its checkpointer (one saver per process).
+        agents = await stack.enter_async_context(
+            agent_runtime(settings, db, agent_ports(settings, registry, products, intent_router))
+        )
         query = await stack.enter_async_context(
-            query_runtime(settings, db, registry, rag, redis, metrics, tracing)
+            query_runtime(settings, db, registry, rag, redis, metrics, tracing, agents)
         )
         warmer = await stack.enter_async_context(warm_start(settings, registry, rag))
-        products = await stack.enter_async_context(product_search(settings, db, rag))
         state = AppState(
             settings=settings,
             db=db,
@@ -180,11 +220,7 @@ async def compose(
             rag=rag,
             loads=warmer.loads,
             products=products,
-            intent_router=IntentRouter.build(
-                settings,
-                rag.runtime.embedder if isinstance(rag, RagServices) else None,
-                resolve_llm(registry, settings.INTENT_LLM_MODEL),
-            ),
+            intent_router=intent_router,
         )
         # Everything built so far lives as long as the process: move it out of the
         # collector's reach, or every full collection rescans it (100+ ms pauses under load).

@@ -185,6 +185,10 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             # Models load on first use in tests (tests/services/test_warmup.py covers the
             # warm start): a background load per app would only add CPU to every test.
             "WARM_START": False,
+            # The intent router's LLM stage (when rules and examples are unsure) would ask
+            # the default model before every such answer: the embedded model here, seconds
+            # per call; tests/api/test_agents_route.py turns it on.
+            "INTENT_LLM_ENABLED": False,
             "_env_file": None,
         }
         values.update(overrides)

@@ -271,6 +271,22 @@ class Settings(BaseSettings):
     # stream's `done` event always follows the commit; JSON answers (`/query`, the OpenAI
     # facade) wait for it only when this is true (off: the commit is off the critical path).
     QUERY_LOG_WAIT: bool = False
+    # --- the agent graph (issue 13) ---
+    # Query requests without `agent_mode`: "auto" runs the coordinator, the agents it
+    # needs and the writer; "off" is a plain model call. Experiment arms may set it.
+    AGENT_MODE_DEFAULT: Literal["auto", "off"] = "auto"
+    # How long one agent may take before it is reported as failed (the writer answers
+    # without it); per agent name in AGENT_TIMEOUTS ({"memory": 5}). The writer's model call
+    # has the provider timeouts above instead.
+    AGENT_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0, le=3600)
+    AGENT_TIMEOUTS: dict[str, float] = Field(default_factory=dict)
+    # Multi-turn agent state (the shopping interview) in LangGraph's checkpointer on the
+    # platform's database; off: each turn starts afresh.
+    AGENT_CHECKPOINTS: bool = True
+    # The model the agents' own calls use (reading free-text shopping answers...):
+    # "provider:model"; None: the intent classifier's (INTENT_LLM_MODEL), or no model call
+    # (rules only) when INTENT_LLM_ENABLED is off.
+    AGENT_LLM_MODEL: str | None = None
     # Each serving process heartbeats (database row, and a Redis key with REDIS_URL); the
     # `running` queries of one silent for INSTANCE_TIMEOUT_SECONDS (or, on the same host,
     # whose process is gone) are marked `interrupted` by the others or the next start.

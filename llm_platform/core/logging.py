@@ -114,6 +114,8 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    # aiosqlite (the agents' checkpointer on SQLite) logs every statement at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(max(root.level, logging.INFO))
     # A 500 is logged once, by the app's error handler; the server's copy of the same
     # traceback (Starlette re-raises after answering) is dropped.
     error_log = logging.getLogger("uvicorn.error")

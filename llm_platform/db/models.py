@@ -203,7 +203,9 @@ class Instance(Base):
 # `chunk_fts*`) are created by the vector store (llm_platform/rag/store_*.py), not by this
 # metadata: their dimension is the embedding model's and their column types are database
 # specific (sqlite-vec / FTS5 virtual tables, pgvector / tsvector).
-UNMANAGED_TABLE_PREFIXES = ("chunk_vec_", "chunk_emb_", "chunk_fts")
+# LangGraph's checkpointer keeps the agent graph's state in its own tables (`checkpoints`,
+# `writes` on SQLite; `checkpoint_*` on PostgreSQL), created by its saver's setup.
+UNMANAGED_TABLE_PREFIXES = ("chunk_vec_", "chunk_emb_", "chunk_fts", "checkpoint", "writes")
 
 
 class File(Base):
@@ -441,6 +443,36 @@ class SessionSummary(Base):
     covered_until_query_id: Mapped[str | None] = mapped_column(String(32))
     covered_until: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------- agents (issue 13): steps
+
+
+class AgentStep(Base):
+    """One agent's run in one turn (the research log of the agent graph): what went in and
+    came out, how long it took, the tokens and model of its calls, its error."""
+
+    __tablename__ = "agent_steps"
+    __table_args__ = (
+        Index("ix_agent_steps_query", "query_id"),
+        Index("ix_agent_steps_session", "session_id"),
+        Index("ix_agent_steps_user", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    query_id: Mapped[str] = mapped_column(String(32))
+    session_id: Mapped[str | None] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    agent: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    input_summary: Mapped[str | None] = mapped_column(Text)
+    output_summary: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(256))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # ---------------------------------------------------------------- products (issue 13)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +15,10 @@ class VariantSettings(BaseModel):
     model: str | None = Field(default=None, max_length=256)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    # The agent graph for this arm's turns (None: the request's or the server's default),
+    # and whether its turns recall and save memories (None: the user's own setting).
+    agent_mode: Literal["auto", "off"] | None = None
+    memory: bool | None = None
     # Files of the experiment's owner every answer in this arm is grounded in.
     rag_file_ids: list[str] = Field(default_factory=list, max_length=100)
 

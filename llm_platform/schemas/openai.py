@@ -92,6 +92,9 @@ class ChatCompletionRequest(BaseModel):
     # caller's files is opt-in here, unlike /api/v1/query where it is on when files exist.
     use_rag: bool | None = None
     file_ids: list[str] | None = Field(default=None, max_length=100)
+    # The agent graph (memory, shopping, products...): off unless asked for ("auto"); its
+    # frames are not part of the OpenAI format, only its answer is.
+    agent_mode: Literal["auto", "off"] | None = None
     tools: list[Tool] | None = Field(default=None, max_length=128)
     tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None

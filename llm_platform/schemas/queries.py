@@ -36,6 +36,28 @@ class QueryLogOut(Schema):
     finished_at: datetime | None
 
 
+class AgentStepOut(Schema):
+    """One agent's step in a turn of the agent graph."""
+
+    id: str
+    agent: str
+    status: str
+    input_summary: str | None
+    output_summary: str | None
+    latency_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    model: str | None
+    error: str | None
+    started_at: datetime
+
+
+class QueryDetailOut(QueryLogOut):
+    """One logged model call with its turn's agent steps (empty: a plain call)."""
+
+    agent_steps: list[AgentStepOut]
+
+
 GroupBy = Literal["provider", "model", "day"]
 
 

@@ -79,6 +79,10 @@ class QueryRequest(BaseModel):
     # A turn continued after tool calls: the assistant's calls and the tools' results that
     # follow `query` (in order), sent back for the model's next step.
     tool_rounds: list[HistoryMessage] = Field(default_factory=list, max_length=256)
+    # "auto": the agents (memory, shopping, products, vision...) as the turn needs them;
+    # "off": a plain model call. None: the server's AGENT_MODE_DEFAULT (an experiment arm's
+    # setting wins over both).
+    agent_mode: Literal["auto", "off"] | None = None
 
     @field_validator("query")
     @classmethod

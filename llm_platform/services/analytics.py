@@ -7,11 +7,18 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llm_platform.core.errors import BadRequest
+from llm_platform.core.errors import BadRequest, NotFound
 from llm_platform.core.security import Principal
 from llm_platform.db.models import Query
 from llm_platform.db.repositories.queries import QueryRepository, TokenTotals, UsageRow
-from llm_platform.schemas.queries import GroupBy, TokenAnalytics, TokenGroup
+from llm_platform.schemas.queries import (
+    AgentStepOut,
+    GroupBy,
+    QueryDetailOut,
+    QueryLogOut,
+    TokenAnalytics,
+    TokenGroup,
+)
 from llm_platform.services.access import visibility
 from llm_platform.services.query.log_records import HIDDEN_SYSTEM, participant_view
 
@@ -86,6 +93,21 @@ async def query_page(
                 db.expunge(row)  # never written back
                 row.request = participant_view(row.request)
     return list(rows), next_cursor
+
+
+async def query_detail(db: AsyncSession, principal: Principal, query_id: str) -> QueryDetailOut:
+    """One logged call the caller may read (others: 404), with its agent steps."""
+    repo = QueryRepository(db)
+    row = await repo.get_visible(query_id, await visibility(db, principal, None))
+    if row is None:
+        raise NotFound("Query not found")
+    steps = await repo.agent_steps(query_id)
+    out = QueryLogOut.model_validate(row)
+    if not principal.is_staff and row.request.get(HIDDEN_SYSTEM):
+        out = out.model_copy(update={"request": participant_view(row.request)})
+    return QueryDetailOut(
+        **out.model_dump(), agent_steps=[AgentStepOut.model_validate(s) for s in steps]
+    )
 
 
 async def usage(

@@ -71,7 +71,9 @@ async def test_bad_input(make_settings: Callable[..., Settings]) -> None:
 async def test_the_llm_stage_runs_only_when_both_are_unsure(
     make_settings: Callable[..., Settings], embedder: LocalEmbedder
 ) -> None:
-    settings = make_settings(ENABLE_SCRIPTED_PROVIDER=True, INTENT_LLM_MODEL="scripted:echo")
+    settings = make_settings(
+        ENABLE_SCRIPTED_PROVIDER=True, INTENT_LLM_ENABLED=True, INTENT_LLM_MODEL="scripted:echo"
+    )
     async with app_client(settings) as client:
         headers = await staff_headers(client, "researcher")
         model = client.app.state.platform.providers.get("scripted")

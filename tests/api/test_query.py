@@ -237,7 +237,12 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
             415,
             "images",
         ),
-        ({"model_name": "plain", "attachments": [{"base64": PNG}]}, 400, "does not accept"),
+        # A plain call only: with the agents, the vision agent reads the image by OCR.
+        (
+            {"model_name": "plain", "agent_mode": "off", "attachments": [{"base64": PNG}]},
+            400,
+            "does not accept",
+        ),
         ({"attachments": [{"base64": "!!not base64!!"}]}, 400, "base64"),
     ],
 )

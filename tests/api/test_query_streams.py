@@ -16,7 +16,7 @@ import websockets
 from llm_platform.core.config import Settings
 from llm_platform.providers.base import DoneEvent, ReasoningDelta, TextDelta
 from llm_platform.providers.scripted import Delay, Hang, ScriptedProvider, text_events
-from tests.support.query import FAST, body, live_server, parse_sse, sse_frames
+from tests.support.query import FAST, body, live_server, next_content, parse_sse, sse_frames
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -62,7 +62,7 @@ async def test_cancel_stops_upstream_within_a_second_and_logs(
             stream_id = response.headers["x-stream-id"]
             frames = sse_frames(response)
             assert (await anext(frames))["type"] == "start"
-            assert (await anext(frames))["content"] == "partial "
+            assert (await next_content(frames))["content"] == "partial "
             # Only the stream's owner may stop it; another user's stream is "not found".
             other = {"X-User-ID": "mallory"}
             r = await http.post(f"/api/v1/query/{stream_id}/cancel", headers=other)
@@ -197,6 +197,8 @@ async def test_websocket_carries_the_same_events_several_queries_and_stop(
             await ws.send(orjson.dumps({"type": "query", **body()}))
             start = orjson.loads(await ws.recv())
             assert start["type"] == "start"
+            while orjson.loads(await ws.recv())["type"] != "token":
+                pass  # the agent steps before the first token
             await ws.send(orjson.dumps({"type": "stop", "stream_id": start["stream_id"]}))
             msgs = await until_end()
             assert msgs[-1]["metadata"]["status"] == "cancelled"

@@ -94,3 +94,18 @@ async def sse_frames(response: Any) -> AsyncIterator[dict[str, Any]]:
     """Parse a live httpx streaming response frame by frame."""
     async for event in aiter_events(response.aiter_bytes()):
         yield _frame(event)
+
+
+AGENT_FRAME_TYPES = frozenset({"agent", "options", "products", "memory"})
+
+
+async def next_content(frames: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    """The next frame past the agent graph's (agent steps come before the first token)."""
+    async for frame in frames:
+        if frame.get("type") not in AGENT_FRAME_TYPES:
+            return frame
+    raise AssertionError("the stream ended")
+
+
+def without_agents(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in frames if f.get("type") not in AGENT_FRAME_TYPES]

@@ -21,7 +21,7 @@ from starlette.types import Scope
 
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.legacy.schemas import LegacyQueryRequest, LegacyQueryResponse
-from llm_platform.api.legacy.stream import LegacyStreamEncoder
+from llm_platform.api.legacy.stream import LegacyStreamEncoder, memory_context
 from llm_platform.api.v1.query import Context, QueryContext
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.schemas.query import QueryRequest
@@ -85,11 +85,22 @@ async def legacy_query_stream(
 
 @router.post("/api/v1/query/", response_model=LegacyQueryResponse)
 async def legacy_query(payload: LegacyQueryRequest, ctx: Context) -> LegacyQueryResponse:
-    """The whole answer at once: the v1 answer plus `product_cards`, `options`,
-    `memory_context` (empty until the agents work exists) and `notices`."""
+    """The whole answer at once: the v1 answer plus the agents' `product_cards`, `options`
+    and `memory_context`, and `notices`."""
     plan, notices = await legacy_plan(ctx, payload)
-    answer = query_service.to_response(await query_service.answer(ctx.runtime, plan))
-    return LegacyQueryResponse(**answer.model_dump(), notices=notices)
+    result = await query_service.answer(ctx.runtime, plan)
+    answer = query_service.to_response(result)
+    turn = result.agents
+    if turn is None:
+        return LegacyQueryResponse(**answer.model_dump(), notices=notices)
+    memory = turn.memory
+    return LegacyQueryResponse(
+        **answer.model_dump(),
+        notices=notices,
+        product_cards=turn.products,
+        options=list(turn.options.options) if turn.options is not None else [],
+        memory_context=memory_context(memory) if memory is not None else {},
+    )
 
 
 # --------------------------------------------------------------------------- mapping

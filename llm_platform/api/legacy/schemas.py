@@ -231,7 +231,7 @@ class LegacyQueryRequest(LegacyModel):
 
 
 class LegacyQueryResponse(QueryResponse):
-    """The v1 answer plus the fields the old client reads (empty until the agents exist)."""
+    """The v1 answer plus the fields the old client reads (the agent graph's output)."""
 
     product_cards: list[dict[str, Any]] = Field(default_factory=list)
     options: list[str] = Field(default_factory=list)

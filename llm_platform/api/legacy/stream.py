@@ -23,10 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llm_platform.core.citation import Citation
 from llm_platform.services.streams.frames import (
+    AgentFrame,
     CitationFrame,
     DoneFrame,
     Frame,
+    MemoryFrame,
     NoticeFrame,
+    OptionsFrame,
+    ProductsFrame,
     StreamFrame,
     ThoughtFrame,
     TokenFrame,
@@ -64,6 +68,12 @@ class CitationsFrame(BaseModel):
     citations: list[LegacyCitation]
 
 
+class ProductCardsFrame(BaseModel):
+    type: Literal["node"] = "node"
+    node_type: Literal["product_cards"] = "product_cards"
+    product_cards: list[dict[str, Any]]
+
+
 class FinalMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str
@@ -81,7 +91,9 @@ class ErrorFrame(BaseModel):
     error: str
 
 
-LegacyFrame = StatusFrame | ChunkFrame | CitationsFrame | FinalFrame | ErrorFrame
+LegacyFrame = (
+    StatusFrame | ChunkFrame | CitationsFrame | ProductCardsFrame | FinalFrame | ErrorFrame
+)
 
 
 def encode_frame(frame: LegacyFrame) -> bytes:
@@ -93,6 +105,21 @@ def encode_frame(frame: LegacyFrame) -> bytes:
 _CHUNK_HEAD = b'data: {"type":"chunk","content":'
 _STATUS_HEAD = b'data: {"type":"status","message":'
 _TAIL = b"}\n\n"
+
+
+def memory_context(frame: MemoryFrame) -> dict[str, Any]:
+    """`final.memory_context`: the memories used and changed."""
+    return {
+        "used": [{"id": m.id, "text": m.text} for m in frame.used],
+        "changes": [{"action": c.action, "id": c.id, "text": c.text} for c in frame.changes],
+    }
+
+
+def agent_status(frame: AgentFrame) -> str:
+    """An agent step as the one-line "thinking" text."""
+    if frame.status == "started":
+        return f"{frame.agent}: {frame.summary or 'working'}…"
+    return f"{frame.agent}: {frame.summary or frame.status}"
 
 
 def legacy_citation(citation: Citation) -> LegacyCitation:
@@ -107,10 +134,14 @@ class LegacyStreamEncoder:
     (None: nothing for this one). The stream writer adds `data: [DONE]` after the terminal
     frame (`done` or `error`), as for the platform format. A `notice` (what the
     compatibility layer did for the old client: a fallback provider or model) is shown as
-    a `status` line."""
+    a `status` line, and so is each agent's step (not the coordinator's and the writer's:
+    the thinking text and the answer show those); product cards are a `node`, the shopping
+    options and the memory context go into `final`."""
 
     def __init__(self) -> None:
         self._line = ""  # the reasoning line being written
+        self._options: list[str] = []
+        self._memory: dict[str, Any] = {}
 
     def status(self, message: str) -> bytes:
         return _STATUS_HEAD + orjson.dumps(message) + _TAIL
@@ -147,11 +178,30 @@ class LegacyStreamEncoder:
                 return self.status(message)
             case CitationFrame(citation=citation):
                 return encode_frame(CitationsFrame(citations=[legacy_citation(citation)]))
+            case AgentFrame(agent=agent):
+                # The coordinator and the writer are the turn itself (the thinking text and
+                # the answer show it): the old client's one line shows the agents at work.
+                if agent in ("coordinator", "writer"):
+                    return None
+                return self.status(agent_status(body))
+            case ProductsFrame(products=products):
+                return encode_frame(ProductCardsFrame(product_cards=list(products)))
+            case OptionsFrame(options=options):
+                self._options = list(options)
+                return None
+            case MemoryFrame():
+                self._memory = memory_context(body)
+                return None
             case DoneFrame(metadata=meta):
                 metadata = metadata_payload(meta)
                 if metadata["model"] is None:
                     metadata["model"] = ""
-                return encode_frame(FinalFrame(metadata=FinalMetadata.model_validate(metadata)))
+                final = FinalFrame(
+                    options=self._options,
+                    memory_context=self._memory,
+                    metadata=FinalMetadata.model_validate(metadata),
+                )
+                return encode_frame(final)
             case StreamError(error=error):
                 return encode_frame(ErrorFrame(error=error))
         return None  # start, usage: nothing the old client shows

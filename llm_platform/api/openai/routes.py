@@ -171,6 +171,8 @@ def to_query_request(body: ChatCompletionRequest, user_id: str | None) -> QueryR
         tool_choice=tool_choice,
         parallel_tool_calls=body.parallel_tool_calls,
         tool_rounds=[_history(m) for m in rounds],
+        # A gateway: a plain model call unless the caller asks for the agents.
+        agent_mode=body.agent_mode or "off",
     )
 
 

@@ -8,7 +8,7 @@ from llm_platform.api.deps import CurrentUser, DbSession
 from llm_platform.api.json_body import JSONRoute
 from llm_platform.api.params import Cursor, Limit
 from llm_platform.schemas.common import ClientId, Page, UtcDatetime
-from llm_platform.schemas.queries import GroupBy, QueryLogOut, TokenAnalytics
+from llm_platform.schemas.queries import GroupBy, QueryDetailOut, QueryLogOut, TokenAnalytics
 from llm_platform.services import analytics
 
 router = APIRouter(tags=["queries"], route_class=JSONRoute)
@@ -34,6 +34,12 @@ async def list_queries(
         cursor=cursor,
     )
     return Page(items=[QueryLogOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/queries/{query_id}", response_model=QueryDetailOut)
+async def get_query(query_id: ClientId, db: DbSession, user: CurrentUser) -> QueryDetailOut:
+    """One logged model call with its agent steps (another user's: 404)."""
+    return await analytics.query_detail(db, user, query_id)
 
 
 @router.get("/analytics/tokens", response_model=TokenAnalytics)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 
-from llm_platform.db.models import Query
+from llm_platform.db.models import AgentStep, Query
 from llm_platform.db.repositories.base import Repository
 from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
 from llm_platform.db.repositories.visibility import Visibility
@@ -39,6 +39,21 @@ class TokenTotals:
 
 class QueryRepository(Repository[Query]):
     model = Query
+
+    async def get_visible(self, query_id: str, visible: Visibility) -> Query | None:
+        stmt = select(Query).where(
+            Query.id == query_id, visible.condition(Query.user_id, Query.experiment_id)
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def agent_steps(self, query_id: str) -> Sequence[AgentStep]:
+        """The call's agent steps in the order they ran."""
+        stmt = (
+            select(AgentStep)
+            .where(AgentStep.query_id == query_id)
+            .order_by(AgentStep.started_at, AgentStep.id)
+        )
+        return (await self.session.scalars(stmt)).all()
 
     async def list_page(
         self,

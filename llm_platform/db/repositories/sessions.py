@@ -4,7 +4,8 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import and_, delete, or_, select
 
-from llm_platform.db.models import Event, Query, Session
+from llm_platform.db.models import AgentStep, Event, Query, Session
+from llm_platform.db.repositories.agent_checkpoints import CheckpointRepository
 from llm_platform.db.repositories.base import Repository
 from llm_platform.db.repositories.pagination import decode_cursor, encode_cursor
 from llm_platform.db.repositories.visibility import Visibility
@@ -60,5 +61,7 @@ class SessionRepository(Repository[Session]):
     async def delete_with_history(self, record: Session) -> None:
         """The session, its events and its logged model calls, in one transaction."""
         await self.session.execute(delete(Event).where(Event.session_id == record.id))
+        await self.session.execute(delete(AgentStep).where(AgentStep.session_id == record.id))
+        await CheckpointRepository(self.session).delete_threads([record.id])
         await self.session.execute(delete(Query).where(Query.session_id == record.id))
         await self.delete(record)

@@ -117,6 +117,28 @@ def log_entry(
         "instance_id": instance_id,
     }
     entry = QueryLogEntry(query=query, upsert=True)
+    turn = result.agents
+    if turn is not None:
+        query["request"] = {**plan.log_request, "agents": turn.routing()}
+        entry.agent_steps = [
+            {
+                "id": step.id,
+                "query_id": plan.query_id,
+                "session_id": plan.session_id,
+                "user_id": plan.user_id,
+                "agent": step.agent,
+                "status": step.status,
+                "input_summary": step.input_summary,
+                "output_summary": step.output_summary,
+                "latency_ms": step.latency_ms,
+                "input_tokens": step.input_tokens,
+                "output_tokens": step.output_tokens,
+                "model": step.model,
+                "error": step.error,
+                "started_at": step.started_at,
+            }
+            for step in turn.steps
+        ]
     if plan.session_id is None:
         return entry
     entry.events = [

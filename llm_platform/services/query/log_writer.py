@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llm_platform.core.logging import get_logger
 from llm_platform.db.engine import Database, SqliteTuning
-from llm_platform.db.models import Event, Query, Session
+from llm_platform.db.models import AgentStep, Event, Query, Session
 
 log = get_logger("llm_platform.query_log")
 
@@ -48,6 +48,7 @@ class QueryLogEntry:
     query: dict[str, Any]  # column values of the `queries` row
     session: dict[str, Any] | None = None  # a session row to create if it does not exist
     events: list[dict[str, Any]] = field(default_factory=list)  # `events` rows
+    agent_steps: list[dict[str, Any]] = field(default_factory=list)  # `agent_steps` rows
     # False: the row is new (a call starting). True: the call's final row, inserted or
     # replacing its `running` row.
     upsert: bool = False
@@ -191,7 +192,10 @@ def _owned(entries: list[QueryLogEntry], owners: dict[str, str]) -> list[QueryLo
         if sid and owners.get(sid) != entry.query["user_id"]:
             log.warning("query_log_foreign_session", query_id=entry.query.get("id"))
             entry = QueryLogEntry(
-                query={**entry.query, "session_id": None}, upsert=entry.upsert, events=[]
+                query={**entry.query, "session_id": None},
+                upsert=entry.upsert,
+                events=[],
+                agent_steps=[{**step, "session_id": None} for step in entry.agent_steps],
             )
         out.append(entry)
     return out
@@ -199,7 +203,7 @@ def _owned(entries: list[QueryLogEntry], owners: dict[str, str]) -> list[QueryLo
 
 def _batches(entries: list[QueryLogEntry]) -> list[Plan]:
     """What a batch writes after its sessions, table by table: new query rows, final query
-    rows (upserts), the session events (skipped if already stored)."""
+    rows (upserts), the session events (skipped if already stored), the agent steps."""
     out: list[Plan] = []
     final = [e.query for e in entries if e.upsert]
     ending = {row["id"] for row in final}
@@ -211,6 +215,9 @@ def _batches(entries: list[QueryLogEntry]) -> list[Plan]:
     events = [row for e in entries for row in e.events]
     if events:
         out.append((_table(Event), "skip", ["session_id", "event_id"], events))
+    steps = [row for e in entries for row in e.agent_steps]
+    if steps:
+        out.append((_table(AgentStep), None, None, steps))
     return out
 
 

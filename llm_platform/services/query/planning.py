@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +85,12 @@ class QueryPlan:
     arm_file_ids: tuple[str, ...] = ()
     arm_files_owner: str | None = None
     created_wall: float = field(default_factory=time.time)
+    # The agent graph ("auto") or a plain model call ("off"); memory for this turn (None:
+    # the user's own setting), the attached images (the vision agent reads them by OCR when
+    # the model cannot see them: then they are not in the model's request).
+    agent_mode: Literal["auto", "off"] = "off"
+    memory: bool | None = None
+    images: tuple[ImagePart, ...] = ()
 
     @property
     def primary(self) -> Candidate:
@@ -235,8 +241,13 @@ async def build_plan(
         image, meta = _decode_image(att, index, max_bytes)
         images.append(image)
         attachment_meta.append(meta)
+    agent_mode = (arm.agent_mode if arm else None) or payload.agent_mode
+    agent_mode = agent_mode or settings.AGENT_MODE_DEFAULT
+    attached = tuple(images)
     if images and not caps.vision:
-        raise BadRequest(f"Model '{provider.name}:{model}' does not accept images")
+        if agent_mode != "auto":
+            raise BadRequest(f"Model '{provider.name}:{model}' does not accept images")
+        images = []  # the vision agent reads their text (OCR) for the writer instead
 
     system = (
         (arm.system_prompt if arm else None)
@@ -288,6 +299,8 @@ async def build_plan(
         log_request[HIDDEN_SYSTEM] = True  # left out of what the participant reads back
     if len(candidates) > 1:
         log_request["fallback_models"] = [c.name for c in candidates[1:]]
+    if agent_mode == "auto":
+        log_request["agent_mode"] = agent_mode
     # Logged so that a withdrawal finds (and cancels, deletes) the user's stream buffers.
     stream_id = new_id()
     log_request["stream_id"] = stream_id
@@ -302,6 +315,9 @@ async def build_plan(
         candidates=tuple(candidates),
         capabilities=caps,
         log_request=log_request,
+        agent_mode=agent_mode,
+        memory=arm.memory if arm is not None else None,
+        images=attached,
         stream_id=stream_id,
         arm_file_ids=tuple(arm.rag_file_ids) if arm is not None else (),
         arm_files_owner=arm_owner,

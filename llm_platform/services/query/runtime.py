@@ -12,6 +12,7 @@ from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
 from llm_platform.providers.registry import ProviderRegistry
 from llm_platform.rag.runtime import RagRuntime
+from llm_platform.services.agents.runtime import AgentRuntime
 from llm_platform.services.instances import InstanceRegistry
 from llm_platform.services.query.log_writer import QueryLogWriter
 from llm_platform.services.query.metrics import QueryMetrics
@@ -35,6 +36,7 @@ class QueryRuntime:
     instance_id: str | None = None  # this process, on `running` query rows
     instances: InstanceRegistry | None = None
     tracer: Any = None  # an OpenTelemetry tracer when tracing is on (core/tracing.py)
+    agents: AgentRuntime | None = None  # the agent graph (None: every query is a plain call)
 
 
 async def build_runtime(
@@ -45,6 +47,7 @@ async def build_runtime(
     rag: RagRuntime | None = None,
     redis: Any = None,
     metrics_registry: CollectorRegistry | None = None,
+    agents: AgentRuntime | None = None,
 ) -> QueryRuntime:
     """Built in the lifespan; `close_runtime` stops it."""
     store: StreamStore
@@ -75,6 +78,7 @@ async def build_runtime(
         metrics=QueryMetrics(metrics_registry) if metrics_registry is not None else None,
         instance_id=instances.id,
         instances=instances,
+        agents=agents,
     )
 
 

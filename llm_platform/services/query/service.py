@@ -22,7 +22,13 @@ from llm_platform.services.query.generation import GenerationResult, generate
 from llm_platform.services.query.grounding import ground
 from llm_platform.services.query.planning import QueryPlan, build_plan
 from llm_platform.services.query.runtime import QueryRuntime
-from llm_platform.services.streams.frames import ErrorFrame, Frame, StartFrame, StreamFrame
+from llm_platform.services.streams.frames import (
+    LEADING_TYPES,
+    ErrorFrame,
+    Frame,
+    StartFrame,
+    StreamFrame,
+)
 
 __all__ = [
     "OpenedStream",
@@ -193,7 +199,7 @@ async def open_stream(
             if item is None:
                 break
             head.append(item)
-            if item.type not in ("start", "citation"):  # grounded sources precede tokens
+            if item.type not in LEADING_TYPES:  # grounded sources, agent steps precede tokens
                 break
         failed = head[-1].body if head else None
         if isinstance(failed, ErrorFrame) and failed.status == "error":

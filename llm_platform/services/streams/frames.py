@@ -12,7 +12,7 @@ streams keep their format. Frames are plain slotted dataclasses: one is built pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -140,8 +140,70 @@ class NoticeFrame:
     message: str
 
 
-# The kinds a stream carries. New kinds (the agent graph's step frames) join this union;
-# encoders skip what they do not show.
+# ---------------------------------------------------------------- the agent graph's frames
+# Emitted before and between the writer's tokens (services.query.agents); the original
+# client's format maps them onto its own (api/legacy/stream.py), the OpenAI facade drops them.
+
+AgentStatus = Literal["started", "ok", "error", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFrame:
+    """One agent's step: `started`, then `ok`/`error` (with its duration) or `skipped`."""
+
+    type: ClassVar[str] = "agent"
+
+    agent: str
+    step_id: str
+    status: AgentStatus
+    duration_ms: float | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsFrame:
+    """A question with answer buttons (the shopping interview); a click sends the label."""
+
+    type: ClassVar[str] = "options"
+
+    question: str
+    options: tuple[str, ...] = ()
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductsFrame:
+    """Product cards (`schemas.products.ProductCard` payloads) the answer cites."""
+
+    type: ClassVar[str] = "products"
+
+    products: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryUsed:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryChangeItem:
+    action: str  # add | update | delete
+    id: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFrame:
+    """The memories the answer used and what the turn changed in them."""
+
+    type: ClassVar[str] = "memory"
+
+    used: tuple[MemoryUsed, ...] = ()
+    changes: tuple[MemoryChangeItem, ...] = ()
+
+
+# The kinds a stream carries; encoders skip what they do not show.
 StreamFrame = (
     StartFrame
     | ThoughtFrame
@@ -152,7 +214,14 @@ StreamFrame = (
     | DoneFrame
     | ErrorFrame
     | NoticeFrame
+    | AgentFrame
+    | OptionsFrame
+    | ProductsFrame
+    | MemoryFrame
 )
+# Frames that may come before the first token (a request waiting for the first token
+# reads past them: a failure right after them is still answered with an HTTP status).
+LEADING_TYPES = frozenset({"start", "citation", "agent", "options", "products", "memory"})
 
 
 def metadata_payload(meta: StreamMetadata) -> dict[str, Any]:
@@ -228,6 +297,66 @@ def payload(frame: StreamFrame) -> dict[str, Any]:
             return out
         case NoticeFrame(message=message):
             return {"type": "notice", "message": message}
+        case AgentFrame():
+            return {
+                "type": "agent",
+                "agent": frame.agent,
+                "step_id": frame.step_id,
+                "status": frame.status,
+                "duration_ms": frame.duration_ms,
+                "summary": frame.summary,
+            }
+        case OptionsFrame():
+            return {
+                "type": "options",
+                "question": frame.question,
+                "field": frame.field,
+                "options": list(frame.options),
+            }
+        case ProductsFrame(products=products):
+            return {"type": "products", "products": list(products)}
+        case MemoryFrame(used=used, changes=changes):
+            return {
+                "type": "memory",
+                "used": [{"id": m.id, "text": m.text} for m in used],
+                "changes": [{"action": c.action, "id": c.id, "text": c.text} for c in changes],
+            }
+
+
+_AGENT_STATUSES: frozenset[str] = frozenset({"started", "ok", "error", "skipped"})
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _agent(data: dict[str, Any]) -> AgentFrame:
+    status = str(data.get("status") or "")
+    duration = data.get("duration_ms")
+    return AgentFrame(
+        agent=str(data.get("agent") or ""),
+        step_id=str(data.get("step_id") or ""),
+        status=status if status in _AGENT_STATUSES else "error",  # type: ignore[arg-type]
+        duration_ms=float(duration) if isinstance(duration, int | float) else None,
+        summary=str(data.get("summary") or ""),
+    )
+
+
+def _memory(data: dict[str, Any]) -> MemoryFrame:
+    return MemoryFrame(
+        used=tuple(
+            MemoryUsed(str(m.get("id") or ""), str(m.get("text") or ""))
+            for m in _dicts(data.get("used"))
+        ),
+        changes=tuple(
+            MemoryChangeItem(
+                str(c.get("action") or ""),
+                None if c.get("id") is None else str(c["id"]),
+                str(c.get("text") or ""),
+            )
+            for c in _dicts(data.get("changes"))
+        ),
+    )
 
 
 def _metadata(data: Any) -> StreamMetadata | None:
@@ -295,6 +424,19 @@ def parse(data: dict[str, Any]) -> StreamFrame | None:
             )
         case "notice":
             return NoticeFrame(str(data.get("message") or ""))
+        case "agent":
+            return _agent(data)
+        case "options":
+            options = data.get("options")
+            return OptionsFrame(
+                question=str(data.get("question") or ""),
+                options=tuple(str(o) for o in options) if isinstance(options, list) else (),
+                field=None if data.get("field") is None else str(data["field"]),
+            )
+        case "products":
+            return ProductsFrame(tuple(_dicts(data.get("products"))))
+        case "memory":
+            return _memory(data)
     return None
 
 

@@ -74,6 +74,8 @@ async def _sync_experiment(db: AsyncSession, study: Study, definition: StudyDefi
                 model=arm.model,
                 temperature=arm.temperature,
                 max_tokens=arm.max_tokens,
+                agent_mode="auto" if arm.agent_mode == "on" else "off",
+                memory=arm.memory,
                 rag_file_ids=arm.rag_file_ids,
             ),
         ).model_dump()

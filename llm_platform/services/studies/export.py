@@ -23,7 +23,15 @@ from llm_platform.app_state import AppState
 from llm_platform.core.errors import UnsupportedMediaType
 from llm_platform.core.security import Principal
 from llm_platform.db.engine import Database
-from llm_platform.db.models import Event, Query, Study, StudyAnswer, StudyParticipant, utcnow
+from llm_platform.db.models import (
+    AgentStep,
+    Event,
+    Query,
+    Study,
+    StudyAnswer,
+    StudyParticipant,
+    utcnow,
+)
 from llm_platform.db.repositories.studies import AnswerRepository, ParticipantRepository
 from llm_platform.schemas.studies import (
     Codebook,
@@ -100,6 +108,12 @@ COLUMNS: dict[str, list[_Column]] = {
         ("citations", "integer", "Number of citations (RAG sources) in the answer"),
         ("citation_sources", "json", "The citations (file, page, score)"),
         ("agent_steps", "integer", "Agent steps of the call (empty: no agent)"),
+        (
+            "agent_trace",
+            "json",
+            "The agent steps in order: agent, status, latency_ms, summary, error, model, "
+            "input_tokens, output_tokens",
+        ),
     ],
     "events": [
         *_KEY,
@@ -275,8 +289,9 @@ async def rows(database: Database, scope: ExportScope) -> AsyncIterator[dict[str
                         .order_by(Query.created_at, Query.id)
                     )
                     calls = (await session.scalars(stmt)).all()
+                    steps = await _agent_steps(session, p.session_id)
                     for turn, q in enumerate(calls, start=1):
-                        yield {**key, **_message(q, turn)}
+                        yield {**key, **_message(q, turn, steps.get(q.id))}
                 else:
                     stmt2 = select(Event).where(Event.session_id == p.session_id).order_by(Event.id)
                     for e in (await session.scalars(stmt2)).all():
@@ -290,7 +305,36 @@ async def rows(database: Database, scope: ExportScope) -> AsyncIterator[dict[str
                         }
 
 
-def _message(q: Query, turn: int) -> dict[str, Any]:
+async def _agent_steps(session: AsyncSession, session_id: str) -> dict[str, list[AgentStep]]:
+    """The session's agent steps by model call, in the order they ran."""
+    stmt = (
+        select(AgentStep)
+        .where(AgentStep.session_id == session_id)
+        .order_by(AgentStep.started_at, AgentStep.id)
+    )
+    out: dict[str, list[AgentStep]] = {}
+    for step in (await session.scalars(stmt)).all():
+        out.setdefault(step.query_id, []).append(step)
+    return out
+
+
+def _trace(steps: list[AgentStep]) -> list[dict[str, Any]]:
+    return [
+        {
+            "agent": s.agent,
+            "status": s.status,
+            "latency_ms": s.latency_ms,
+            "summary": s.output_summary,
+            "error": s.error,
+            "model": s.model,
+            "input_tokens": s.input_tokens,
+            "output_tokens": s.output_tokens,
+        }
+        for s in steps
+    ]
+
+
+def _message(q: Query, turn: int, steps: list[AgentStep] | None = None) -> dict[str, Any]:
     request = q.request or {}
     system = request.get("system")
     return {
@@ -312,7 +356,8 @@ def _message(q: Query, turn: int) -> dict[str, Any]:
         "ttft_ms": q.ttft_ms,
         "citations": len(q.citations or []),
         "citation_sources": q.citations or [],
-        "agent_steps": request.get("agent_steps"),
+        "agent_steps": len(steps) if steps else None,
+        "agent_trace": _trace(steps) if steps else None,
     }
 
 

@@ -18,6 +18,7 @@ from llm_platform.core.logging import get_logger
 from llm_platform.core.security import Credential, Principal
 from llm_platform.db.engine import Database
 from llm_platform.db.models import (
+    AgentStep,
     Base,
     Event,
     File,
@@ -30,6 +31,7 @@ from llm_platform.db.models import (
     User,
     utcnow,
 )
+from llm_platform.db.repositories.agent_checkpoints import CheckpointRepository
 from llm_platform.db.repositories.files import ChunkRepository
 from llm_platform.db.repositories.memories import MemoryRepository, SessionSummaryRepository
 from llm_platform.db.repositories.studies import (
@@ -113,9 +115,12 @@ async def erase_user(db: AsyncSession, state: AppState, user_id: str) -> list[st
     for start in range(0, len(session_ids), 500):
         chunk = session_ids[start : start + 500]
         await db.execute(delete(Event).where(Event.session_id.in_(chunk)))
+        await db.execute(delete(AgentStep).where(AgentStep.session_id.in_(chunk)))
+        await CheckpointRepository(db).delete_threads(chunk)
         await db.execute(delete(Query).where(Query.session_id.in_(chunk)))
         for sid in chunk:
             state.session_owners.forget(sid)
+    await db.execute(delete(AgentStep).where(AgentStep.user_id == user_id))
     await db.execute(delete(Query).where(Query.user_id == user_id))
     # What the assistant remembered about them, and their conversations' summaries.
     await MemoryRepository(db).delete_for_user(user_id)

@@ -1,7 +1,7 @@
 """tool calling: the calls a model answered with, on the query row
 
 Revision ID: 0010_tool_calls
-Revises: 0008_products
+Revises: 0009_agent_steps
 Create Date: 2026-12-05 01:45:00
 
 `queries.tool_calls` holds the model's tool calls (`[{id, name, arguments}]`, null when it
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010_tool_calls"
-down_revision: str | None = "0008_products"
+down_revision: str | None = "0009_agent_steps"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,172 @@
+"""The agent graph's process-wide parts, built in the app lifespan (composition.py): the
+compiled graph (with LangGraph's checkpointer on the platform's database: one saver per
+process, thread id = session id) and the agents' ports.
+
+SQLite: `AsyncSqliteSaver` on its own connection to the platform's file, opened with the
+engine's SQLite library and pragmas (WAL, busy timeout; two SQLite copies in one process
+must never share a file). PostgreSQL: `AsyncPostgresSaver` on a small psycopg pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from llm_platform.agents.base_agent import AgentTimeouts
+from llm_platform.agents.graph import TurnGraph, build_graph
+from llm_platform.agents.ports import Interviewer, MemoryStore, Ocr, ProductFinder, Router
+from llm_platform.agents.vision_agent import extractor_ocr
+from llm_platform.core.config import Settings
+from llm_platform.core.logging import get_logger
+from llm_platform.db.engine import Database
+from llm_platform.rag.extract import limits_from_settings
+from llm_platform.rag.extract.ocr import ocr_available
+
+log = get_logger("llm_platform.agents")
+
+
+@dataclass(frozen=True)
+class AgentPorts:
+    """The agents' access to the rest of the platform (None: that agent is unavailable)."""
+
+    router: Router | None = None
+    memory: MemoryStore | None = None
+    products: ProductFinder | None = None
+    interviewer: Interviewer | None = None
+    ocr: Ocr | None = None
+
+
+@dataclass
+class AgentRuntime:
+    graph: TurnGraph  # checkpointed (turns of a session)
+    stateless: TurnGraph  # turns without a session
+    timeouts: AgentTimeouts
+    ports: AgentPorts = field(default_factory=AgentPorts)
+    saver: BaseCheckpointSaver[Any] | None = None
+
+    def graph_for(self, session_id: str | None) -> tuple[TurnGraph, RunnableConfig | None]:
+        """The graph to run a turn on and its config (thread id = session id)."""
+        if session_id is None or self.saver is None:
+            return self.stateless, None
+        return self.graph, {"configurable": {"thread_id": session_id}}
+
+    async def forget(self, session_ids: list[str]) -> None:
+        """Delete the checkpointed state of these conversations (withdrawal, deletion)."""
+        if self.saver is None:
+            return
+        for session_id in session_ids:
+            await self.saver.adelete_thread(session_id)
+
+
+def timeouts_from_settings(settings: Settings) -> AgentTimeouts:
+    return AgentTimeouts(
+        default=settings.AGENT_TIMEOUT_SECONDS, per_agent=dict(settings.AGENT_TIMEOUTS)
+    )
+
+
+def default_ports(settings: Settings) -> AgentPorts:
+    """The ports this server has: OCR (when Tesseract is installed). The intent router
+    (`agents.intent.IntentRouter`), the memory store (`agents.memory_agent`), the product
+    search and the shopping interview (`agents.product_agent`, `agents.shopping_agent`)
+    plug in here as adapters to the protocols of `agents.ports`; without a router the
+    coordinator routes images to vision, files to retrieval and the rest to the writer."""
+    limits = limits_from_settings(settings)
+    return AgentPorts(ocr=extractor_ocr(limits) if ocr_available() else None)
+
+
+@asynccontextmanager
+async def saver_for(settings: Settings, db: Database) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """LangGraph's checkpointer on the platform's database, its tables set up."""
+    async with AsyncExitStack() as stack:
+        saver: BaseCheckpointSaver[Any]
+        if db.sqlite is not None:
+            import aiosqlite
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            tuning, path = db.sqlite, str(db.engine.url.database)
+            conn = await aiosqlite.Connection(lambda: tuning.connect(path), 64)
+            stack.push_async_callback(conn.close)
+            sqlite_saver = AsyncSqliteSaver(conn)
+            await conn.executescript(_SQLITE_CHECKPOINT_TABLES)
+            await conn.commit()
+            # Its own setup would probe for a column by catching the stdlib's sqlite3
+            # error, which the engine's SQLite library (sqlean) does not raise.
+            sqlite_saver.is_setup = True
+            saver = sqlite_saver
+        else:
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import AsyncConnectionPool
+
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                _libpq_url(db),
+                min_size=1,
+                max_size=4,
+                open=False,
+                kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            )
+            await pool.open()
+            stack.push_async_callback(pool.close)
+            pg_saver = AsyncPostgresSaver(pool)
+            await pg_saver.setup()
+            saver = pg_saver
+        yield saver
+
+
+# `AsyncSqliteSaver.setup`'s tables (langgraph-checkpoint-sqlite 3.x), `task_path` included.
+_SQLITE_CHECKPOINT_TABLES = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    parent_checkpoint_id TEXT,
+    type TEXT,
+    checkpoint BLOB,
+    metadata BLOB,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+);
+CREATE TABLE IF NOT EXISTS writes (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_path TEXT NOT NULL DEFAULT '',
+    idx INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    type TEXT,
+    value BLOB,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+);
+"""
+
+
+def _libpq_url(db: Database) -> str:
+    """The engine's URL for psycopg (no SQLAlchemy driver name, the password kept)."""
+    url = db.engine.url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def agent_runtime(
+    settings: Settings, db: Database, ports: AgentPorts | None = None
+) -> AsyncIterator[AgentRuntime]:
+    """Built in the lifespan: the graphs, the checkpointer when AGENT_CHECKPOINTS is on."""
+    timeouts = timeouts_from_settings(settings)
+    ports = ports if ports is not None else default_ports(settings)
+    stateless = build_graph()
+    if not settings.AGENT_CHECKPOINTS:
+        yield AgentRuntime(graph=stateless, stateless=stateless, timeouts=timeouts, ports=ports)
+        return
+    async with saver_for(settings, db) as saver:
+        yield AgentRuntime(
+            graph=build_graph(saver),
+            stateless=stateless,
+            timeouts=timeouts,
+            ports=ports,
+            saver=saver,
+        )
