@@ -36,7 +36,11 @@ from llm_platform.providers.registry import ProviderRegistry, build_registry
 from llm_platform.providers.scripted import with_scripted_provider
 from llm_platform.rag.lifecycle import RagDisabled, RagServices, rag_services
 from llm_platform.rag.products import ProductSearch, SerpApiShopping
-from llm_platform.services.agents.adapters import CatalogFinder, ShoppingInterviewer
+from llm_platform.services.agents.adapters import (
+    CatalogFinder,
+    MemoryAdapter,
+    ShoppingInterviewer,
+)
 from llm_platform.services.agents.runtime import (
     AgentPorts,
     AgentRuntime,
@@ -158,11 +162,13 @@ async def product_search(
 def agent_ports(
     settings: Settings,
     registry: ProviderRegistry,
+    db: Database,
+    rag: RagServices | RagDisabled,
     products: ProductSearch,
     intent_router: IntentRouter,
 ) -> AgentPorts:
-    """The agents' access to the platform: the intent router, the catalog, the shopping
-    interview (its model: AGENT_LLM_MODEL), OCR. (Memories join here.)"""
+    """The agents' access to the platform: the intent router, the memories, the catalog,
+    the shopping interview (their model: AGENT_LLM_MODEL), OCR."""
     llm = (
         resolve_llm(registry, settings.AGENT_LLM_MODEL or settings.INTENT_LLM_MODEL)
         if settings.AGENT_LLM_MODEL or settings.INTENT_LLM_ENABLED
@@ -173,6 +179,9 @@ def agent_ports(
         router=intent_router,
         products=CatalogFinder(products),
         interviewer=ShoppingInterviewer(products, llm),
+        memory=MemoryAdapter(
+            db, rag.runtime.embedder if isinstance(rag, RagServices) else None, llm, settings
+        ),
     )
 
 
@@ -197,7 +206,9 @@ async def compose(
         )
         # The agent graph and its checkpointer (one saver per process).
         agents = await stack.enter_async_context(
-            agent_runtime(settings, db, agent_ports(settings, registry, products, intent_router))
+            agent_runtime(
+                settings, db, agent_ports(settings, registry, db, rag, products, intent_router)
+            )
         )
         query = await stack.enter_async_context(
             query_runtime(settings, db, registry, rag, redis, metrics, tracing, agents)

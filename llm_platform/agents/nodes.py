@@ -33,7 +33,9 @@ async def memory(state: TurnState, deps: TurnDeps) -> NodeResult:
     used: list[RecalledMemory] = []
     changes: list[MemoryChange] = []
     if action in ("recall", "recall_all"):
-        used = list(await store.recall(user_id, state["query"]))
+        # "What do you remember about me?": everything (newest first, within the budget).
+        query = "" if action == "recall_all" else state["query"]
+        used = list(await store.recall(user_id, query))
         summary = f"recalled {len(used)} " + ("memory" if len(used) == 1 else "memories")
     elif action == "remember":
         changes = list(

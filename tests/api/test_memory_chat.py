@@ -1,0 +1,79 @@
+"""Memories in chat, end to end with the real intent router and memory store: remember in
+one session, recall in another ("what do you remember about me?"), forget, with the memory
+frames on the stream; the user's switch off stops both recall and saving."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from llm_platform.core.config import Settings
+from tests.conftest import AppClient
+from tests.support.query import body, parse_sse, query_client, scripted
+
+U1 = {"X-User-ID": "u1"}
+
+
+async def turn(client: AppClient, query: str, session: str, user: str = "u1") -> list[Any]:
+    r = await client.post(
+        "/api/v1/query/stream",
+        json=body(query, user_id=user, session_id=session, agent_mode="auto"),
+        headers={"X-User-ID": user},
+    )
+    assert r.status_code == 200, r.text
+    return parse_sse(r.text)[:-1]
+
+
+def memory_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in frames if f.get("type") == "memory"]
+
+
+async def memories(client: AppClient, user: str = "u1") -> list[str]:
+    r = await client.get("/api/v1/memories", headers={"X-User-ID": user})
+    assert r.status_code == 200, r.text
+    return [m["text"] for m in r.json()["items"]]
+
+
+async def test_remember_recall_forget_across_sessions(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with query_client(make_settings) as client:
+        frames = await turn(client, "Please remember that I live in Lyon", "u1:s1")
+        saved = memory_frames(frames)
+        assert saved and saved[0]["changes"][0]["action"] == "add"
+        assert await memories(client) == ["I live in Lyon"]
+        # The same fact again is not a second memory.
+        await turn(client, "Remember that I live in Lyon", "u1:s1")
+        assert await memories(client) == ["I live in Lyon"]
+        # Another user knows nothing of it.
+        await turn(client, "What do you remember about me?", "u2:s1", user="u2")
+        assert "Lyon" not in (scripted(client).last.request.system or "")
+
+        frames = await turn(client, "What do you remember about me?", "u1:s2")
+        used = memory_frames(frames)
+        assert used and [m["text"] for m in used[0]["used"]] == ["I live in Lyon"]
+        assert "I live in Lyon" in (scripted(client).last.request.system or "")
+
+        frames = await turn(client, "Forget that I live in Lyon", "u1:s3")
+        assert memory_frames(frames)[0]["changes"][0]["action"] == "delete"
+        assert await memories(client) == []
+        await turn(client, "What do you remember about me?", "u1:s4")
+        assert "Lyon" not in (scripted(client).last.request.system or "")
+
+
+async def test_switched_off_memory_neither_saves_nor_recalls(
+    make_settings: Callable[..., Settings],
+) -> None:
+    async with query_client(make_settings) as client:
+        await turn(client, "Remember that my favourite colour is green", "u1:s1")
+        r = await client.put("/api/v1/memories/settings", json={"enabled": False}, headers=U1)
+        assert r.status_code == 200, r.text
+        await turn(client, "Remember that I play the cello", "u1:s2")
+        frames = await turn(client, "What do you remember about me?", "u1:s3")
+        assert not any(f["used"] for f in memory_frames(frames))
+        assert "green" not in (scripted(client).last.request.system or "")
+        assert await memories(client) == ["My favourite colour is green"]
+        # Sensitive statements are never saved, even when asked.
+        await client.put("/api/v1/memories/settings", json={"enabled": True}, headers=U1)
+        await turn(client, "Remember that my password is hunter2", "u1:s4")
+        assert "hunter2" not in " ".join(await memories(client))
