@@ -50,6 +50,9 @@ def live_server(
         MAX_REQUEST_BODY_MB=1,
         # Bodies may name users (as the original client's do): the fuzzer's user_ids are used.
         TRUST_CLIENT_USER_ID=True,
+        # A plain model call unless the fuzzed body asks for the agents (`agent_mode`): every
+        # example through the whole graph (OCR of each fuzzed image...) takes minutes.
+        AGENT_MODE_DEFAULT="off",
     )
     app = create_app(settings)
     with run_server(app) as (host, port):
