@@ -124,12 +124,17 @@ async def query_runtime(
 
 @asynccontextmanager
 async def warm_start(
-    settings: Settings, registry: ProviderRegistry, rag: RagServices | RagDisabled
+    settings: Settings,
+    registry: ProviderRegistry,
+    rag: RagServices | RagDisabled,
+    router: IntentRouter | None = None,
 ) -> AsyncIterator[Warmer]:
     """In-process models load at start-up: before serving (WARM_START_WAIT; uvicorn binds its
     port only after the lifespan's start-up, so no request arrives before the models are
     loaded; a failed load is reported, not fatal), or in the background."""
-    warmer = start_warm_up(settings, registry, rag if isinstance(rag, RagServices) else None)
+    warmer = start_warm_up(
+        settings, registry, rag if isinstance(rag, RagServices) else None, router
+    )
     try:
         if settings.WARM_START_WAIT:
             await warmer.wait()
@@ -213,7 +218,7 @@ async def compose(
         query = await stack.enter_async_context(
             query_runtime(settings, db, registry, rag, redis, metrics, tracing, agents)
         )
-        warmer = await stack.enter_async_context(warm_start(settings, registry, rag))
+        warmer = await stack.enter_async_context(warm_start(settings, registry, rag, intent_router))
         state = AppState(
             settings=settings,
             db=db,

@@ -106,10 +106,14 @@ def test_the_first_chat_sent_at_port_open_finds_the_models_loaded(tmp_path: Path
         probe = httpx.get(f"{base}/api/v1/ready", timeout=5)
         assert probe.status_code == 200, probe.text
         models = probe.json()["models"]
-        assert set(models) == {"local:smollm2-135m-instruct", "embeddings:local:all-MiniLM-L6-v2"}
+        assert set(models) == {
+            "local:smollm2-135m-instruct",
+            "embeddings:local:all-MiniLM-L6-v2",
+            "intent-examples",
+        }
         assert all(load["state"] == "ready" and load["seconds"] > 0 for load in models.values())
-        # Both loads were logged before the port opened.
-        assert at_open.count("model_loaded") == 2, at_open
+        # The loads were logged before the port opened.
+        assert at_open.count("model_loaded") == 3, at_open
         token = httpx.post(f"{base}/api/v1/auth/participant", timeout=5).json()["token"]
         with httpx.stream(
             "POST",
@@ -124,7 +128,7 @@ def test_the_first_chat_sent_at_port_open_finds_the_models_loaded(tmp_path: Path
         assert frames[0]["provider"] == "local"
         assert any(f.get("type") == "token" for f in frames), frames
         # ...and nothing loaded again for it.
-        assert log_path.read_text(errors="replace").count("model_loaded") == 2
+        assert log_path.read_text(errors="replace").count("model_loaded") == 3
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

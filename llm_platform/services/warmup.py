@@ -21,6 +21,7 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 
+from llm_platform.agents.intent import IntentRouter
 from llm_platform.core.config import EmbeddingProvider, Settings
 from llm_platform.core.logging import get_logger
 from llm_platform.providers.registry import ProviderRegistry
@@ -84,9 +85,13 @@ class Warmer:
 
 
 def start_warm_up(
-    settings: Settings, providers: ProviderRegistry, rag: RagServices | None
+    settings: Settings,
+    providers: ProviderRegistry,
+    rag: RagServices | None,
+    router: IntentRouter | None = None,
 ) -> Warmer:
-    """Start loading every in-process model (none when WARM_START is false)."""
+    """Start loading every in-process model (none when WARM_START is false), and the intent
+    router's example vectors (the first routed message would otherwise embed them all)."""
     warmer = Warmer()
     if not settings.WARM_START:
         return warmer
@@ -97,5 +102,7 @@ def start_warm_up(
     if rag is not None and settings.EMBEDDING_PROVIDER is EmbeddingProvider.LOCAL:
         embedder = rag.runtime.embedder
         warmer.add(f"embeddings:{embedder.model_name}", embedder.warm_up)
+        if router is not None:
+            warmer.add("intent-examples", router.warm_up)
     warmer.start()
     return warmer
