@@ -56,6 +56,19 @@ class MemoryStore(Protocol):
 
     async def forget(self, *, user_id: str, what: str) -> Sequence[MemoryChange]: ...
 
+    async def learn(
+        self,
+        *,
+        user_id: str,
+        user_text: str,
+        session_id: str | None,
+        query_id: str,
+        when: datetime,
+    ) -> Sequence[MemoryChange]:
+        """After a turn: the durable facts the user's message states, reconciled with the
+        memories (nothing without a model; once per query id)."""
+        ...
+
     def prompt(self, memories: Sequence[RecalledMemory]) -> str: ...
 
 

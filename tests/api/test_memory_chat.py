@@ -4,10 +4,13 @@ frames on the stream; the user's switch off stops both recall and saving."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from llm_platform.core.config import Settings
+from llm_platform.providers.base import TextDelta
+from llm_platform.providers.scripted import text_events
 from tests.conftest import AppClient
 from tests.support.query import body, parse_sse, query_client, scripted
 
@@ -73,7 +76,42 @@ async def test_switched_off_memory_neither_saves_nor_recalls(
         assert not any(f["used"] for f in memory_frames(frames))
         assert "green" not in (scripted(client).last.request.system or "")
         assert await memories(client) == ["My favourite colour is green"]
-        # Sensitive statements are never saved, even when asked.
+        # Sensitive statements are never saved, even when asked; other chat is not kept
+        # as said (without a model for the agents nothing reads it).
         await client.put("/api/v1/memories/settings", json={"enabled": True}, headers=U1)
         await turn(client, "Remember that my password is hunter2", "u1:s4")
-        assert "hunter2" not in " ".join(await memories(client))
+        await turn(client, "I just moved to Lyon, any restaurant tips?", "u1:s5")
+        assert await memories(client) == ["My favourite colour is green"]
+
+
+async def test_facts_in_ordinary_chat_are_learned_after_the_turn(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """With a model for the agents, the memory agent reads each turn's message after the
+    answer (a background job, once per query) and keeps what the user says about themselves."""
+    async with query_client(make_settings, AGENT_LLM_MODEL="scripted:echo") as client:
+        provider = scripted(client)
+        provider.queue(text_events("Keep a fixed sleep window and a dark room."))
+        provider.queue(
+            [
+                TextDelta(
+                    text='{"facts": [{"text": "Works as a nurse", "kind": "fact", '
+                    '"category": "work"}]}'
+                )
+            ]
+        )
+        question = "I work as a nurse; how can I sleep better after night shifts?"
+        await turn(client, question, "u1:s1")
+        for _ in range(100):
+            if await memories(client):
+                break
+            await asyncio.sleep(0.05)
+        assert await memories(client) == ["Works as a nurse"]
+        extraction = provider.calls[-1].request
+        assert extraction.response_schema is not None
+        assert extraction.messages[-1].content.endswith("after night shifts?")
+        # A message saying nothing about the user is not sent to the extractor.
+        calls = len(provider.calls)
+        await turn(client, "What is the capital of Peru?", "u1:s1")
+        await asyncio.sleep(0.2)
+        assert len(provider.calls) == calls + 1

@@ -87,6 +87,17 @@ class ListMemory:
         self.items[new_id] = fact
         return [MemoryChange(action="add", id=new_id, text=fact, old_text=None)]
 
+    async def learn(
+        self,
+        *,
+        user_id: str,
+        user_text: str,
+        session_id: str | None,
+        query_id: str,
+        when: datetime,
+    ) -> Sequence[MemoryChange]:
+        return []
+
     async def forget(self, *, user_id: str, what: str) -> Sequence[MemoryChange]:
         out = []
         for i, t in list(self.items.items()):

@@ -70,6 +70,15 @@ class MemoryRepository(Repository[Memory]):
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def learned_from(self, user_id: str, query_id: str) -> bool:
+        """Whether a memory of the user came from this query (its turn was read)."""
+        found = await self.session.scalar(
+            select(Memory.id)
+            .where(Memory.user_id == user_id, Memory.source_query_id == query_id)
+            .limit(1)
+        )
+        return found is not None
+
     async def count_for_user(self, user_id: str) -> int:
         stmt = select(func.count()).select_from(Memory).where(Memory.user_id == user_id)
         return int((await self.session.scalar(stmt)) or 0)

@@ -21,6 +21,7 @@ from llm_platform.agents.shopping_agent import ShoppingCriteria, interview_step
 from llm_platform.agents.state import MemoryChange, RecalledMemory
 from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
+from llm_platform.db.repositories.memories import MemoryRepository
 from llm_platform.rag.embeddings import Embedder
 from llm_platform.rag.products import ProductSearch
 
@@ -75,7 +76,10 @@ _REMEMBER_PREFIX = re.compile(
 
 
 def stated_fact(user_text: str) -> str:
-    """The fact in a "remember that ..." request, in the user's own words."""
+    """The fact in a "remember that ..." request, in the user's own words ("" when the
+    message is not such a request: other chat is never stored as said)."""
+    if not _REMEMBER_PREFIX.match(user_text):
+        return ""
     fact = _REMEMBER_PREFIX.sub("", user_text, count=1).strip().rstrip(".!?")
     return fact[:1].upper() + fact[1:] if fact else ""
 
@@ -173,6 +177,28 @@ class MemoryAdapter:
             source_time=when,
         )
         return [memory_agent.MemoryChange(action="add", id=record.id, text=record.text)]
+
+    async def learn(
+        self,
+        *,
+        user_id: str,
+        user_text: str,
+        session_id: str | None,
+        query_id: str,
+        when: datetime,
+    ) -> Sequence[MemoryChange]:
+        if self.llm is None:
+            return []  # ordinary chat is never stored as said: a model reads it
+        async with self.db.read_sessions() as session:
+            if await MemoryRepository(session).learned_from(user_id, query_id):
+                return []  # this turn was read already (a job run twice)
+        return await self.remember(
+            user_id=user_id,
+            user_text=user_text,
+            session_id=session_id,
+            query_id=query_id,
+            when=when,
+        )
 
     async def forget(self, *, user_id: str, what: str) -> Sequence[MemoryChange]:
         async with self.db.write_sessions() as session, session.begin():

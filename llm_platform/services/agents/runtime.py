@@ -9,9 +9,12 @@ must never share a file). PostgreSQL: `AsyncPostgresSaver` on a small psycopg po
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -28,6 +31,13 @@ from llm_platform.rag.extract import limits_from_settings
 from llm_platform.rag.extract.ocr import ocr_available
 
 log = get_logger("llm_platform.agents")
+
+MEMORY_INTENTS = frozenset({"memory_remember", "memory_recall", "memory_forget"})
+# A message that may state something about its author (the model decides what is durable).
+SELF_STATEMENT = re.compile(
+    r"\b(?:i|i'm|im|i've|i'd|i'll|my|me|mine|myself|we|we're|our)\b", re.IGNORECASE
+)
+LEARNING_DRAIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,52 @@ class AgentRuntime:
     timeouts: AgentTimeouts
     ports: AgentPorts = field(default_factory=AgentPorts)
     saver: BaseCheckpointSaver[Any] | None = None
+    # Post-turn memory jobs still running (awaited, then cancelled, at shutdown).
+    learning: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def learn_later(
+        self,
+        *,
+        user_id: str,
+        text: str,
+        session_id: str | None,
+        query_id: str,
+        intent: str | None,
+    ) -> None:
+        """After a turn whose answer is logged: the memory agent reads the user's message
+        for durable facts about them, in the background (one job per query id, idempotent:
+        a turn already read adds nothing). Not for the memory intents (their own agent ran)
+        nor for messages that say nothing about the user."""
+        memory = self.ports.memory
+        if memory is None or intent in MEMORY_INTENTS or not SELF_STATEMENT.search(text):
+            return
+
+        async def job() -> None:
+            try:
+                await memory.learn(
+                    user_id=user_id,
+                    user_text=text,
+                    session_id=session_id,
+                    query_id=query_id,
+                    when=datetime.now(UTC),
+                )
+            except Exception as exc:  # the answer is given; the next turn may teach it again
+                log.warning("memory_learning_failed", query_id=query_id, error=str(exc))
+
+        task = asyncio.create_task(job(), name=f"memory-learn-{query_id}")
+        self.learning.add(task)
+        task.add_done_callback(self.learning.discard)
+
+    async def drain(self) -> None:
+        """At shutdown: let running memory jobs finish (briefly), then cancel the rest."""
+        tasks = list(self.learning)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=LEARNING_DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def graph_for(self, session_id: str | None) -> tuple[TurnGraph, RunnableConfig | None]:
         """The graph to run a turn on and its config (thread id = session id)."""
@@ -160,13 +216,21 @@ async def agent_runtime(
     ports = ports if ports is not None else default_ports(settings)
     stateless = build_graph()
     if not settings.AGENT_CHECKPOINTS:
-        yield AgentRuntime(graph=stateless, stateless=stateless, timeouts=timeouts, ports=ports)
+        runtime = AgentRuntime(graph=stateless, stateless=stateless, timeouts=timeouts, ports=ports)
+        try:
+            yield runtime
+        finally:
+            await runtime.drain()
         return
     async with saver_for(settings, db) as saver:
-        yield AgentRuntime(
+        runtime = AgentRuntime(
             graph=build_graph(saver),
             stateless=stateless,
             timeouts=timeouts,
             ports=ports,
             saver=saver,
         )
+        try:
+            yield runtime
+        finally:
+            await runtime.drain()

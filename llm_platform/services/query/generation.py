@@ -348,7 +348,17 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
             await gen.call(plan.candidates, emit)
     except asyncio.CancelledError:
         gen.cancelled()
-    return await gen.end(turn)
+    result = await gen.end(turn)
+    learns = result.status == "ok" and plan.memory is not False
+    if turn is not None and learns and runtime.agents is not None:
+        runtime.agents.learn_later(
+            user_id=plan.user_id,
+            text=plan.query,
+            session_id=plan.session_id,
+            query_id=plan.query_id,
+            intent=turn.intent,
+        )
+    return result
 
 
 async def _agent_turn(agents: AgentRuntime, gen: _Generation) -> TurnOutcome | None:
