@@ -35,13 +35,31 @@ def fallback_intent(*, has_images: bool, has_files: bool) -> str:
     return CHAT
 
 
-def choose_agents(intent: str, state: TurnState, deps: TurnDeps) -> tuple[list[str], str | None]:
+# Intents that end an open interview question (the user clearly moved on).
+_MOVED_ON = frozenset({DOCUMENT, IMAGE, PRODUCT, MEMORY_RECALL, MEMORY_FORGET})
+
+
+def answers_interview(intent: str, state: TurnState) -> bool:
+    """Whether the message answers the shopping interview's open question: one of the
+    options it offered (a button), or anything but a clear change of subject."""
+    interview = state.get("shopping")
+    if interview is None or not interview["active"]:
+        return False
+    text = state["query"].strip().casefold()
+    if any(text == option.casefold() for option in interview["options"]):
+        return True
+    return intent not in _MOVED_ON
+
+
+def choose_agents(
+    intent: str, state: TurnState, deps: TurnDeps, *, has_memories: bool = True
+) -> tuple[list[str], str | None]:
     """The agents for this turn (in the order they are listed on the stream) and the memory
-    agent's action."""
+    agent's action (no recall for a user with nothing remembered)."""
     agents: list[str] = []
     memory_action: str | None = None
     memory_on = deps.memory is not None and state["memory_enabled"]
-    if memory_on:
+    if memory_on and (has_memories or intent in _MEMORY_ACTIONS):
         memory_action = _MEMORY_ACTIONS.get(intent, "recall")
         agents.append("memory")
     if state["grounded_passages"]:
@@ -74,7 +92,12 @@ async def coordinate(state: TurnState, deps: TurnDeps) -> NodeResult:
         intent = fallback_intent(has_images=state["has_images"], has_files=state["has_files"])
         confidence, decided_by = 1.0, "default"
         routing = None
-    agents, memory_action = choose_agents(intent, state, deps)
+    if answers_interview(intent, state):
+        intent = SHOPPING  # a click on an option, or a free answer to the open question
+    has_memories = True
+    if deps.memory is not None and state["memory_enabled"] and intent not in _MEMORY_ACTIONS:
+        has_memories = await deps.memory.has_any(state["user_id"])
+    agents, memory_action = choose_agents(intent, state, deps, has_memories=has_memories)
     called = ", ".join(agents) if agents else "writer only"
     return NodeResult(
         update={

@@ -337,7 +337,10 @@ class IntentRouter:
         if embedded is not None:
             stage, emb_score = embedded
             stages.append(stage)
-            if stage.sure and stage.intent is not None:
+            # A rule against the nearest examples' intent (a question about someone else
+            # is not "remember") vetoes it: then the rules' evidence and the scores decide.
+            vetoed = stage.intent is not None and rule_score.get(stage.intent, 0.0) < 0
+            if stage.sure and stage.intent is not None and not vetoed:
                 return decide(stage.intent, _squash(_rank(emb_score).margin, 0.05), "embedding")
         else:
             emb_score = {}

@@ -44,6 +44,10 @@ class MemoryStore(Protocol):
 
     async def recall(self, user_id: str, query: str) -> Sequence[RecalledMemory]: ...
 
+    async def has_any(self, user_id: str) -> bool:
+        """Whether there is anything to recall for the user (memory on, one memory)."""
+        ...
+
     async def remember(
         self,
         *,

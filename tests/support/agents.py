@@ -61,6 +61,9 @@ class ListMemory:
     fail: bool = False
     delay: float = 0.0
 
+    async def has_any(self, user_id: str) -> bool:
+        return True  # the tests' memory agent always runs (its failures are tested)
+
     async def recall(self, user_id: str, query: str) -> Sequence[RecalledMemory]:
         if self.delay:
             await asyncio.sleep(self.delay)

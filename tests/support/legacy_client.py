@@ -6,6 +6,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from tests.conftest import AppClient
+
 FRONTEND_ORIGIN = "http://localhost:3000"
 
 
@@ -56,6 +58,7 @@ class ChatView:
     """What the client shows once a stream is read: thinking texts, answer, citations..."""
 
     def __init__(self, frames: list[dict[str, Any]]) -> None:
+        self.frames = frames
         self.statuses = [f["message"] for f in frames if f["type"] == "status"]
         self.answer = "".join(f.get("content", "") for f in frames if f["type"] == "chunk")
         self.chunks = [f["content"] for f in frames if f["type"] == "chunk"]
@@ -87,3 +90,31 @@ def messages_from_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def chat_body(query: str, session_id: str = "s-1", **extra: Any) -> dict[str, Any]:
+    """Exactly what useChat sends (the default model of the old client's model picker)."""
+    return {
+        "user_id": "u-1",
+        "session_id": session_id,
+        "query": query,
+        "model_name": "gpt-4o-mini-search-preview",
+        "model_provider": "openai",
+        "web_search": True,
+        "use_memory": True,
+        "history": [],
+        "location": {"latitude": 59.91, "longitude": 10.75, "accuracy": 20},
+        "attachments": [],
+        "mode": "chat",
+        **extra,
+    }
+
+
+async def stream_chat(client: AppClient, body: dict[str, Any], url: str = "") -> ChatView:
+    path = url or "/api/v1/query/stream"
+    async with client.stream("POST", path, json=body, headers={"Origin": FRONTEND_ORIGIN}) as r:
+        assert r.status_code == 200, await r.aread()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
+        frames = await read_stream(r.aiter_text())
+    return ChatView(frames)

@@ -101,6 +101,12 @@ class MemoryAdapter:
             return self.embedder.count_tokens(text)
         return max(1, len(text) // 4)
 
+    async def has_any(self, user_id: str) -> bool:
+        async with self.db.read_sessions() as session:
+            if not await memory_agent.memory_enabled(session, user_id):
+                return False
+            return await MemoryRepository(session).count_for_user(user_id) > 0
+
     async def recall(self, user_id: str, query: str) -> Sequence[RecalledMemory]:
         async with self.db.read_sessions() as session:
             if not await memory_agent.memory_enabled(session, user_id):

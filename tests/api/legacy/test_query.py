@@ -30,11 +30,10 @@ from llm_platform.providers.scripted import Delay, Fail, reasoning_events, text_
 from llm_platform.providers.sse import aiter_events
 from tests.conftest import AppClient, staff_headers
 from tests.support.legacy_client import (
-    FRONTEND_ORIGIN,
-    ChatView,
+    chat_body,
     messages_from_events,
-    read_stream,
     start_body,
+    stream_chat,
 )
 from tests.support.query import live_server, parse_sse, query_client, scripted
 
@@ -56,34 +55,6 @@ PNG = base64.b64encode(
         "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
     )
 ).decode()
-
-
-def chat_body(query: str, session_id: str = "s-1", **extra: Any) -> dict[str, Any]:
-    """Exactly what useChat sends (the default model of the old client's model picker)."""
-    return {
-        "user_id": "u-1",
-        "session_id": session_id,
-        "query": query,
-        "model_name": "gpt-4o-mini-search-preview",
-        "model_provider": "openai",
-        "web_search": True,
-        "use_memory": True,
-        "history": [],
-        "location": {"latitude": 59.91, "longitude": 10.75, "accuracy": 20},
-        "attachments": [],
-        "mode": "chat",
-        **extra,
-    }
-
-
-async def stream_chat(client: AppClient, body: dict[str, Any], url: str = "") -> ChatView:
-    path = url or "/api/v1/query/stream"
-    async with client.stream("POST", path, json=body, headers={"Origin": FRONTEND_ORIGIN}) as r:
-        assert r.status_code == 200, await r.aread()
-        assert r.headers["content-type"].startswith("text/event-stream")
-        assert r.headers["access-control-allow-origin"] == FRONTEND_ORIGIN
-        frames = await read_stream(r.aiter_text())
-    return ChatView(frames)
 
 
 async def logged(client: AppClient) -> list[dict[str, Any]]:
