@@ -53,6 +53,9 @@ def live_server(
         # A plain model call unless the fuzzed body asks for the agents (`agent_mode`): every
         # example through the whole graph (OCR of each fuzzed image...) takes minutes.
         AGENT_MODE_DEFAULT="off",
+        # The router's last stage would ask the model (with its timeout) for every fuzzed
+        # message the rules and embeddings are unsure of.
+        INTENT_LLM_ENABLED=False,
     )
     app = create_app(settings)
     with run_server(app) as (host, port):
