@@ -11,7 +11,7 @@ from typing import Any
 from llm_platform.core.config import Settings
 from llm_platform.providers.base import TextDelta
 from llm_platform.providers.scripted import text_events
-from tests.conftest import AppClient
+from tests.conftest import AppClient, staff_headers
 from tests.support.query import body, parse_sse, query_client, scripted
 
 U1 = {"X-User-ID": "u1"}
@@ -56,6 +56,13 @@ async def test_remember_recall_forget_across_sessions(
         used = memory_frames(frames)
         assert used and [m["text"] for m in used[0]["used"]] == ["I live in Lyon"]
         assert "I live in Lyon" in (scripted(client).last.request.system or "")
+        # The query log names the memories used, by id.
+        await client.app.state.platform.query.log_writer.flush()
+        staff = await staff_headers(client)
+        logged = (
+            await client.get(f"/api/v1/queries/{frames[0]['query_id']}", headers=staff)
+        ).json()
+        assert logged["request"]["agents"]["memories_used"] == [used[0]["used"][0]["id"]]
 
         frames = await turn(client, "Forget that I live in Lyon", "u1:s3")
         assert memory_frames(frames)[0]["changes"][0]["action"] == "delete"

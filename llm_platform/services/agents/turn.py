@@ -66,6 +66,15 @@ class TurnOutcome:
             "decided_by": self.decided_by,
             "agents": self.agents,
             "decision": self.decision,
+            # Which memories the answer used and what it changed, by id (the text is in
+            # the memories table, and goes with a deletion).
+            "memories_used": [m.id for m in self.memory.used] if self.memory else [],
+            "memory_changes": (
+                [{"action": c.action, "id": c.id} for c in self.memory.changes]
+                if self.memory
+                else []
+            ),
+            "products": [str(p.get("id")) for p in self.products],
         }
 
 
