@@ -38,6 +38,7 @@ from llm_platform.rag.lifecycle import RagDisabled, RagServices, rag_services
 from llm_platform.rag.products import ProductSearch, SerpApiShopping
 from llm_platform.services.agents.adapters import (
     CatalogFinder,
+    HistoryWindow,
     MemoryAdapter,
     ShoppingInterviewer,
 )
@@ -179,14 +180,14 @@ def agent_ports(
         if settings.AGENT_LLM_MODEL or settings.INTENT_LLM_ENABLED
         else None
     )
+    embedder = rag.runtime.embedder if isinstance(rag, RagServices) else None
     return replace(
         default_ports(settings),
         router=intent_router,
         products=CatalogFinder(products),
         interviewer=ShoppingInterviewer(products, llm),
-        memory=MemoryAdapter(
-            db, rag.runtime.embedder if isinstance(rag, RagServices) else None, llm, settings
-        ),
+        memory=MemoryAdapter(db, embedder, llm, settings),
+        history=HistoryWindow(db, embedder, llm, settings.HISTORY_TOKEN_BUDGET),
     )
 
 

@@ -31,6 +31,16 @@ def memory_frames(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [f for f in frames if f.get("type") == "memory"]
 
 
+async def settled(client: AppClient) -> None:
+    """Until the background jobs after the last turn (memory, summary) are done."""
+    runtime = client.app.state.platform.query.agents
+    for _ in range(200):
+        if not runtime.learning:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("background agent jobs still running")
+
+
 async def memories(client: AppClient, user: str = "u1") -> list[str]:
     r = await client.get("/api/v1/memories", headers={"X-User-ID": user})
     assert r.status_code == 200, r.text
@@ -122,3 +132,43 @@ async def test_facts_in_ordinary_chat_are_learned_after_the_turn(
         await turn(client, "What is the capital of Peru?", "u1:s1")
         await asyncio.sleep(0.2)
         assert len(provider.calls) == calls + 1
+
+
+async def test_a_long_conversation_is_read_through_its_rolling_summary(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Past HISTORY_TOKEN_BUDGET the writer reads the newest messages only; a background job
+    then summarises the older turns (with the agents' model), and the next turn's writer
+    reads that summary instead of them."""
+    async with query_client(
+        make_settings, AGENT_LLM_MODEL="scripted:echo", HISTORY_TOKEN_BUDGET=64
+    ) as client:
+        provider = scripted(client)
+        history: list[dict[str, str]] = []
+        for n in range(4):  # four logged turns of the same session
+            question = f"Describe topic number {n} " + "in some detail " * 6
+            provider.queue(text_events(f"Topic {n} is about " + "many things " * 6))
+            r = await client.post(
+                "/api/v1/query",
+                json=body(question, session_id="u1:long", history=history, agent_mode="auto"),
+                headers=U1,
+            )
+            assert r.status_code == 200, r.text
+            history += [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": r.json()["response"]},
+            ]
+            if n == 1:  # the first turn past the budget: the summary job's model answer
+                provider.queue(text_events("Earlier: the user asked about topics 0 and 1."))
+            await settled(client)
+        provider.queue(text_events("Fine."))
+        r = await client.post(
+            "/api/v1/query",
+            json=body("And now?", session_id="u1:long", history=history, agent_mode="auto"),
+            headers=U1,
+        )
+        assert r.status_code == 200, r.text
+        writer = provider.last.request
+        assert "Earlier: the user asked about topics" in (writer.system or "")
+        assert len(writer.messages) < len(history) + 1  # not the whole conversation
+        assert writer.messages[-1].content == "And now?"

@@ -89,6 +89,7 @@ async def test_models_load_at_start_and_status_says_when(
         assert set(status["models"]) == {
             "local:smollm2-135m-instruct",
             "embeddings:local:all-MiniLM-L6-v2",
+            "intent-examples",  # the intent router's example vectors, after the embedder
         }
         probe = await client.get("/api/v1/ready")
         assert probe.status_code == 503 and probe.json()["ready"] is False
@@ -149,7 +150,11 @@ async def test_by_default_the_app_starts_serving_once_the_models_are_loaded(
         probe = await client.get("/api/v1/ready")
         assert probe.status_code == 200, probe.text
         models = probe.json()["models"]
-        assert set(models) == {"local:smollm2-135m-instruct", "embeddings:local:all-MiniLM-L6-v2"}
+        assert set(models) == {
+            "local:smollm2-135m-instruct",
+            "embeddings:local:all-MiniLM-L6-v2",
+            "intent-examples",
+        }
         assert all(load["state"] == "ready" for load in models.values()), models
         assert _local(client).loaded
         assert client.app.state.platform.rag.runtime.embedder._model is not None

@@ -19,9 +19,11 @@ from llm_platform.agents.ports import InterviewStep
 from llm_platform.agents.product_agent import find_products
 from llm_platform.agents.shopping_agent import ShoppingCriteria, interview_step
 from llm_platform.agents.state import MemoryChange, RecalledMemory
+from llm_platform.agents.summary import history_within_budget, refresh_session_summary
 from llm_platform.core.config import Settings
 from llm_platform.db.engine import Database
 from llm_platform.db.repositories.memories import MemoryRepository
+from llm_platform.providers.base import ChatMessage
 from llm_platform.rag.embeddings import Embedder
 from llm_platform.rag.products import ProductSearch
 
@@ -234,3 +236,49 @@ def _change(change: memory_agent.MemoryChange) -> MemoryChange:
         text=change.text or "",
         old_text=change.old_text,
     )
+
+
+SUMMARY_BLOCK = "The earlier part of this conversation, summarised:\n"
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """Long conversations: past HISTORY_TOKEN_BUDGET tokens the writer reads the session's
+    rolling summary and the newest messages instead of the whole history; the summary is
+    brought up to date after the turn, in the background (with a model for the agents)."""
+
+    db: Database
+    embedder: Embedder | None
+    llm: LlmRef | None
+    budget: int
+
+    def count(self, text: str) -> int:
+        if self.embedder is not None:
+            return self.embedder.count_tokens(text)
+        return max(1, len(text) // 4)
+
+    def over_budget(self, messages: Sequence[ChatMessage]) -> bool:
+        return sum(self.count(m.content) for m in messages) > self.budget
+
+    async def fit(
+        self, session_id: str, messages: Sequence[ChatMessage]
+    ) -> tuple[str | None, list[ChatMessage]]:
+        """(the summary, when one is used; the messages the writer reads)."""
+        if not self.over_budget(messages):
+            return None, list(messages)
+        async with self.db.read_sessions() as session:
+            return await history_within_budget(
+                session,
+                session_id=session_id,
+                messages=messages,
+                budget_tokens=self.budget,
+                count_tokens=self.count,
+            )
+
+    async def refresh(self, session_id: str) -> None:
+        """The background job (per session; safe to run twice)."""
+        if self.llm is None:
+            return
+        await refresh_session_summary(
+            self.db, self.llm, session_id, budget_tokens=self.budget, count_tokens=self.count
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +29,7 @@ from llm_platform.core.logging import get_logger
 from llm_platform.db.engine import Database
 from llm_platform.rag.extract import limits_from_settings
 from llm_platform.rag.extract.ocr import ocr_available
+from llm_platform.services.agents.adapters import HistoryWindow
 
 log = get_logger("llm_platform.agents")
 
@@ -49,6 +50,8 @@ class AgentPorts:
     products: ProductFinder | None = None
     interviewer: Interviewer | None = None
     ocr: Ocr | None = None
+    # The writer's window on a long conversation (rolling summary + newest messages).
+    history: HistoryWindow | None = None
 
 
 @dataclass
@@ -90,7 +93,25 @@ class AgentRuntime:
             except Exception as exc:  # the answer is given; the next turn may teach it again
                 log.warning("memory_learning_failed", query_id=query_id, error=str(exc))
 
-        task = asyncio.create_task(job(), name=f"memory-learn-{query_id}")
+        self.later(job(), f"memory-learn-{query_id}")
+
+    def summarize_later(self, session_id: str) -> None:
+        """After a turn of a conversation past the history budget: its rolling summary
+        brought up to date in the background (the next turn reads it)."""
+        history = self.ports.history
+        if history is None:
+            return
+
+        async def job() -> None:
+            try:
+                await history.refresh(session_id)
+            except Exception as exc:  # the next turn reads the newest messages meanwhile
+                log.warning("session_summary_failed", session_id=session_id, error=str(exc))
+
+        self.later(job(), f"session-summary-{session_id}")
+
+    def later(self, job: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(job, name=name)
         self.learning.add(task)
         task.add_done_callback(self.learning.discard)
 

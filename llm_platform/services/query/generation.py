@@ -37,6 +37,7 @@ from llm_platform.schemas.query import (
     ToolCallRecord,
     Usage,
 )
+from llm_platform.services.agents.adapters import SUMMARY_BLOCK, HistoryWindow
 from llm_platform.services.agents.runtime import AgentRuntime
 from llm_platform.services.agents.turn import Flush, TurnOutcome, run_turn
 from llm_platform.services.pricing import call_cost
@@ -262,7 +263,12 @@ class _Generation:
             flushed = asyncio.Event()
             sink(Flush(flushed))
             await flushed.wait()
-        await self.call(writer_candidates(self.plan, request), self.emit)
+        candidates = writer_candidates(self.plan, request)
+        agents = self.runtime.agents
+        history = agents.ports.history if agents is not None else None
+        if history is not None and self.plan.session_id is not None:
+            candidates = await within_history_budget(history, self.plan.session_id, candidates)
+        await self.call(candidates, self.emit)
         result = self.result
         return WriterOutput(
             text="".join(self.text),
@@ -334,6 +340,26 @@ def writer_candidates(plan: QueryPlan, request: WriterInput) -> tuple[Candidate,
     return tuple(out)
 
 
+async def within_history_budget(
+    history: HistoryWindow, session_id: str, candidates: tuple[Candidate, ...]
+) -> tuple[Candidate, ...]:
+    """Past the history budget: the session's rolling summary (in the system prompt) and
+    the newest messages instead of the whole conversation."""
+    past = candidates[0].request.messages[:-1]
+    summary, recent = await history.fit(session_id, past)
+    if summary is None and len(recent) == len(past):
+        return candidates
+    out = []
+    for candidate in candidates:
+        chat = candidate.request
+        update: dict[str, Any] = {"messages": [*recent, chat.messages[-1]]}
+        if summary:
+            block = SUMMARY_BLOCK + summary
+            update["system"] = f"{chat.system}\n\n{block}" if chat.system else block
+        out.append(replace(candidate, request=chat.model_copy(update=update)))
+    return tuple(out)
+
+
 async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) -> GenerationResult:
     """Run the plan to the end: a plain model call, or (agent mode `auto`) a turn of the
     agent graph whose writer makes that call. Never raises; a pre-token failure is in
@@ -358,6 +384,11 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
             query_id=plan.query_id,
             intent=turn.intent,
         )
+    agents = runtime.agents if turn is not None and result.status == "ok" else None
+    history = agents.ports.history if agents is not None else None
+    long = history is not None and history.over_budget(plan.primary.request.messages)
+    if agents is not None and long and plan.session_id is not None:
+        agents.summarize_later(plan.session_id)
     return result
 
 
