@@ -97,8 +97,9 @@ async def test_models_load_at_start_and_status_says_when(
         assert status["models_ready"] is True, status
         probe = await client.get("/api/v1/ready")
         assert probe.status_code == 200 and probe.json()["ready"] is True
-        for load in status["models"].values():
-            assert load["state"] == "ready" and load["seconds"] > 0
+        for name, load in status["models"].items():
+            # The intent examples' vectors may be cached by an earlier app in this process.
+            assert load["state"] == "ready" and (load["seconds"] > 0 or name == "intent-examples")
         assert _local(client).loaded
         embedder = client.app.state.platform.rag.runtime.embedder
         assert embedder._model is not None  # loaded before any file or search asked for it

@@ -190,9 +190,28 @@ async def saver_for(settings: Settings, db: Database) -> AsyncIterator[BaseCheck
             await pool.open()
             stack.push_async_callback(pool.close)
             pg_saver = AsyncPostgresSaver(pool)
-            await pg_saver.setup()
+            # Instances starting together would race on its CREATE TABLEs: one at a time.
+            # Polled, not waited for: a statement waiting on the lock would hold up the
+            # holder's CREATE INDEX CONCURRENTLY (which waits for every open transaction).
+            async with pool.connection() as lock:
+                while True:
+                    cur = await lock.execute(
+                        "SELECT pg_try_advisory_lock(%s) AS ok", (_SETUP_LOCK,)
+                    )
+                    row = await cur.fetchone()
+                    if row is not None and row["ok"]:
+                        break
+                    await asyncio.sleep(0.2)
+                try:
+                    await pg_saver.setup()
+                finally:
+                    await lock.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
             saver = pg_saver
         yield saver
+
+
+# The advisory lock key serialising the PostgreSQL checkpointer's set-up across instances.
+_SETUP_LOCK = 0x6C6C6D70_6367  # "llmp" "cg"
 
 
 # `AsyncSqliteSaver.setup`'s tables (langgraph-checkpoint-sqlite 3.x), `task_path` included.
