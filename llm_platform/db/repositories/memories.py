@@ -70,6 +70,13 @@ class MemoryRepository(Repository[Memory]):
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def any_for_user(self, user_id: str) -> bool:
+        """Whether the user has a memory (asked before every turn's recall)."""
+        found = await self.session.scalar(
+            select(Memory.id).where(Memory.user_id == user_id).limit(1)
+        )
+        return found is not None
+
     async def learned_from(self, user_id: str, query_id: str) -> bool:
         """Whether a memory of the user came from this query (its turn was read)."""
         found = await self.session.scalar(

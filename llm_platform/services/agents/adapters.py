@@ -86,6 +86,13 @@ def stated_fact(user_text: str) -> str:
     return fact[:1].upper() + fact[1:] if fact else ""
 
 
+def count_tokens(embedder: Embedder | None, text: str) -> int:
+    """Tokens as the embedding model counts them (about 4 characters each without one)."""
+    if embedder is not None:
+        return embedder.count_tokens(text)
+    return max(1, len(text) // 4)
+
+
 @dataclass(frozen=True)
 class MemoryAdapter:
     """`MemoryStore`: the memory agent (`agents.memory_agent`) on the platform's database,
@@ -99,15 +106,13 @@ class MemoryAdapter:
     settings: Settings
 
     def _count(self, text: str) -> int:
-        if self.embedder is not None:
-            return self.embedder.count_tokens(text)
-        return max(1, len(text) // 4)
+        return count_tokens(self.embedder, text)
 
     async def has_any(self, user_id: str) -> bool:
         async with self.db.read_sessions() as session:
             if not await memory_agent.memory_enabled(session, user_id):
                 return False
-            return await MemoryRepository(session).count_for_user(user_id) > 0
+            return await MemoryRepository(session).any_for_user(user_id)
 
     async def recall(self, user_id: str, query: str) -> Sequence[RecalledMemory]:
         async with self.db.read_sessions() as session:
@@ -253,9 +258,7 @@ class HistoryWindow:
     budget: int
 
     def count(self, text: str) -> int:
-        if self.embedder is not None:
-            return self.embedder.count_tokens(text)
-        return max(1, len(text) // 4)
+        return count_tokens(self.embedder, text)
 
     def over_budget(self, messages: Sequence[ChatMessage]) -> bool:
         return sum(self.count(m.content) for m in messages) > self.budget

@@ -137,6 +137,8 @@ class _Generation:
         self.called = False  # a model call has started
         self.begun: asyncio.Future[None] | None = None
         self.span: Any = None
+        # The conversation is past the history budget (set by the writer).
+        self.long_history = False
 
     async def begin(self) -> None:
         runtime, plan, result = self.runtime, self.plan, self.result
@@ -267,7 +269,10 @@ class _Generation:
         agents = self.runtime.agents
         history = agents.ports.history if agents is not None else None
         if history is not None and self.plan.session_id is not None:
-            candidates = await within_history_budget(history, self.plan.session_id, candidates)
+            # Counted once per turn: the writer's window and the summary job both use it.
+            self.long_history = history.over_budget(candidates[0].request.messages)
+            if self.long_history:
+                candidates = await within_history_budget(history, self.plan.session_id, candidates)
         await self.call(candidates, self.emit)
         result = self.result
         return WriterOutput(
@@ -375,20 +380,18 @@ async def generate(runtime: QueryRuntime, plan: QueryPlan, emit: Emit | None) ->
     except asyncio.CancelledError:
         gen.cancelled()
     result = await gen.end(turn)
-    learns = result.status == "ok" and plan.memory is not False
-    if turn is not None and learns and runtime.agents is not None:
-        runtime.agents.learn_later(
-            user_id=plan.user_id,
-            text=plan.query,
-            session_id=plan.session_id,
-            query_id=plan.query_id,
-            intent=turn.intent,
-        )
-    agents = runtime.agents if turn is not None and result.status == "ok" else None
-    history = agents.ports.history if agents is not None else None
-    long = history is not None and history.over_budget(plan.primary.request.messages)
-    if agents is not None and long and plan.session_id is not None:
-        agents.summarize_later(plan.session_id)
+    agents = runtime.agents
+    if turn is not None and agents is not None and result.status == "ok":
+        if plan.memory is not False:
+            agents.learn_later(
+                user_id=plan.user_id,
+                text=plan.query,
+                session_id=plan.session_id,
+                query_id=plan.query_id,
+                intent=turn.intent,
+            )
+        if gen.long_history and plan.session_id is not None:
+            agents.summarize_later(plan.session_id)
     return result
 
 
